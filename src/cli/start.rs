@@ -1,0 +1,101 @@
+//! `gatehouse start`: opens the data folder, bootstraps the first admin and serves.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{CliError, GlobalArgs, parse_proxies};
+use crate::service::Gatehouse;
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Address to listen on
+    #[arg(long, env = "GATEHOUSE_LISTEN", default_value = "127.0.0.1:2342")]
+    pub listen: String,
+    /// Site title, also the issuer shown in authenticator apps
+    #[arg(long, env = "GATEHOUSE_SITE_TITLE", default_value = "gatehouse")]
+    pub site_title: String,
+    /// Originals folder served over WebDAV (default: originals/ in the data folder)
+    #[arg(long, env = "GATEHOUSE_ORIGINALS_PATH")]
+    pub originals_path: Option<PathBuf>,
+    /// Import folder served over WebDAV (default: import/ in the data folder)
+    #[arg(long, env = "GATEHOUSE_IMPORT_PATH")]
+    pub import_path: Option<PathBuf>,
+    /// Refuse every write to the library
+    #[arg(long, env = "GATEHOUSE_READ_ONLY")]
+    pub read_only: bool,
+    /// Proxy (address or CIDR) whose X-Forwarded-For is trusted; repeatable
+    #[arg(long = "trusted-proxy", env = "GATEHOUSE_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
+    /// Mark the session cookie Secure (set this when served over HTTPS)
+    #[arg(long, env = "GATEHOUSE_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+    /// Absolute lifetime of a web session, seconds
+    #[arg(long, env = "GATEHOUSE_SESSION_MAX_AGE", default_value_t = 14 * 86_400, value_parser = clap::value_parser!(i64).range(60..))]
+    pub session_max_age: i64,
+    /// A web session unused this long ends, seconds (0 = never)
+    #[arg(long, env = "GATEHOUSE_SESSION_IDLE", default_value_t = 3 * 86_400, value_parser = clap::value_parser!(i64).range(0..))]
+    pub session_idle: i64,
+}
+
+pub async fn run(global: &GlobalArgs, args: StartArgs) -> Result<(), CliError> {
+    let mut settings = global.settings();
+    settings.listen = args.listen;
+    settings.site_title = args.site_title.trim().to_owned();
+    if settings.site_title.is_empty() {
+        return Err(CliError("--site-title must not be empty".into()));
+    }
+    if let Some(p) = args.originals_path {
+        settings.originals_path = p;
+    }
+    if let Some(p) = args.import_path {
+        settings.import_path = p;
+    }
+    settings.read_only = args.read_only;
+    settings.trusted_proxies = parse_proxies(&args.trusted_proxies)?;
+    settings.secure_cookies = args.secure_cookies;
+    settings.sessions.max_age = args.session_max_age;
+    settings.sessions.idle_timeout = args.session_idle;
+    for dir in [&settings.originals_path, &settings.import_path] {
+        std::fs::create_dir_all(dir).map_err(|e| CliError(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    let app = Gatehouse::open(settings).await?;
+    let admin_password = std::env::var("GATEHOUSE_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
+    if let Some(generated) = app.bootstrap_admin(admin_password).await? {
+        println!("Created the first admin account.\n  username: admin\n  password: {generated}\nThis password is shown only once: change it after the first login.");
+    }
+    let listener = tokio::net::TcpListener::bind(&app.settings.listen)
+        .await
+        .map_err(|e| CliError(format!("cannot listen on {}: {e}", app.settings.listen)))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "gatehouse is listening on http://{addr}");
+    crate::web::serve(app.clone(), listener, shutdown_signal()).await?;
+    app.store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM; the server then finishes in-flight requests.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

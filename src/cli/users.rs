@@ -1,0 +1,216 @@
+//! `gatehouse users …` and `gatehouse passwd`.
+
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use super::output::{Format, Records, yes_no};
+use super::{CliError, prompt};
+use crate::clock::rfc3339;
+use crate::domain::policy::{Actor, UserPatch};
+use crate::domain::user::{AuthMethod, Role, User};
+use crate::service::users::NewUser;
+use crate::service::{Gatehouse, RequestMeta};
+use crate::store::UserStore as _;
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// List accounts
+    Ls {
+        /// Only accounts whose name, login or email contains this
+        #[arg(long, short)]
+        query: Option<String>,
+    },
+    /// Create an account
+    Add(AddArgs),
+    /// Show one account
+    Show { username: String },
+    /// Change an account
+    Mod(ModArgs),
+    /// Delete an account (asks for confirmation unless --yes)
+    Rm {
+        username: String,
+        #[arg(long, short)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    pub username: String,
+    #[arg(long, short)]
+    pub name: Option<String>,
+    #[arg(long, short)]
+    pub email: Option<String>,
+    /// Initial password (asked for without echo when omitted)
+    #[arg(long, short)]
+    pub password: Option<String>,
+    #[arg(long, short, default_value = "user", value_parser = parse_role)]
+    pub role: Role,
+    /// Make the account a super admin
+    #[arg(long)]
+    pub superadmin: bool,
+    /// Disallow web login
+    #[arg(long)]
+    pub no_login: bool,
+    /// Allow WebDAV sync
+    #[arg(long)]
+    pub webdav: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ModArgs {
+    pub username: String,
+    #[arg(long, short)]
+    pub name: Option<String>,
+    #[arg(long, short)]
+    pub email: Option<String>,
+    /// New password
+    #[arg(long, short)]
+    pub password: Option<String>,
+    #[arg(long, short, value_parser = parse_role)]
+    pub role: Option<Role>,
+    /// Make the account a super admin
+    #[arg(long, conflicts_with = "no_superadmin")]
+    pub superadmin: bool,
+    /// Remove super admin rights
+    #[arg(long)]
+    pub no_superadmin: bool,
+    /// Disallow login
+    #[arg(long, conflicts_with = "can_login")]
+    pub no_login: bool,
+    /// Allow login again
+    #[arg(long)]
+    pub can_login: bool,
+    /// Allow WebDAV sync
+    #[arg(long, conflicts_with = "no_webdav")]
+    pub webdav: bool,
+    /// Disallow WebDAV sync
+    #[arg(long)]
+    pub no_webdav: bool,
+    /// Remove the user's authenticator (2FA) and recovery code
+    #[arg(long)]
+    pub disable_2fa: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PasswdArgs {
+    pub username: String,
+    /// The new password (asked for without echo when omitted; read from stdin when piped)
+    #[arg(long, short)]
+    pub password: Option<String>,
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(&s.to_ascii_lowercase()).map_err(|e| e.to_string())
+}
+
+fn flag(on: bool, off: bool) -> Option<bool> {
+    if on {
+        Some(true)
+    } else if off {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+const HEADERS: &[&str] = &["UID", "Username", "Name", "Email", "Role", "Super Admin", "Login", "WebDAV", "2FA", "Last Login"];
+
+fn row(u: &User) -> Vec<String> {
+    vec![
+        u.uid.clone(),
+        u.username.clone(),
+        u.name.clone(),
+        u.email.clone(),
+        u.role.as_str().to_owned(),
+        yes_no(u.super_admin),
+        yes_no(u.can_login),
+        yes_no(u.webdav),
+        yes_no(u.auth_method == AuthMethod::TwoFactor),
+        u.login_at.map(rfc3339).unwrap_or_default(),
+    ]
+}
+
+fn print_user(format: Format, u: &User) {
+    format.print(&Records { headers: HEADERS, rows: vec![row(u)] }, &u.view());
+}
+
+pub async fn find(app: &Gatehouse, username: &str) -> Result<User, CliError> {
+    app.store.user_by_name(username).await?.ok_or_else(|| CliError(format!("user {username:?} not found")))
+}
+
+pub async fn run(app: &Gatehouse, cmd: UsersCommand, format: Format) -> Result<(), CliError> {
+    let meta = RequestMeta::local();
+    match cmd {
+        UsersCommand::Ls { query } => {
+            let users = app.store.list_users(query.as_deref()).await?;
+            let views: Vec<_> = users.iter().map(User::view).collect();
+            format.print(&Records { headers: HEADERS, rows: users.iter().map(row).collect() }, &views);
+        }
+        UsersCommand::Show { username } => print_user(format, &find(app, &username).await?),
+        UsersCommand::Add(a) => {
+            let password = match a.password {
+                Some(p) => zeroize::Zeroizing::new(p),
+                None => prompt::new_password("Password")?,
+            };
+            let new = NewUser {
+                username: a.username,
+                password: password.to_string(),
+                name: a.name.unwrap_or_default(),
+                email: a.email.unwrap_or_default(),
+                role: a.role,
+                super_admin: a.superadmin,
+                can_login: !a.no_login,
+                webdav: a.webdav,
+            };
+            let user = app.create_user(Actor::Operator, new, &meta).await?;
+            print_user(format, &user);
+        }
+        UsersCommand::Mod(m) => {
+            let user = find(app, &m.username).await?;
+            let patch = UserPatch {
+                name: m.name,
+                email: m.email,
+                role: m.role,
+                super_admin: flag(m.superadmin, m.no_superadmin),
+                can_login: flag(m.can_login, m.no_login),
+                webdav: flag(m.webdav, m.no_webdav),
+                auth_method: m.disable_2fa.then_some(AuthMethod::Default),
+            };
+            let mut updated = app.update_user(Actor::Operator, &user.uid, patch, &meta).await?;
+            if let Some(p) = m.password {
+                app.change_password(Actor::Operator, &user.uid, None, &p, None, &meta).await?;
+                updated = find(app, &updated.username).await?;
+            }
+            print_user(format, &updated);
+        }
+        UsersCommand::Rm { username, yes } => {
+            let user = find(app, &username).await?;
+            if !yes && !prompt::confirm(&format!("Delete user {:?}?", user.username))? {
+                return Err(CliError("not deleted (confirm with --yes)".into()));
+            }
+            app.delete_user(Actor::Operator, &user.uid, &meta).await?;
+            if format == Format::Json {
+                println!("{}", json!({ "status": "deleted", "uid": user.uid, "username": user.username }));
+            } else {
+                println!("deleted user {}", user.username);
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn passwd(app: &Gatehouse, args: PasswdArgs, format: Format) -> Result<(), CliError> {
+    let user = find(app, &args.username).await?;
+    let password = match args.password {
+        Some(p) => zeroize::Zeroizing::new(p),
+        None => prompt::new_password(&format!("New password for {}", user.username))?,
+    };
+    app.change_password(Actor::Operator, &user.uid, None, &password, None, &RequestMeta::local()).await?;
+    if format == Format::Json {
+        println!("{}", json!({ "status": "password changed", "username": user.username }));
+    } else {
+        println!("password changed for {}", user.username);
+    }
+    Ok(())
+}

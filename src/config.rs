@@ -1,0 +1,89 @@
+//! Typed server settings, validated from the command line and environment before use.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use ipnet::IpNet;
+
+use crate::domain::session::SessionPolicy;
+
+/// Everything the server needs to know to run.
+#[derive(Clone)]
+pub struct Settings {
+    pub listen: String,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    /// The TOTP issuer and the UI title.
+    pub site_title: String,
+    pub originals_path: PathBuf,
+    pub import_path: PathBuf,
+    pub read_only: bool,
+    /// The configured secret key, if any (else the data folder's `secret.key`).
+    pub secret_key: Option<String>,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    pub sessions: SessionPolicy,
+    /// Mark the session cookie `Secure` (set when served over TLS).
+    pub secure_cookies: bool,
+    /// Largest accepted JSON body, bytes.
+    pub max_body: usize,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("site_title", &self.site_title)
+            .field("read_only", &self.read_only)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Settings {
+    /// Settings for a data folder with every other value at its default.
+    pub fn for_data_dir(data_dir: PathBuf) -> Self {
+        Self {
+            listen: "127.0.0.1:2342".to_owned(),
+            database_url: crate::store::default_sqlite_url(&data_dir),
+            originals_path: data_dir.join("originals"),
+            import_path: data_dir.join("import"),
+            data_dir,
+            site_title: "gatehouse".to_owned(),
+            read_only: false,
+            secret_key: None,
+            trusted_proxies: Vec::new(),
+            sessions: SessionPolicy::default(),
+            secure_cookies: false,
+            max_body: 64 * 1024,
+        }
+    }
+
+    /// Whether a direct peer at `ip` is a proxy we trust.
+    pub fn is_trusted_proxy(&self, ip: IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|net| net.contains(&ip))
+    }
+}
+
+/// Parses one CIDR (`10.0.0.0/8`) or a bare address (a /32 or /128).
+pub fn parse_proxy(s: &str) -> Result<IpNet, String> {
+    let s = s.trim();
+    s.parse::<IpNet>()
+        .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("invalid trusted proxy {s:?}: expected an address or CIDR like 10.0.0.0/8"))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxies_parse_as_cidr_or_address() {
+        assert!(parse_proxy("10.0.0.0/8").unwrap().contains(&"10.1.2.3".parse::<IpAddr>().unwrap()));
+        assert!(parse_proxy(" 127.0.0.1 ").unwrap().contains(&"127.0.0.1".parse::<IpAddr>().unwrap()));
+        assert!(parse_proxy("::1").is_ok());
+        assert!(parse_proxy("nope").is_err());
+    }
+}

@@ -1,0 +1,5 @@
+//! Expensive and secret-holding primitives: the password hashing pool and the key that
+//! encrypts secrets at rest.
+
+pub mod hasher;
+pub mod secret_key;

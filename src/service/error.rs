@@ -1,0 +1,64 @@
+//! The one error type of the use cases; web and CLI each translate it at their edge.
+
+use crate::domain::password::PasswordError;
+use crate::domain::policy::PolicyError;
+use crate::domain::user::UserFieldError;
+use crate::security::hasher::HashError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The request itself is malformed or a value is out of bounds.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("{0}")]
+    Busy(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict => ServiceError::Conflict("already exists".to_owned()),
+            StoreError::NotFound => ServiceError::NotFound("record"),
+            StoreError::Policy(p) => ServiceError::Policy(p),
+            other => ServiceError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<HashError> for ServiceError {
+    fn from(e: HashError) -> Self {
+        match e {
+            HashError::Busy => ServiceError::Busy(e.to_string()),
+            HashError::Internal(m) => ServiceError::Internal(m),
+        }
+    }
+}
+
+impl From<UserFieldError> for ServiceError {
+    fn from(e: UserFieldError) -> Self {
+        ServiceError::Invalid(e.to_string())
+    }
+}
+
+impl From<PasswordError> for ServiceError {
+    fn from(e: PasswordError) -> Self {
+        ServiceError::Invalid(e.to_string())
+    }
+}
+
+impl From<crate::domain::random::RngError> for ServiceError {
+    fn from(e: crate::domain::random::RngError) -> Self {
+        ServiceError::Internal(e.to_string())
+    }
+}

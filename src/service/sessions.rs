@@ -1,0 +1,78 @@
+//! Issuing and checking session tokens.
+
+use super::{Gatehouse, RequestMeta, ServiceError};
+use crate::domain::random;
+use crate::domain::session::{Session, SessionKind};
+use crate::domain::token::{SessionToken, plausible_token, token_hash};
+use crate::domain::user::User;
+use crate::store::{SessionStore as _, StoreError};
+
+/// A session just created, with its token (shown to the client once).
+#[derive(Debug)]
+pub struct IssuedSession {
+    pub token: SessionToken,
+    pub session: Session,
+}
+
+/// What a valid token stands for: the session, and its live user if it has one.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub session: Session,
+    pub user: Option<User>,
+}
+
+impl Gatehouse {
+    /// Starts an interactive (web) session for `user` after a successful login.
+    pub async fn issue_web_session(&self, user: &User, meta: &RequestMeta) -> Result<IssuedSession, ServiceError> {
+        let now = self.now();
+        let policy = self.settings.sessions;
+        let token = SessionToken::generate()?;
+        let session = Session {
+            id: random::public_id("sess", 16)?,
+            token_hash: token.hash(),
+            user_uid: Some(user.uid.clone()),
+            client_id: None,
+            parent_id: None,
+            kind: SessionKind::Web,
+            name: String::new(),
+            scope: "*".to_owned(),
+            created_at: now,
+            expires_at: Some(now + policy.max_age),
+            idle_timeout: policy.idle_timeout,
+            last_active: now,
+            login_ip: meta.ip.to_string(),
+            user_agent: truncate_chars(&meta.user_agent, 256),
+        };
+        self.store.create_session(&session).await?;
+        Ok(IssuedSession { token, session })
+    }
+
+    /// Resolves a presented bearer token. Returns `None` for anything that is not a live
+    /// session of a live account: unknown, expired, idle, revoked, or whose user was
+    /// deleted or disabled. Records activity at most once a minute.
+    pub async fn authenticate_token(&self, token: &str) -> Result<Option<Authenticated>, StoreError> {
+        if !plausible_token(token) {
+            return Ok(None);
+        }
+        let Some((session, user)) = self.store.session_by_token(&token_hash(token)).await? else {
+            return Ok(None);
+        };
+        let now = self.now();
+        if !session.is_live(now) {
+            return Ok(None);
+        }
+        match (&session.user_uid, &user) {
+            (Some(_), None) => return Ok(None),
+            (Some(_), Some(u)) if !u.can_login => return Ok(None),
+            _ => {}
+        }
+        if session.needs_touch(now) {
+            self.store.touch_session(&session.id, now).await?;
+        }
+        Ok(Some(Authenticated { session, user }))
+    }
+}
+
+fn truncate_chars(s: &str, max: usize) -> String {
+    s.chars().filter(|c| !c.is_control()).take(max).collect()
+}

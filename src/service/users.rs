@@ -1,0 +1,219 @@
+//! Account management: create, change, delete, set passwords, bootstrap the first admin.
+
+use super::{Gatehouse, RequestMeta, ServiceError};
+use crate::domain::event::EventKind;
+use crate::domain::password::NewPassword;
+use crate::domain::policy::{self, Actor, PolicyError, UserPatch};
+use crate::domain::random;
+use crate::domain::user::{AuthMethod, Role, User, Username, parse_display_name, parse_email};
+use crate::store::{SessionStore as _, UserChange, UserStore as _};
+
+/// A new account as requested by an admin or the CLI.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub username: String,
+    pub password: String,
+    pub name: String,
+    pub email: String,
+    pub role: Role,
+    pub super_admin: bool,
+    pub can_login: bool,
+    pub webdav: bool,
+}
+
+impl Gatehouse {
+    /// Creates an account. Only admins (or the operator) may.
+    pub async fn create_user(&self, actor: Actor<'_>, new: NewUser, meta: &RequestMeta) -> Result<User, ServiceError> {
+        if let Actor::User(u) = actor {
+            if !u.is_admin() {
+                return Err(PolicyError::AdminOnly("users").into());
+            }
+            if new.super_admin && !u.super_admin {
+                return Err(PolicyError::SuperAdminOnly.into());
+            }
+        }
+        let username = Username::parse(&new.username)?;
+        let password = NewPassword::parse(&new.password, username.as_str())?;
+        let name = parse_display_name(&new.name)?;
+        let email = parse_email(&new.email)?;
+        let now = self.now();
+        let user = User {
+            uid: random::public_id("u", 15)?,
+            username: username.as_str().to_owned(),
+            name,
+            email,
+            role: new.role,
+            super_admin: new.super_admin,
+            can_login: new.can_login,
+            webdav: new.webdav,
+            auth_method: AuthMethod::Default,
+            password_hash: self.hasher.hash(password.expose()).await?,
+            created_at: now,
+            updated_at: now,
+            login_at: None,
+        };
+        self.store.create_user(&user).await.map_err(|e| match ServiceError::from(e) {
+            ServiceError::Conflict(_) => ServiceError::Conflict(format!("username {:?} is taken", user.username)),
+            other => other,
+        })?;
+        self.record(EventKind::UserCreated, (&user).into(), meta, &actor.label(), &format!("role {}", user.role.as_str()))
+            .await;
+        Ok(user)
+    }
+
+    /// A user by uid, if `actor` may see it.
+    pub async fn view_user(&self, actor: Actor<'_>, uid: &str) -> Result<User, ServiceError> {
+        let user = self.store.user_by_uid(uid).await?.ok_or(ServiceError::NotFound("user"))?;
+        policy::may_view(actor, &user)?;
+        Ok(user)
+    }
+
+    /// Applies `patch` under the guardrails, atomically with the admin count.
+    pub async fn update_user(
+        &self,
+        actor: Actor<'_>,
+        uid: &str,
+        mut patch: UserPatch,
+        meta: &RequestMeta,
+    ) -> Result<User, ServiceError> {
+        if let Some(n) = &patch.name {
+            patch.name = Some(parse_display_name(n)?);
+        }
+        if let Some(e) = &patch.email {
+            patch.email = Some(parse_email(e)?);
+        }
+        let mut before = None;
+        let updated = self
+            .store
+            .change_user(uid, self.now(), |current, admins| {
+                before = Some(current.clone());
+                policy::apply_patch(actor, current, &patch, admins).map(UserChange::Update)
+            })
+            .await?
+            .ok_or(ServiceError::NotFound("user"))?;
+        if let Some(before) = before {
+            self.record_changes(actor, &before, &updated, meta).await;
+        }
+        Ok(updated)
+    }
+
+    async fn record_changes(&self, actor: Actor<'_>, before: &User, after: &User, meta: &RequestMeta) {
+        let mut changed = Vec::new();
+        for (field, differs) in [
+            ("name", before.name != after.name),
+            ("email", before.email != after.email),
+            ("role", before.role != after.role),
+            ("super_admin", before.super_admin != after.super_admin),
+            ("can_login", before.can_login != after.can_login),
+            ("webdav", before.webdav != after.webdav),
+        ] {
+            if differs {
+                changed.push(field);
+            }
+        }
+        if !changed.is_empty() {
+            let detail = format!("changed {}", changed.join(", "));
+            self.record(EventKind::UserUpdated, after.into(), meta, &actor.label(), &detail).await;
+        }
+        if before.auth_method == AuthMethod::TwoFactor && after.auth_method == AuthMethod::Default {
+            let detail = format!("2FA disabled by {}", actor.label());
+            self.record(EventKind::TwoFactorDisabled, after.into(), meta, &actor.label(), &detail).await;
+        }
+    }
+
+    /// Soft-deletes an account and ends all its sessions.
+    pub async fn delete_user(&self, actor: Actor<'_>, uid: &str, meta: &RequestMeta) -> Result<(), ServiceError> {
+        let mut deleted = None;
+        self.store
+            .change_user(uid, self.now(), |current, admins| {
+                policy::may_delete(actor, current, admins)?;
+                deleted = Some(current.clone());
+                Ok(UserChange::Delete)
+            })
+            .await?;
+        let user = deleted.ok_or(ServiceError::NotFound("user"))?;
+        self.record(EventKind::UserDeleted, (&user).into(), meta, &actor.label(), "").await;
+        Ok(())
+    }
+
+    /// Sets a new password. Users prove the old one; a super admin may reset others'.
+    /// Ends the user's other web sessions (`keep_session` is the caller's own).
+    pub async fn change_password(
+        &self,
+        actor: Actor<'_>,
+        uid: &str,
+        old_password: Option<&str>,
+        new_password: &str,
+        keep_session: Option<&str>,
+        meta: &RequestMeta,
+    ) -> Result<(), ServiceError> {
+        let target = self.store.user_by_uid(uid).await?.ok_or(ServiceError::NotFound("user"))?;
+        let old = old_password.filter(|p| !p.is_empty());
+        if policy::password_change(actor, &target, old.is_some())? {
+            let old = old.unwrap_or_default();
+            if !self.hasher.verify(old, Some(&target.password_hash)).await? {
+                return Err(ServiceError::Invalid("the current password is not correct".to_owned()));
+            }
+        }
+        let new = NewPassword::parse(new_password, &target.username)?;
+        let hash = self.hasher.hash(new.expose()).await?;
+        let keep = if matches!(actor, Actor::User(u) if u.uid == target.uid) { keep_session } else { None };
+        self.store.set_password(uid, &hash, self.now(), keep).await?;
+        self.record(EventKind::PasswordChanged, (&target).into(), meta, &actor.label(), "").await;
+        Ok(())
+    }
+
+    /// On a database without users, creates `admin` (super admin, WebDAV allowed) with
+    /// `password`, or with a generated one that is returned so it can be shown once.
+    pub async fn bootstrap_admin(&self, password: Option<String>) -> Result<Option<String>, ServiceError> {
+        if self.store.count_users().await? > 0 {
+            return Ok(None);
+        }
+        let generated = password.is_none();
+        let password = match password {
+            Some(p) => p,
+            None => random::string_from(b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789", 20)?,
+        };
+        let new = NewUser {
+            username: "admin".to_owned(),
+            password: password.clone(),
+            name: "Admin".to_owned(),
+            email: String::new(),
+            role: Role::Admin,
+            super_admin: true,
+            can_login: true,
+            webdav: true,
+        };
+        match self.create_user(Actor::Operator, new, &RequestMeta::local()).await {
+            Ok(_) => Ok(generated.then_some(password)),
+            // Another instance bootstrapped at the same moment.
+            Err(ServiceError::Conflict(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Ends one of `uid`'s sessions, if `actor` may see that user.
+    pub async fn revoke_user_session(
+        &self,
+        actor: Actor<'_>,
+        uid: &str,
+        session_id: &str,
+        meta: &RequestMeta,
+    ) -> Result<(), ServiceError> {
+        let user = self.view_user(actor, uid).await?;
+        let session = self
+            .store
+            .session_by_id(session_id)
+            .await?
+            .filter(|s| s.user_uid.as_deref() == Some(uid))
+            .ok_or(ServiceError::NotFound("session"))?;
+        self.store.delete_session(&session.id).await?;
+        let kind = if session.kind == crate::domain::session::SessionKind::AppPassword {
+            EventKind::AppPasswordRevoked
+        } else {
+            EventKind::SessionRevoked
+        };
+        self.record(kind, (&user).into(), meta, &actor.label(), &session.name).await;
+        Ok(())
+    }
+}

@@ -1,0 +1,158 @@
+//! Storage: one trait per capability (users, sessions, events, settings, …), each
+//! implemented once for [`Store`], which speaks to SQLite or PostgreSQL through sqlx's
+//! `Any` driver with runtime queries. Columns stay portable (TEXT ids, BIGINT numbers,
+//! booleans and unix times), so the same SQL runs on both; where the dialects differ
+//! (row locks, write transactions) [`Backend`] picks the statement.
+
+// The traits are implemented and called inside this crate on the concrete `Store`, whose
+// futures are `Send`; no caller needs the bound spelled out.
+#![allow(async_fn_in_trait)]
+
+mod events;
+mod sessions;
+mod settings;
+mod users;
+
+use std::path::Path;
+use std::str::FromStr as _;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor as _};
+
+pub use events::EventStore;
+pub use sessions::{SessionFilter, SessionStore};
+pub use settings::SettingsStore;
+pub use users::{UserChange, UserStore};
+
+/// Which database a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A storage failure. Conflicts are the client's business; everything else is ours.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("already exists")]
+    Conflict,
+    #[error("not found")]
+    NotFound,
+    #[error(transparent)]
+    Policy(#[from] crate::domain::policy::PolicyError),
+    #[error("unsupported database URL (use sqlite:// or postgres://)")]
+    UnsupportedUrl,
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl StoreError {
+    /// Maps a unique-constraint violation to [`StoreError::Conflict`].
+    pub(crate) fn from_write(e: sqlx::Error) -> Self {
+        match e.as_database_error() {
+            Some(db) if db.is_unique_violation() => StoreError::Conflict,
+            _ => StoreError::Database(e),
+        }
+    }
+}
+
+/// The database handle every part of the server shares. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// The default database inside a data folder.
+pub fn default_sqlite_url(data_dir: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", data_dir.join("index.db").display())
+}
+
+impl Store {
+    /// Connects and brings the schema up to date.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl);
+        };
+        let options = AnyConnectOptions::from_str(url)?;
+        let pool = match backend {
+            Backend::Sqlite => {
+                AnyPoolOptions::new()
+                    .max_connections(8)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .after_connect(|conn, _meta| {
+                        Box::pin(async move {
+                            conn.execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+                                 PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+                            )
+                            .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(options)
+                    .await?
+            }
+            Backend::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(options)
+                    .await?
+            }
+        };
+        let store = Self { pool, backend };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        match self.backend {
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&self.pool).await?,
+            Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&self.pool).await?,
+        }
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The pool, for tests that must look at raw rows.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// A transaction that will write: SQLite takes the write lock up front
+    /// (`BEGIN IMMEDIATE`) so concurrent writers wait instead of failing with BUSY.
+    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// BIGINT 0/1 → bool.
+pub(crate) fn flag(v: i64) -> bool {
+    v != 0
+}
+
+/// bool → BIGINT 0/1.
+pub(crate) fn int(v: bool) -> i64 {
+    i64::from(v)
+}

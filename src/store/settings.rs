@@ -1,0 +1,28 @@
+//! Server-wide settings kept in the database (shared by every instance).
+
+use super::{Store, StoreError};
+
+/// Named values shared by all instances.
+pub trait SettingsStore {
+    async fn setting(&self, name: &str) -> Result<Option<String>, StoreError>;
+    /// Stores `value` only if `name` has none yet; returns the value now stored.
+    async fn setting_or_insert(&self, name: &str, value: &str) -> Result<String, StoreError>;
+}
+
+impl SettingsStore for Store {
+    async fn setting(&self, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar::<_, String>("SELECT value FROM settings WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn setting_or_insert(&self, name: &str, value: &str) -> Result<String, StoreError> {
+        sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
+        self.setting(name).await?.ok_or(StoreError::NotFound)
+    }
+}

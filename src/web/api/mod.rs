@@ -1,0 +1,13 @@
+//! The JSON API under `/api/v1`: each feature module exports its routes.
+
+mod session;
+mod status;
+mod users;
+
+use axum::Router;
+
+use crate::service::Gatehouse;
+
+pub fn router() -> Router<Gatehouse> {
+    Router::new().merge(status::router()).merge(session::router()).merge(users::router())
+}

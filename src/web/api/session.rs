@@ -1,0 +1,86 @@
+//! Login, "who am I" and logout: `/api/v1/session`.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::IntoResponse;
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::domain::event::EventKind;
+use crate::service::Gatehouse;
+use crate::service::login::LoginAttempt;
+use crate::store::SessionStore as _;
+use crate::web::auth::{AnySession, session_cookie};
+use crate::web::error::ApiError;
+use crate::web::extract::{ApiJson, Meta};
+
+pub fn router() -> Router<Gatehouse> {
+    Router::new().route("/api/v1/session", post(login).get(whoami).delete(logout))
+}
+
+#[derive(Deserialize)]
+struct LoginBody {
+    username: String,
+    password: String,
+    #[serde(default)]
+    code: Option<String>,
+}
+
+async fn login(
+    State(app): State<Gatehouse>,
+    Meta(meta): Meta,
+    ApiJson(body): ApiJson<LoginBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let attempt = LoginAttempt { username: &body.username, password: &body.password, code: body.code.as_deref() };
+    let done = app.login(attempt, &meta).await?;
+    let now = app.now();
+    let session = &done.issued.session;
+    let token = done.issued.token.expose();
+    let mut headers = HeaderMap::new();
+    let cookie = session_cookie(Some(token), session.expires_in(now), app.settings.secure_cookies);
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        headers.insert(header::SET_COOKIE, v);
+    }
+    let mut body = json!({
+        "session_id": session.id,
+        "access_token": token,
+        "token_type": "Bearer",
+        "expires_in": session.expires_in(now),
+        "scope": session.scope,
+        "user": done.user.view(),
+    });
+    if let (Some(notice), Some(obj)) = (done.notice, body.as_object_mut()) {
+        obj.insert("notice".into(), json!(notice));
+    }
+    Ok((headers, Json(body)))
+}
+
+async fn whoami(State(app): State<Gatehouse>, AnySession(auth): AnySession) -> Json<serde_json::Value> {
+    let s = &auth.session;
+    Json(json!({
+        "session_id": s.id,
+        "kind": s.kind,
+        "scope": s.scope,
+        "expires_in": s.expires_in(app.now()),
+        "user": auth.user.as_ref().map(crate::domain::user::User::view),
+        "client_id": s.client_id,
+    }))
+}
+
+async fn logout(
+    State(app): State<Gatehouse>,
+    Meta(meta): Meta,
+    AnySession(auth): AnySession,
+) -> Result<impl IntoResponse, ApiError> {
+    app.store.delete_session(&auth.session.id).await?;
+    if let Some(u) = &auth.user {
+        app.record(EventKind::Logout, u.into(), &meta, "", "").await;
+    }
+    let mut headers = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(&session_cookie(None, 0, app.settings.secure_cookies)) {
+        headers.insert(header::SET_COOKIE, v);
+    }
+    Ok((headers, Json(json!({ "status": "logged out" }))))
+}

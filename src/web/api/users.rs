@@ -1,0 +1,218 @@
+//! Accounts: `/api/v1/users…` — admins manage everyone; users see and edit themselves.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{delete, get, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::domain::policy::{Actor, PolicyError, UserPatch};
+use crate::domain::session::{SessionKind, SessionView};
+use crate::domain::user::{AuthMethod, Role, UserView};
+use crate::service::Gatehouse;
+use crate::service::users::NewUser;
+use crate::store::{EventStore as _, SessionFilter, SessionStore as _, UserStore as _};
+use crate::web::auth::WebUser;
+use crate::web::error::ApiError;
+use crate::web::extract::{ApiJson, ApiPath, ApiQuery, Meta};
+
+pub fn router() -> Router<Gatehouse> {
+    Router::new()
+        .route("/api/v1/users", get(list).post(create))
+        .route("/api/v1/users/{uid}", get(show).put(update).delete(remove))
+        .route("/api/v1/users/{uid}/password", put(change_password))
+        .route("/api/v1/users/{uid}/sessions", get(sessions))
+        .route("/api/v1/users/{uid}/sessions/{id}", delete(revoke_session))
+        .route("/api/v1/users/{uid}/events", get(events))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    #[serde(default)]
+    q: Option<String>,
+}
+
+async fn list(
+    State(app): State<Gatehouse>,
+    web: WebUser,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<Vec<UserView>>, ApiError> {
+    if !web.user.is_admin() {
+        return Err(PolicyError::AdminOnly("users").into());
+    }
+    let q = query.q.as_deref().map(|q| q.chars().take(100).collect::<String>());
+    let users = app.store.list_users(q.as_deref()).await?;
+    Ok(Json(users.iter().map(crate::domain::user::User::view).collect()))
+}
+
+#[derive(Deserialize)]
+struct CreateBody {
+    username: String,
+    password: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default = "default_role")]
+    role: Role,
+    #[serde(default)]
+    super_admin: bool,
+    #[serde(default = "yes")]
+    can_login: bool,
+    #[serde(default)]
+    webdav: bool,
+}
+
+fn default_role() -> Role {
+    Role::User
+}
+
+fn yes() -> bool {
+    true
+}
+
+async fn create(
+    State(app): State<Gatehouse>,
+    web: WebUser,
+    Meta(meta): Meta,
+    ApiJson(b): ApiJson<CreateBody>,
+) -> Result<(StatusCode, Json<UserView>), ApiError> {
+    let new = NewUser {
+        username: b.username,
+        password: b.password,
+        name: b.name,
+        email: b.email,
+        role: b.role,
+        super_admin: b.super_admin,
+        can_login: b.can_login,
+        webdav: b.webdav,
+    };
+    let user = app.create_user(Actor::User(&web.user), new, &meta).await?;
+    Ok((StatusCode::CREATED, Json(user.view())))
+}
+
+async fn show(
+    State(app): State<Gatehouse>,
+    web: WebUser,
+    ApiPath(uid): ApiPath<String>,
+) -> Result<Json<UserView>, ApiError> {
+    Ok(Json(app.view_user(Actor::User(&web.user), &uid).await?.view()))
+}
+
+#[derive(Deserialize)]
+struct UpdateBody {
+    name: Option<String>,
+    email: Option<String>,
+    role: Option<Role>,
+    super_admin: Option<bool>,
+    can_login: Option<bool>,
+    webdav: Option<bool>,
+    auth_method: Option<AuthMethod>,
+}
+
+async fn update(
+    State(app): State<Gatehouse>,
+    web: WebUser,
+    Meta(meta): Meta,
+    ApiPath(uid): ApiPath<String>,
+    ApiJson(b): ApiJson<UpdateBody>,
+) -> Result<Json<UserView>, ApiError> {
+    let patch = UserPatch {
+        name: b.name,
+        email: b.email,
+        role: b.role,
+        super_admin: b.super_admin,
+        can_login: b.can_login,
+        webdav: b.webdav,
+        auth_method: b.auth_method,
+    };
+    Ok(Json(app.update_user(Actor::User(&web.user), &uid, patch, &meta).await?.view()))
+}
+
+async fn remove(
+    State(app): State<Gatehouse>,
+    web: WebUser,
+    Meta(meta): Meta,
+    ApiPath(uid): ApiPath<String>,
+) -> Result<Json<Value>, ApiError> {
+    app.delete_user(Actor::User(&web.user), &uid, &meta).await?;
+    Ok(Json(json!({ "status": "deleted" })))
+}
+
+#[derive(Deserialize)]
+struct PasswordBody {
+    #[serde(default)]
+    old_password: Option<String>,
+    new_password: String,
+}
+
+async fn change_password(
+    State(app): State<Gatehouse>,
+    web: WebUser,
+    Meta(meta): Meta,
+    ApiPath(uid): ApiPath<String>,
+    ApiJson(b): ApiJson<PasswordBody>,
+) -> Result<Json<Value>, ApiError> {
+    app.change_password(
+        Actor::User(&web.user),
+        &uid,
+        b.old_password.as_deref(),
+        &b.new_password,
+        Some(&web.session.id),
+        &meta,
+    )
+    .await?;
+    Ok(Json(json!({ "status": "password changed" })))
+}
+
+#[derive(Deserialize)]
+struct SessionQuery {
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
+}
+
+async fn sessions(
+    State(app): State<Gatehouse>,
+    web: WebUser,
+    ApiPath(uid): ApiPath<String>,
+    ApiQuery(q): ApiQuery<SessionQuery>,
+) -> Result<Json<Vec<SessionView>>, ApiError> {
+    let user = app.view_user(Actor::User(&web.user), &uid).await?;
+    let kind = match q.kind.as_deref() {
+        None | Some("") => None,
+        Some(k) => Some(SessionKind::parse(k).ok_or_else(|| {
+            ApiError::bad_request("type must be one of web, app_password, access_token, client")
+        })?),
+    };
+    let filter = SessionFilter { user_uid: Some(&user.uid), client_id: None, kind };
+    let list = app.store.list_sessions(&filter).await?;
+    let now = app.now();
+    Ok(Json(list.iter().filter(|s| s.is_live(now)).map(|s| s.view(Some(&web.session.id))).collect()))
+}
+
+async fn revoke_session(
+    State(app): State<Gatehouse>,
+    web: WebUser,
+    Meta(meta): Meta,
+    ApiPath((uid, id)): ApiPath<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    app.revoke_user_session(Actor::User(&web.user), &uid, &id, &meta).await?;
+    Ok(Json(json!({ "status": "revoked" })))
+}
+
+#[derive(Deserialize)]
+struct EventQuery {
+    #[serde(default)]
+    limit: Option<i64>,
+}
+
+async fn events(
+    State(app): State<Gatehouse>,
+    web: WebUser,
+    ApiPath(uid): ApiPath<String>,
+    ApiQuery(q): ApiQuery<EventQuery>,
+) -> Result<Json<Vec<crate::domain::event::EventView>>, ApiError> {
+    let user = app.view_user(Actor::User(&web.user), &uid).await?;
+    Ok(Json(app.store.list_events(Some(&user.uid), q.limit.unwrap_or(100)).await?))
+}
