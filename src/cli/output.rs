@@ -31,10 +31,24 @@ impl Format {
                 }
             }
             Format::Markdown => {
-                println!("| {} |", records.headers.iter().map(|h| md_cell(h)).collect::<Vec<_>>().join(" | "));
+                println!(
+                    "| {} |",
+                    records
+                        .headers
+                        .iter()
+                        .map(|h| md_cell(h))
+                        .collect::<Vec<_>>()
+                        .join(" | ")
+                );
                 println!("|{}", "---|".repeat(records.headers.len()));
                 for row in &records.rows {
-                    println!("| {} |", row.iter().map(|c| md_cell(c)).collect::<Vec<_>>().join(" | "));
+                    println!(
+                        "| {} |",
+                        row.iter()
+                            .map(|c| md_cell(c))
+                            .collect::<Vec<_>>()
+                            .join(" | ")
+                    );
                 }
             }
             Format::Table => {
@@ -52,7 +66,11 @@ impl Format {
 fn csv_line<'a>(cells: impl Iterator<Item = &'a str>) -> String {
     cells
         .map(|c| {
-            if c.contains([',', '"', '\n', '\r']) { format!("\"{}\"", c.replace('"', "\"\"")) } else { c.to_owned() }
+            if c.contains([',', '"', '\n', '\r']) {
+                format!("\"{}\"", c.replace('"', "\"\""))
+            } else {
+                c.to_owned()
+            }
         })
         .collect::<Vec<_>>()
         .join(",")
@@ -73,7 +91,10 @@ mod tests {
 
     #[test]
     fn csv_quotes_only_when_needed() {
-        assert_eq!(csv_line(["a", "b,c", "say \"hi\""].into_iter()), "a,\"b,c\",\"say \"\"hi\"\"\"");
+        assert_eq!(
+            csv_line(["a", "b,c", "say \"hi\""].into_iter()),
+            "a,\"b,c\",\"say \"\"hi\"\"\""
+        );
     }
 
     #[test]

@@ -67,7 +67,10 @@ mod tests {
 
     #[test]
     fn length_bounds() {
-        assert_eq!(NewPassword::parse("1234567", "u").err(), Some(PasswordError::TooShort));
+        assert_eq!(
+            NewPassword::parse("1234567", "u").err(),
+            Some(PasswordError::TooShort)
+        );
         assert!(NewPassword::parse("12345678", "u").is_ok());
         assert!(NewPassword::parse(&"é".repeat(1024), "u").is_ok());
         assert_eq!(

@@ -66,7 +66,10 @@ impl SecretKey {
             hk.expand(info, out.as_mut()).map_err(|_| KeyError::Seal)?;
             Ok(out)
         };
-        Ok(Self { totp_key: derive(b"totp secret encryption")?, check_key: derive(b"key check")? })
+        Ok(Self {
+            totp_key: derive(b"totp secret encryption")?,
+            check_key: derive(b"key check")?,
+        })
     }
 
     /// The configured secret if given, else the one in `data_dir/secret.key`, generated
@@ -76,7 +79,10 @@ impl SecretKey {
             return Self::from_secret(s);
         }
         let path = data_dir.join("secret.key");
-        let file_err = |e: std::io::Error| KeyError::File { path: path.display().to_string(), reason: e.to_string() };
+        let file_err = |e: std::io::Error| KeyError::File {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        };
         match std::fs::read_to_string(&path) {
             Ok(s) => Self::from_secret(&s),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -88,7 +94,9 @@ impl SecretKey {
                 #[cfg(unix)]
                 std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
                 let mut f = opts.open(&path).map_err(file_err)?;
-                f.write_all(secret.as_bytes()).and_then(|()| f.sync_all()).map_err(file_err)?;
+                f.write_all(secret.as_bytes())
+                    .and_then(|()| f.sync_all())
+                    .map_err(file_err)?;
                 Self::from_secret(&secret)
             }
             Err(e) => Err(file_err(e)),
@@ -112,8 +120,14 @@ impl SecretKey {
     pub fn seal(&self, plaintext: &[u8], context: &str) -> Result<String, KeyError> {
         let mut nonce = [0u8; NONCE_LEN];
         random::fill(&mut nonce).map_err(|_| KeyError::Rng)?;
-        let payload = chacha20poly1305::aead::Payload { msg: plaintext, aad: context.as_bytes() };
-        let ct = self.cipher()?.encrypt(&nonce.into(), payload).map_err(|_| KeyError::Seal)?;
+        let payload = chacha20poly1305::aead::Payload {
+            msg: plaintext,
+            aad: context.as_bytes(),
+        };
+        let ct = self
+            .cipher()?
+            .encrypt(&nonce.into(), payload)
+            .map_err(|_| KeyError::Seal)?;
         let mut out = nonce.to_vec();
         out.extend_from_slice(&ct);
         Ok(format!("{SEALED_PREFIX}{}", BASE64.encode(&out)))
@@ -130,8 +144,14 @@ impl SecretKey {
         }
         let (nonce, ct) = raw.split_at(NONCE_LEN);
         let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| KeyError::Open)?;
-        let payload = chacha20poly1305::aead::Payload { msg: ct, aad: context.as_bytes() };
-        self.cipher()?.decrypt(&nonce.into(), payload).map(Zeroizing::new).map_err(|_| KeyError::Open)
+        let payload = chacha20poly1305::aead::Payload {
+            msg: ct,
+            aad: context.as_bytes(),
+        };
+        self.cipher()?
+            .decrypt(&nonce.into(), payload)
+            .map(Zeroizing::new)
+            .map_err(|_| KeyError::Open)
     }
 }
 
@@ -147,9 +167,16 @@ mod tests {
         let key = SecretKey::from_secret(K).unwrap();
         let sealed = key.seal(b"totp secret bytes", "u123").unwrap();
         assert!(!sealed.contains("totp"));
-        assert_eq!(key.open(&sealed, "u123").unwrap().as_slice(), b"totp secret bytes");
+        assert_eq!(
+            key.open(&sealed, "u123").unwrap().as_slice(),
+            b"totp secret bytes"
+        );
         assert!(key.open(&sealed, "u999").is_err(), "bound to its row");
-        assert_ne!(sealed, key.seal(b"totp secret bytes", "u123").unwrap(), "random nonce");
+        assert_ne!(
+            sealed,
+            key.seal(b"totp secret bytes", "u123").unwrap(),
+            "random nonce"
+        );
     }
 
     #[test]
@@ -169,7 +196,10 @@ mod tests {
 
     #[test]
     fn short_keys_are_refused() {
-        assert!(matches!(SecretKey::from_secret("short"), Err(KeyError::TooShort)));
+        assert!(matches!(
+            SecretKey::from_secret("short"),
+            Err(KeyError::TooShort)
+        ));
     }
 
     #[test]
@@ -181,7 +211,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            let mode = std::fs::metadata(dir.path().join("secret.key")).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.path().join("secret.key"))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
     }

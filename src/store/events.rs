@@ -10,7 +10,11 @@ use crate::domain::event::{EventView, NewEvent};
 pub trait EventStore {
     async fn record_event(&self, e: &NewEvent) -> Result<(), StoreError>;
     /// Newest first; `user_uid` `None` lists every user's events.
-    async fn list_events(&self, user_uid: Option<&str>, limit: i64) -> Result<Vec<EventView>, StoreError>;
+    async fn list_events(
+        &self,
+        user_uid: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<EventView>, StoreError>;
 }
 
 #[derive(FromRow)]
@@ -45,7 +49,11 @@ impl EventStore for Store {
         Ok(())
     }
 
-    async fn list_events(&self, user_uid: Option<&str>, limit: i64) -> Result<Vec<EventView>, StoreError> {
+    async fn list_events(
+        &self,
+        user_uid: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<EventView>, StoreError> {
         let rows = sqlx::query_as::<_, EventRow>(
             "SELECT id, at, kind, user_uid, username, actor, ip, user_agent, detail FROM events \
              WHERE ($1 = '' OR user_uid = $1) ORDER BY id DESC LIMIT $2",

@@ -26,7 +26,12 @@ pub trait UserStore {
     async fn count_users(&self) -> Result<i64, StoreError>;
     /// Loads `uid` and the number of admins who can log in, both under a write lock,
     /// lets `decide` rule, and applies its answer in the same transaction.
-    async fn change_user<F>(&self, uid: &str, now: UnixTime, decide: F) -> Result<Option<User>, StoreError>
+    async fn change_user<F>(
+        &self,
+        uid: &str,
+        now: UnixTime,
+        decide: F,
+    ) -> Result<Option<User>, StoreError>
     where
         F: FnOnce(&User, i64) -> Result<UserChange, PolicyError> + Send;
     /// Stores a new password hash and ends the user's other interactive sessions
@@ -133,34 +138,30 @@ impl UserStore for Store {
     }
 
     async fn user_by_uid(&self, uid: &str) -> Result<Option<User>, StoreError> {
-        sqlx::query_as::<_, UserRow>(
-            select_user!("WHERE uid = $1 AND deleted_at IS NULL"),
-        )
-        .bind(uid)
-        .fetch_optional(&self.pool)
-        .await?
-        .map(User::try_from)
-        .transpose()
+        sqlx::query_as::<_, UserRow>(select_user!("WHERE uid = $1 AND deleted_at IS NULL"))
+            .bind(uid)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(User::try_from)
+            .transpose()
     }
 
     async fn user_by_name(&self, name: &str) -> Result<Option<User>, StoreError> {
-        sqlx::query_as::<_, UserRow>(
-            select_user!("WHERE username_key = $1"),
-        )
-        .bind(username_key(name))
-        .fetch_optional(&self.pool)
-        .await?
-        .map(User::try_from)
-        .transpose()
+        sqlx::query_as::<_, UserRow>(select_user!("WHERE username_key = $1"))
+            .bind(username_key(name))
+            .fetch_optional(&self.pool)
+            .await?
+            .map(User::try_from)
+            .transpose()
     }
 
     async fn list_users(&self, query: Option<&str>) -> Result<Vec<User>, StoreError> {
         let pattern = like_pattern(query.unwrap_or("").trim());
-        sqlx::query_as::<_, UserRow>(
-            select_user!("WHERE deleted_at IS NULL \
+        sqlx::query_as::<_, UserRow>(select_user!(
+            "WHERE deleted_at IS NULL \
              AND (username_key LIKE $1 ESCAPE '\\' OR LOWER(name) LIKE $1 ESCAPE '\\' \
-             OR LOWER(email) LIKE $1 ESCAPE '\\') ORDER BY username_key LIMIT 10000"),
-        )
+             OR LOWER(email) LIKE $1 ESCAPE '\\') ORDER BY username_key LIMIT 10000"
+        ))
         .bind(pattern)
         .fetch_all(&self.pool)
         .await?
@@ -170,12 +171,19 @@ impl UserStore for Store {
     }
 
     async fn count_users(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users WHERE deleted_at IS NULL")
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users WHERE deleted_at IS NULL")
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
-    async fn change_user<F>(&self, uid: &str, now: UnixTime, decide: F) -> Result<Option<User>, StoreError>
+    async fn change_user<F>(
+        &self,
+        uid: &str,
+        now: UnixTime,
+        decide: F,
+    ) -> Result<Option<User>, StoreError>
     where
         F: FnOnce(&User, i64) -> Result<UserChange, PolicyError> + Send,
     {
@@ -191,8 +199,14 @@ impl UserStore for Store {
                 "SELECT uid FROM users WHERE role = 'admin' AND can_login = 1 AND deleted_at IS NULL",
             ),
         };
-        let admins = sqlx::query_scalar::<_, String>(lock_admins).fetch_all(&mut *tx).await?;
-        let Some(row) = sqlx::query_as::<_, UserRow>(lock_target).bind(uid).fetch_optional(&mut *tx).await? else {
+        let admins = sqlx::query_scalar::<_, String>(lock_admins)
+            .fetch_all(&mut *tx)
+            .await?;
+        let Some(row) = sqlx::query_as::<_, UserRow>(lock_target)
+            .bind(uid)
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
             return Ok(None);
         };
         let current = User::try_from(row)?;
@@ -219,10 +233,16 @@ impl UserStore for Store {
                 if next.auth_method == AuthMethod::Default {
                     // Turning 2FA off removes the authenticator itself: secret, recovery
                     // code and replay state, not just a flag.
-                    sqlx::query("DELETE FROM passcodes WHERE user_uid = $1").bind(uid).execute(&mut *tx).await?;
+                    sqlx::query("DELETE FROM passcodes WHERE user_uid = $1")
+                        .bind(uid)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 if !next.can_login {
-                    sqlx::query("DELETE FROM sessions WHERE user_uid = $1").bind(uid).execute(&mut *tx).await?;
+                    sqlx::query("DELETE FROM sessions WHERE user_uid = $1")
+                        .bind(uid)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 Some(next)
             }
@@ -235,8 +255,14 @@ impl UserStore for Store {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
-                sqlx::query("DELETE FROM sessions WHERE user_uid = $1").bind(uid).execute(&mut *tx).await?;
-                sqlx::query("DELETE FROM passcodes WHERE user_uid = $1").bind(uid).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM sessions WHERE user_uid = $1")
+                    .bind(uid)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM passcodes WHERE user_uid = $1")
+                    .bind(uid)
+                    .execute(&mut *tx)
+                    .await?;
                 None
             }
         };
@@ -271,7 +297,11 @@ impl UserStore for Store {
     }
 
     async fn record_login(&self, uid: &str, now: UnixTime) -> Result<(), StoreError> {
-        sqlx::query("UPDATE users SET login_at = $2 WHERE uid = $1").bind(uid).bind(now).execute(&self.pool).await?;
+        sqlx::query("UPDATE users SET login_at = $2 WHERE uid = $1")
+            .bind(uid)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 }

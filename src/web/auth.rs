@@ -19,7 +19,7 @@ pub const SESSION_COOKIE: &str = "gatehouse_session";
 #[derive(Debug, Clone)]
 pub enum Principal {
     Anonymous,
-    Session(Authenticated),
+    Session(Box<Authenticated>),
 }
 
 /// The bearer token of a request: `Authorization: Bearer`, then `X-Auth-Token`, then
@@ -32,7 +32,13 @@ pub fn presented_token(parts: &Parts) -> Option<String> {
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, t)| t.trim().to_owned());
-    let from_header = || parts.headers.get("x-auth-token").and_then(|v| v.to_str().ok()).map(|t| t.trim().to_owned());
+    let from_header = || {
+        parts
+            .headers
+            .get("x-auth-token")
+            .and_then(|v| v.to_str().ok())
+            .map(|t| t.trim().to_owned())
+    };
     let from_cookie = || {
         parts
             .headers
@@ -44,7 +50,10 @@ pub fn presented_token(parts: &Parts) -> Option<String> {
             .find(|(name, _)| *name == SESSION_COOKIE)
             .map(|(_, value)| value.to_owned())
     };
-    from_auth.or_else(from_header).or_else(from_cookie).filter(|t| !t.is_empty())
+    from_auth
+        .or_else(from_header)
+        .or_else(from_cookie)
+        .filter(|t| !t.is_empty())
 }
 
 impl FromRequestParts<Gatehouse> for Principal {
@@ -56,7 +65,10 @@ impl FromRequestParts<Gatehouse> for Principal {
         }
         let principal = match presented_token(parts) {
             None => Principal::Anonymous,
-            Some(token) => app.authenticate_token(&token).await?.map_or(Principal::Anonymous, Principal::Session),
+            Some(token) => app
+                .authenticate_token(&token)
+                .await?
+                .map_or(Principal::Anonymous, |a| Principal::Session(Box::new(a))),
         };
         parts.extensions.insert(principal.clone());
         Ok(principal)
@@ -72,7 +84,7 @@ impl FromRequestParts<Gatehouse> for AnySession {
 
     async fn from_request_parts(parts: &mut Parts, app: &Gatehouse) -> Result<Self, ApiError> {
         match Principal::from_request_parts(parts, app).await? {
-            Principal::Session(a) => Ok(AnySession(a)),
+            Principal::Session(a) => Ok(AnySession(*a)),
             Principal::Anonymous => Err(ApiError::unauthorized()),
         }
     }
@@ -92,8 +104,13 @@ impl FromRequestParts<Gatehouse> for WebUser {
     async fn from_request_parts(parts: &mut Parts, app: &Gatehouse) -> Result<Self, ApiError> {
         let AnySession(auth) = AnySession::from_request_parts(parts, app).await?;
         match (auth.session.kind, auth.user) {
-            (SessionKind::Web, Some(user)) => Ok(WebUser { user, session: auth.session }),
-            _ => Err(ApiError::forbidden("This requires a login with the account password")),
+            (SessionKind::Web, Some(user)) => Ok(WebUser {
+                user,
+                session: auth.session,
+            }),
+            _ => Err(ApiError::forbidden(
+                "This requires a login with the account password",
+            )),
         }
     }
 }
@@ -102,7 +119,9 @@ impl FromRequestParts<Gatehouse> for WebUser {
 pub fn session_cookie(token: Option<&str>, max_age: i64, secure: bool) -> String {
     let secure = if secure { "; Secure" } else { "" };
     match token {
-        Some(t) => format!("{SESSION_COOKIE}={t}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"),
+        Some(t) => format!(
+            "{SESSION_COOKIE}={t}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+        ),
         None => format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}"),
     }
 }

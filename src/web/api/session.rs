@@ -33,13 +33,21 @@ async fn login(
     Meta(meta): Meta,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let attempt = LoginAttempt { username: &body.username, password: &body.password, code: body.code.as_deref() };
+    let attempt = LoginAttempt {
+        username: &body.username,
+        password: &body.password,
+        code: body.code.as_deref(),
+    };
     let done = app.login(attempt, &meta).await?;
     let now = app.now();
     let session = &done.issued.session;
     let token = done.issued.token.expose();
     let mut headers = HeaderMap::new();
-    let cookie = session_cookie(Some(token), session.expires_in(now), app.settings.secure_cookies);
+    let cookie = session_cookie(
+        Some(token),
+        session.expires_in(now),
+        app.settings.secure_cookies,
+    );
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         headers.insert(header::SET_COOKIE, v);
     }
@@ -57,7 +65,10 @@ async fn login(
     Ok((headers, Json(body)))
 }
 
-async fn whoami(State(app): State<Gatehouse>, AnySession(auth): AnySession) -> Json<serde_json::Value> {
+async fn whoami(
+    State(app): State<Gatehouse>,
+    AnySession(auth): AnySession,
+) -> Json<serde_json::Value> {
     let s = &auth.session;
     Json(json!({
         "session_id": s.id,

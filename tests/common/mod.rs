@@ -1,0 +1,275 @@
+//! Test harness: every integration test starts the real server on 127.0.0.1:0 with a
+//! fresh database — a SQLite file in a temporary data folder, or a new database on the
+//! PostgreSQL server that `scripts/test` started (`GATEHOUSE_TEST_POSTGRES`) — and
+//! talks to it over real HTTP.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Output;
+
+use gatehouse::config::Settings;
+use gatehouse::service::Gatehouse;
+use reqwest::{Client, Method, Response, StatusCode};
+use serde_json::{Value, json};
+use sqlx::Connection as _;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+
+pub const ADMIN_PASSWORD: &str = "admin-password-1";
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates `mod NAME { sqlite(), postgres() }` test pairs from `async fn NAME(Db)`.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::common::Db::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::common::Db::Postgres).await
+                }
+            }
+        )+
+    };
+}
+
+/// A new, empty database URL for `db`.
+pub async fn fresh_database(db: Db, dir: &std::path::Path) -> String {
+    match db {
+        Db::Sqlite => gatehouse::store::default_sqlite_url(dir),
+        Db::Postgres => {
+            let admin = std::env::var("GATEHOUSE_TEST_POSTGRES").expect(
+                "GATEHOUSE_TEST_POSTGRES is not set: run the tests with ./scripts/test, which starts PostgreSQL",
+            );
+            sqlx::any::install_default_drivers();
+            let mut conn = sqlx::AnyConnection::connect(&admin)
+                .await
+                .expect("connect to test PostgreSQL");
+            let name = format!(
+                "gh_{}",
+                gatehouse::domain::random::public_id("t", 12).unwrap()
+            );
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            conn.close().await.ok();
+            let (base, _) = admin.rsplit_once('/').unwrap();
+            format!("{base}/{name}")
+        }
+    }
+}
+
+/// A running server.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub app: Gatehouse,
+    pub client: Client,
+    pub db: Db,
+    pub database_url: String,
+    pub data_dir: PathBuf,
+    _dir: TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub async fn spawn(db: Db) -> TestApp {
+    spawn_with(db, |_| {}).await
+}
+
+/// Starts a server whose settings `configure` may adjust.
+pub async fn spawn_with(db: Db, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    std::fs::create_dir_all(&data_dir).unwrap();
+    let mut settings = Settings::for_data_dir(data_dir.clone());
+    settings.database_url = fresh_database(db, &data_dir).await;
+    configure(&mut settings);
+    let database_url = settings.database_url.clone();
+    let app = Gatehouse::open(settings).await.expect("server core opens");
+    app.bootstrap_admin(Some(ADMIN_PASSWORD.to_owned()))
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    let server_app = app.clone();
+    let server = tokio::spawn(async move {
+        gatehouse::web::serve(server_app, listener, async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+    });
+    let client = Client::builder().build().unwrap();
+    TestApp {
+        addr,
+        app,
+        client,
+        db,
+        database_url,
+        data_dir,
+        _dir: dir,
+        shutdown: Some(tx),
+        server: Some(server),
+    }
+}
+
+/// A response read fully: status, headers and JSON body (or `Value::Null`).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Reply {
+    pub async fn read(resp: Response) -> Reply {
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    /// The `error` code of a JSON error body.
+    pub fn error(&self) -> &str {
+        self.body["error"].as_str().unwrap_or("")
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Sends `method path` with an optional bearer token and JSON body.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        Reply::read(req.send().await.unwrap()).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn login_reply(&self, username: &str, password: &str) -> Reply {
+        self.call(
+            Method::POST,
+            "/api/v1/session",
+            None,
+            Some(json!({ "username": username, "password": password })),
+        )
+        .await
+    }
+
+    /// Logs in and returns the access token; panics if the login fails.
+    pub async fn login(&self, username: &str, password: &str) -> String {
+        let r = self.login_reply(username, password).await;
+        assert_eq!(r.status, StatusCode::OK, "login {username}: {}", r.text);
+        r.body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn admin_token(&self) -> String {
+        self.login("admin", ADMIN_PASSWORD).await
+    }
+
+    /// Creates a user through the API as admin; returns the user JSON.
+    pub async fn create_user(&self, username: &str, password: &str, extra: Value) -> Value {
+        let admin = self.admin_token().await;
+        let mut body = json!({ "username": username, "password": password });
+        if let (Some(b), Value::Object(e)) = (body.as_object_mut(), extra) {
+            b.extend(e);
+        }
+        let r = self
+            .call(Method::POST, "/api/v1/users", Some(&admin), Some(body))
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::CREATED,
+            "create {username}: {}",
+            r.text
+        );
+        r.body
+    }
+
+    /// Runs the real `gatehouse` binary on this server's database and data folder.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        self.cli_with_stdin(args, "")
+    }
+
+    pub fn cli_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
+        use std::io::Write as _;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+            .args(args)
+            .env("GATEHOUSE_DATA_DIR", &self.data_dir)
+            .env("GATEHOUSE_DATABASE_URL", &self.database_url)
+            .env_remove("GATEHOUSE_SECRET_KEY")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// Runs one SQL statement on the server's database (to age rows or read raw data).
+    pub async fn sql(&self, statement: &str) -> u64 {
+        sqlx::query(sqlx::AssertSqlSafe(statement.to_owned()))
+            .execute(self.app.store.pool())
+            .await
+            .unwrap()
+            .rows_affected()
+    }
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}

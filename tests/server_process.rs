@@ -1,0 +1,127 @@
+//! `gatehouse start` as a real process: first start, readiness, clean shutdown.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Db, fresh_database};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn wait_ready(client: &reqwest::Client, base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = client.get(format!("{base}/api/v1/status")).send().await {
+            let body: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(body, serde_json::json!({"status": "operational"}));
+            return;
+        }
+        assert!(Instant::now() < deadline, "server did not become ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn first_start_prints_a_generated_admin_password_and_stops_on_sigterm(db: Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let url = fresh_database(db, dir.path()).await;
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args([
+            "start",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(&data)
+        .env("GATEHOUSE_DATABASE_URL", &url)
+        .env_remove("GATEHOUSE_ADMIN_PASSWORD")
+        .env_remove("GATEHOUSE_SECRET_KEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let password = tokio::task::spawn_blocking(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|l| l.trim().strip_prefix("password: ").map(str::to_owned))
+    })
+    .await
+    .unwrap()
+    .expect("the generated password is printed");
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    wait_ready(&client, &base).await;
+    let r = client
+        .post(format!("{base}/api/v1/session"))
+        .json(&serde_json::json!({"username": "admin", "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // Data folder, library folders and a private secret key were created.
+    assert!(data.join("originals").is_dir() && data.join("import").is_dir());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(data.join("secret.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "clean exit: {status:?}");
+}
+
+async fn a_wrong_secret_key_is_a_clear_startup_error(db: Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let url = fresh_database(db, dir.path()).await;
+    let run = |key: &str| {
+        Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+            .args(["users", "ls", "--data-dir"])
+            .arg(&data)
+            .env("GATEHOUSE_DATABASE_URL", &url)
+            .env("GATEHOUSE_SECRET_KEY", key)
+            .output()
+            .unwrap()
+    };
+    assert!(run("the-first-secret-key-with-32-chars!!").status.success());
+    let wrong = run("a-different-secret-key-with-32-chars");
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("secret key does not match"));
+    let short = run("short");
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 32 characters"));
+}
+
+on_both_databases!(
+    first_start_prints_a_generated_admin_password_and_stops_on_sigterm,
+    a_wrong_secret_key_is_a_clear_startup_error,
+);
