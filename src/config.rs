@@ -71,9 +71,7 @@ pub fn parse_proxy(s: &str) -> Result<IpNet, String> {
     let s = s.trim();
     s.parse::<IpNet>()
         .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
-        .map_err(|_| {
-            format!("invalid trusted proxy {s:?}: expected an address or CIDR like 10.0.0.0/8")
-        })
+        .map_err(|_| format!("invalid trusted proxy {s:?}: expected an address or CIDR like 10.0.0.0/8"))
 }
 
 #[cfg(test)]
@@ -83,16 +81,8 @@ mod tests {
 
     #[test]
     fn proxies_parse_as_cidr_or_address() {
-        assert!(
-            parse_proxy("10.0.0.0/8")
-                .unwrap()
-                .contains(&"10.1.2.3".parse::<IpAddr>().unwrap())
-        );
-        assert!(
-            parse_proxy(" 127.0.0.1 ")
-                .unwrap()
-                .contains(&"127.0.0.1".parse::<IpAddr>().unwrap())
-        );
+        assert!(parse_proxy("10.0.0.0/8").unwrap().contains(&"10.1.2.3".parse::<IpAddr>().unwrap()));
+        assert!(parse_proxy(" 127.0.0.1 ").unwrap().contains(&"127.0.0.1".parse::<IpAddr>().unwrap()));
         assert!(parse_proxy("::1").is_ok());
         assert!(parse_proxy("nope").is_err());
     }

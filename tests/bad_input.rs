@@ -13,34 +13,12 @@ async fn bad_requests_get_json_4xx_and_change_nothing(db: Db) {
     let t = spawn(db).await;
     let admin = t.admin_token().await;
     let huge_name = "a".repeat(100_000);
-    let login_with_name =
-        |name: &str| format!(r#"{{"username":"{name}","password":"x-password-1"}}"#);
+    let login_with_name = |name: &str| format!(r#"{{"username":"{name}","password":"x-password-1"}}"#);
     let create_with = |name: &str| format!(r#"{{"username":"{name}","password":"long-enough-1"}}"#);
     let cases: Vec<Case> = vec![
-        (
-            Method::POST,
-            "/api/v1/session",
-            false,
-            "application/json",
-            b"{".to_vec(),
-            StatusCode::BAD_REQUEST,
-        ),
-        (
-            Method::POST,
-            "/api/v1/session",
-            false,
-            "application/json",
-            b"".to_vec(),
-            StatusCode::BAD_REQUEST,
-        ),
-        (
-            Method::POST,
-            "/api/v1/session",
-            false,
-            "application/json",
-            b"[]".to_vec(),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
+        (Method::POST, "/api/v1/session", false, "application/json", b"{".to_vec(), StatusCode::BAD_REQUEST),
+        (Method::POST, "/api/v1/session", false, "application/json", b"".to_vec(), StatusCode::BAD_REQUEST),
+        (Method::POST, "/api/v1/session", false, "application/json", b"[]".to_vec(), StatusCode::UNPROCESSABLE_ENTITY),
         (
             Method::POST,
             "/api/v1/session",
@@ -201,78 +179,22 @@ async fn bad_requests_get_json_4xx_and_change_nothing(db: Db) {
             br#"{"auth_method":"totp"}"#.to_vec(),
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
-        (
-            Method::GET,
-            "/api/v1/users/%FF%FE",
-            true,
-            "application/json",
-            Vec::new(),
-            StatusCode::BAD_REQUEST,
-        ),
-        (
-            Method::GET,
-            "/api/v1/nope",
-            false,
-            "application/json",
-            Vec::new(),
-            StatusCode::NOT_FOUND,
-        ),
-        (
-            Method::GET,
-            "/../../etc/passwd",
-            false,
-            "application/json",
-            Vec::new(),
-            StatusCode::NOT_FOUND,
-        ),
-        (
-            Method::PATCH,
-            "/api/v1/session",
-            false,
-            "application/json",
-            Vec::new(),
-            StatusCode::METHOD_NOT_ALLOWED,
-        ),
-        (
-            Method::PUT,
-            "/api/v1/status",
-            false,
-            "application/json",
-            Vec::new(),
-            StatusCode::METHOD_NOT_ALLOWED,
-        ),
-        (
-            Method::DELETE,
-            "/api/v1/users",
-            true,
-            "application/json",
-            Vec::new(),
-            StatusCode::METHOD_NOT_ALLOWED,
-        ),
+        (Method::GET, "/api/v1/users/%FF%FE", true, "application/json", Vec::new(), StatusCode::BAD_REQUEST),
+        (Method::GET, "/api/v1/nope", false, "application/json", Vec::new(), StatusCode::NOT_FOUND),
+        (Method::GET, "/../../etc/passwd", false, "application/json", Vec::new(), StatusCode::NOT_FOUND),
+        (Method::PATCH, "/api/v1/session", false, "application/json", Vec::new(), StatusCode::METHOD_NOT_ALLOWED),
+        (Method::PUT, "/api/v1/status", false, "application/json", Vec::new(), StatusCode::METHOD_NOT_ALLOWED),
+        (Method::DELETE, "/api/v1/users", true, "application/json", Vec::new(), StatusCode::METHOD_NOT_ALLOWED),
     ];
     for (method, path, auth, content_type, body, expected) in cases {
-        let mut req = t
-            .client
-            .request(method.clone(), t.url(path))
-            .header("Content-Type", content_type)
-            .body(body);
+        let mut req = t.client.request(method.clone(), t.url(path)).header("Content-Type", content_type).body(body);
         if auth {
             req = req.bearer_auth(&admin);
         }
         let r = Reply::read(req.send().await.unwrap()).await;
         assert_eq!(r.status, expected, "{method} {path}: {}", r.text);
-        assert!(
-            r.headers["content-type"]
-                .to_str()
-                .unwrap()
-                .starts_with("application/json"),
-            "{method} {path}"
-        );
-        assert!(
-            !r.error().is_empty() && r.body["message"].is_string(),
-            "{method} {path}: {}",
-            r.text
-        );
+        assert!(r.headers["content-type"].to_str().unwrap().starts_with("application/json"), "{method} {path}");
+        assert!(!r.error().is_empty() && r.body["message"].is_string(), "{method} {path}: {}", r.text);
     }
     // Nothing was created; the admin is untouched and still logs in.
     let users = t.get("/api/v1/users", &admin).await;
@@ -282,23 +204,9 @@ async fn bad_requests_get_json_4xx_and_change_nothing(db: Db) {
 
 async fn an_oversized_header_is_refused_without_harm(db: Db) {
     let t = spawn(db).await;
-    let r = t
-        .client
-        .get(t.url("/api/v1/session"))
-        .header("X-Auth-Token", "t".repeat(64 * 1024))
-        .send()
-        .await
-        .unwrap();
+    let r = t.client.get(t.url("/api/v1/session")).header("X-Auth-Token", "t".repeat(64 * 1024)).send().await.unwrap();
     assert!(r.status().is_client_error(), "{}", r.status());
-    assert_eq!(
-        t.call(Method::GET, "/api/v1/status", None, None)
-            .await
-            .status,
-        StatusCode::OK
-    );
+    assert_eq!(t.call(Method::GET, "/api/v1/status", None, None).await.status, StatusCode::OK);
 }
 
-on_both_databases!(
-    bad_requests_get_json_4xx_and_change_nothing,
-    an_oversized_header_is_refused_without_harm
-);
+on_both_databases!(bad_requests_get_json_4xx_and_change_nothing, an_oversized_header_is_refused_without_harm);

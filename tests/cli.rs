@@ -30,27 +30,11 @@ async fn users_add_mod_show_rm_round_trip_while_the_server_runs(db: Db) {
 
     // The running server sees the new account at once.
     let token = t.login("frank", "frank-password-1").await;
-    assert_eq!(
-        t.get("/api/v1/session", &token).await.body["user"]["name"],
-        "Frank"
-    );
+    assert_eq!(t.get("/api/v1/session", &token).await.body["user"]["name"], "Frank");
 
-    let out = t.cli(&[
-        "users",
-        "mod",
-        "frank",
-        "--role",
-        "admin",
-        "--no-webdav",
-        "--name",
-        "Frank F.",
-    ]);
+    let out = t.cli(&["users", "mod", "frank", "--role", "admin", "--no-webdav", "--name", "Frank F."]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        stdout(&out).contains("Frank F."),
-        "a table by default: {}",
-        stdout(&out)
-    );
+    assert!(stdout(&out).contains("Frank F."), "a table by default: {}", stdout(&out));
     let me = t.get("/api/v1/session", &token).await;
     assert_eq!(me.body["user"]["role"], "admin");
     assert_eq!(me.body["user"]["webdav"], false);
@@ -59,27 +43,13 @@ async fn users_add_mod_show_rm_round_trip_while_the_server_runs(db: Db) {
     assert!(out.status.success());
     let csv = stdout(&out);
     let mut lines = csv.lines();
-    assert!(
-        lines
-            .next()
-            .unwrap()
-            .starts_with("UID,Username,Name,Email,Role")
-    );
-    assert!(
-        lines
-            .next()
-            .unwrap()
-            .contains(",frank,Frank F.,f@example.com,admin,")
-    );
+    assert!(lines.next().unwrap().starts_with("UID,Username,Name,Email,Role"));
+    assert!(lines.next().unwrap().contains(",frank,Frank F.,f@example.com,admin,"));
 
     let out = t.cli(&["users", "ls", "--md"]);
     assert!(out.status.success());
     assert!(stdout(&out).starts_with("| UID | Username |"));
-    assert_eq!(
-        stdout(&out).lines().count(),
-        4,
-        "header, rule, admin, frank"
-    );
+    assert_eq!(stdout(&out).lines().count(), 4, "header, rule, admin, frank");
 
     let out = t.cli(&["users", "ls", "--json"]);
     let list: Value = serde_json::from_str(&stdout(&out)).unwrap();
@@ -89,16 +59,10 @@ async fn users_add_mod_show_rm_round_trip_while_the_server_runs(db: Db) {
     let out = t.cli(&["users", "rm", "frank"]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("--yes"));
-    assert_eq!(
-        t.get("/api/v1/session", &token).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(t.get("/api/v1/session", &token).await.status, StatusCode::OK);
     let out = t.cli(&["users", "rm", "frank", "--yes"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(
-        t.get("/api/v1/session", &token).await.status,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(t.get("/api/v1/session", &token).await.status, StatusCode::UNAUTHORIZED);
     let out = t.cli(&["users", "show", "frank"]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("not found"));
@@ -108,45 +72,18 @@ async fn cli_errors_are_clear_and_exit_non_zero(db: Db) {
     let t = spawn(db).await;
     let cases: &[(&[&str], &str)] = &[
         (&["users", "show", "ghost"], "user \"ghost\" not found"),
-        (
-            &["users", "add", "Admin", "--password", "long-enough-1"],
-            "is taken",
-        ),
-        (
-            &["users", "add", "weak", "--password", "short"],
-            "at least 8 characters",
-        ),
-        (
-            &["users", "add", "bad name", "--password", "long-enough-1"],
-            "username may only contain",
-        ),
-        (
-            &[
-                "users",
-                "add",
-                "x",
-                "--password",
-                "long-enough-1",
-                "--role",
-                "root",
-            ],
-            "role must be one of",
-        ),
+        (&["users", "add", "Admin", "--password", "long-enough-1"], "is taken"),
+        (&["users", "add", "weak", "--password", "short"], "at least 8 characters"),
+        (&["users", "add", "bad name", "--password", "long-enough-1"], "username may only contain"),
+        (&["users", "add", "x", "--password", "long-enough-1", "--role", "root"], "role must be one of"),
         (&["users", "mod", "admin", "--role", "user"], "last admin"),
         (&["users", "rm", "admin", "--yes"], "last admin"),
-        (
-            &["passwd", "ghost", "--password", "long-enough-1"],
-            "not found",
-        ),
+        (&["passwd", "ghost", "--password", "long-enough-1"], "not found"),
     ];
     for (args, expected) in cases {
         let out = t.cli(args);
         assert!(!out.status.success(), "{args:?} should fail");
-        assert!(
-            stderr(&out).contains(expected),
-            "{args:?}: {}",
-            stderr(&out)
-        );
+        assert!(stderr(&out).contains(expected), "{args:?}: {}", stderr(&out));
     }
     // Nothing of the above changed anything.
     let list: Value = serde_json::from_str(&stdout(&t.cli(&["users", "ls", "--json"]))).unwrap();
@@ -160,30 +97,16 @@ async fn passwd_reads_a_piped_password_and_ends_web_sessions(db: Db) {
     let token = t.login("gina", "gina-password-1").await;
     let out = t.cli_with_stdin(&["passwd", "gina"], "gina-password-2\n");
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(
-        t.get("/api/v1/session", &token).await.status,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        t.login_reply("gina", "gina-password-1").await.status,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(t.get("/api/v1/session", &token).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(t.login_reply("gina", "gina-password-1").await.status, StatusCode::UNAUTHORIZED);
     t.login("gina", "gina-password-2").await;
     // The password never shows up in the output or the event log.
     assert!(!stdout(&out).contains("gina-password-2"));
     let audit = t.cli(&["audit", "logins", "gina", "--json"]);
     assert!(audit.status.success());
     let events: Value = serde_json::from_str(&stdout(&audit)).unwrap();
-    let kinds: Vec<&str> = events
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["event"].as_str().unwrap())
-        .collect();
-    assert!(
-        kinds.contains(&"password.changed") && kinds.contains(&"login.ok"),
-        "{kinds:?}"
-    );
+    let kinds: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"password.changed") && kinds.contains(&"login.ok"), "{kinds:?}");
     assert!(!stdout(&audit).contains("gina-password"));
 }
 

@@ -21,21 +21,12 @@ async fn login_returns_a_token_that_works_in_every_transport(db: Db) {
     assert!(r.body["user"].get("password_hash").is_none());
     let token = r.body["access_token"].as_str().unwrap();
     let cookie = r.headers["set-cookie"].to_str().unwrap();
-    assert!(
-        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
-        "{cookie}"
-    );
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
 
     let bearer = t.get("/api/v1/session", token).await;
     assert_eq!(bearer.status, StatusCode::OK);
     assert_eq!(bearer.body["user"]["username"], "admin");
-    let header = t
-        .client
-        .get(t.url("/api/v1/session"))
-        .header("X-Auth-Token", token)
-        .send()
-        .await
-        .unwrap();
+    let header = t.client.get(t.url("/api/v1/session")).header("X-Auth-Token", token).send().await.unwrap();
     assert_eq!(header.status(), StatusCode::OK);
     let by_cookie = t
         .client
@@ -54,10 +45,7 @@ async fn wrong_password_and_unknown_user_get_the_same_answer(db: Db) {
     let wrong = t.login_reply("admin", "not-the-password").await;
     let unknown = t.login_reply("nobody", "not-the-password").await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        wrong.body,
-        json!({"error": "invalid credentials", "message": "Invalid username or password"})
-    );
+    assert_eq!(wrong.body, json!({"error": "invalid credentials", "message": "Invalid username or password"}));
     assert_eq!(unknown.status, wrong.status);
     assert_eq!(unknown.body, wrong.body);
     assert!(wrong.headers.get("set-cookie").is_none());
@@ -84,42 +72,21 @@ async fn unknown_user_costs_as_much_as_a_wrong_password(db: Db) {
     known.sort();
     unknown.sort();
     let ratio = unknown[4].as_secs_f64() / known[4].as_secs_f64();
-    assert!(
-        (0.33..3.0).contains(&ratio),
-        "unknown {:?} vs known {:?}",
-        unknown[4],
-        known[4]
-    );
+    assert!((0.33..3.0).contains(&ratio), "unknown {:?} vs known {:?}", unknown[4], known[4]);
 }
 
 async fn logout_ends_the_session_at_once(db: Db) {
     let t = spawn(db).await;
     let token = t.admin_token().await;
     let other = t.admin_token().await;
-    let out = t
-        .call(Method::DELETE, "/api/v1/session", Some(&token), None)
-        .await;
+    let out = t.call(Method::DELETE, "/api/v1/session", Some(&token), None).await;
     assert_eq!(out.status, StatusCode::OK);
-    assert!(
-        out.headers["set-cookie"]
-            .to_str()
-            .unwrap()
-            .contains("Max-Age=0")
-    );
+    assert!(out.headers["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
     let after = t.get("/api/v1/session", &token).await;
     assert_eq!(after.status, StatusCode::UNAUTHORIZED);
     assert_eq!(after.error(), "unauthorized");
-    assert_eq!(
-        t.get("/api/v1/session", &other).await.status,
-        StatusCode::OK,
-        "other sessions live on"
-    );
-    assert_eq!(
-        t.call(Method::DELETE, "/api/v1/session", Some(&token), None)
-            .await
-            .status,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(t.get("/api/v1/session", &other).await.status, StatusCode::OK, "other sessions live on");
+    assert_eq!(t.call(Method::DELETE, "/api/v1/session", Some(&token), None).await.status, StatusCode::UNAUTHORIZED);
 }
 
 async fn expired_and_idle_sessions_are_refused(db: Db) {
@@ -129,105 +96,47 @@ async fn expired_and_idle_sessions_are_refused(db: Db) {
     let fresh = t.admin_token().await;
     // Age the rows as the passing of time would: one past its absolute expiry, one
     // unused for longer than the idle timeout (3 days).
-    let expired_id = t.get("/api/v1/session", &expired).await.body["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let idle_id = t.get("/api/v1/session", &idle).await.body["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let n = t
-        .sql(&format!(
-            "UPDATE sessions SET expires_at = created_at - 1 WHERE id = '{expired_id}'"
-        ))
-        .await;
+    let expired_id = t.get("/api/v1/session", &expired).await.body["session_id"].as_str().unwrap().to_owned();
+    let idle_id = t.get("/api/v1/session", &idle).await.body["session_id"].as_str().unwrap().to_owned();
+    let n = t.sql(&format!("UPDATE sessions SET expires_at = created_at - 1 WHERE id = '{expired_id}'")).await;
     assert_eq!(n, 1);
-    let n = t
-        .sql(&format!(
-            "UPDATE sessions SET last_active = last_active - 4 * 86400 WHERE id = '{idle_id}'"
-        ))
-        .await;
+    let n = t.sql(&format!("UPDATE sessions SET last_active = last_active - 4 * 86400 WHERE id = '{idle_id}'")).await;
     assert_eq!(n, 1);
-    assert_eq!(
-        t.get("/api/v1/session", &expired).await.status,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        t.get("/api/v1/session", &idle).await.status,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        t.get("/api/v1/session", &fresh).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(t.get("/api/v1/session", &expired).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(t.get("/api/v1/session", &idle).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(t.get("/api/v1/session", &fresh).await.status, StatusCode::OK);
 }
 
 async fn activity_keeps_a_session_alive(db: Db) {
     let t = spawn(db).await;
     let token = t.admin_token().await;
-    let id = t.get("/api/v1/session", &token).await.body["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = t.get("/api/v1/session", &token).await.body["session_id"].as_str().unwrap().to_owned();
     // Two days without use, then a request: last_active moves, so the idle clock restarts.
-    t.sql(&format!(
-        "UPDATE sessions SET last_active = last_active - 2 * 86400 WHERE id = '{id}'"
-    ))
-    .await;
-    assert_eq!(
-        t.get("/api/v1/session", &token).await.status,
-        StatusCode::OK
-    );
-    t.sql(&format!(
-        "UPDATE sessions SET last_active = last_active - 2 * 86400 WHERE id = '{id}'"
-    ))
-    .await;
-    assert_eq!(
-        t.get("/api/v1/session", &token).await.status,
-        StatusCode::OK
-    );
+    t.sql(&format!("UPDATE sessions SET last_active = last_active - 2 * 86400 WHERE id = '{id}'")).await;
+    assert_eq!(t.get("/api/v1/session", &token).await.status, StatusCode::OK);
+    t.sql(&format!("UPDATE sessions SET last_active = last_active - 2 * 86400 WHERE id = '{id}'")).await;
+    assert_eq!(t.get("/api/v1/session", &token).await.status, StatusCode::OK);
 }
 
 async fn garbage_tokens_are_plain_401s(db: Db) {
     let t = spawn(db).await;
-    for token in [
-        "",
-        "x",
-        "not a token at all",
-        &"A".repeat(300),
-        "sessabc",
-        "ééééééééééééééééééé",
-    ] {
-        let resp = t
-            .client
-            .get(t.url("/api/v1/session"))
-            .header("X-Auth-Token", token.as_bytes())
-            .send()
-            .await;
+    for token in ["", "x", "not a token at all", &"A".repeat(300), "sessabc", "ééééééééééééééééééé"]
+    {
+        let resp = t.client.get(t.url("/api/v1/session")).header("X-Auth-Token", token.as_bytes()).send().await;
         let r = Reply::read(resp.unwrap()).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{token:?}");
         assert_eq!(r.error(), "unauthorized");
     }
-    let r = Reply::read(
-        t.client
-            .get(t.url("/api/v1/session"))
-            .header("Authorization", "Bearer")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let r = Reply::read(t.client.get(t.url("/api/v1/session")).header("Authorization", "Bearer").send().await.unwrap())
+        .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
 
 async fn tokens_are_stored_only_as_hashes(db: Db) {
     let t = spawn(db).await;
     let token = t.admin_token().await;
-    let hashes: Vec<String> = sqlx::query_scalar("SELECT token_hash FROM sessions")
-        .fetch_all(t.app.store.pool())
-        .await
-        .unwrap();
+    let hashes: Vec<String> =
+        sqlx::query_scalar("SELECT token_hash FROM sessions").fetch_all(t.app.store.pool()).await.unwrap();
     assert!(!hashes.is_empty());
     assert!(hashes.iter().all(|h| h.len() == 64 && *h != token));
     assert!(hashes.contains(&gatehouse::domain::token::token_hash(&token)));
@@ -239,49 +148,17 @@ async fn a_disabled_or_deleted_user_loses_every_session(db: Db) {
     let uid = bob["uid"].as_str().unwrap();
     let admin = t.admin_token().await;
     let bob_token = t.login("bob", "bob-password-1").await;
-    let r = t
-        .call(
-            Method::PUT,
-            &format!("/api/v1/users/{uid}"),
-            Some(&admin),
-            Some(json!({"can_login": false})),
-        )
-        .await;
+    let r = t.call(Method::PUT, &format!("/api/v1/users/{uid}"), Some(&admin), Some(json!({"can_login": false}))).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    assert_eq!(
-        t.get("/api/v1/session", &bob_token).await.status,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        t.login_reply("bob", "bob-password-1").await.status,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(t.get("/api/v1/session", &bob_token).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(t.login_reply("bob", "bob-password-1").await.status, StatusCode::UNAUTHORIZED);
 
-    t.call(
-        Method::PUT,
-        &format!("/api/v1/users/{uid}"),
-        Some(&admin),
-        Some(json!({"can_login": true})),
-    )
-    .await;
+    t.call(Method::PUT, &format!("/api/v1/users/{uid}"), Some(&admin), Some(json!({"can_login": true}))).await;
     let bob_token = t.login("bob", "bob-password-1").await;
-    let r = t
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/users/{uid}"),
-            Some(&admin),
-            None,
-        )
-        .await;
+    let r = t.call(Method::DELETE, &format!("/api/v1/users/{uid}"), Some(&admin), None).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(
-        t.get("/api/v1/session", &bob_token).await.status,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        t.login_reply("bob", "bob-password-1").await.status,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(t.get("/api/v1/session", &bob_token).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(t.login_reply("bob", "bob-password-1").await.status, StatusCode::UNAUTHORIZED);
 }
 
 async fn login_events_are_recorded(db: Db) {
@@ -292,18 +169,9 @@ async fn login_events_are_recorded(db: Db) {
     let uid = me.body["user"]["uid"].as_str().unwrap();
     let events = t.get(&format!("/api/v1/users/{uid}/events"), &token).await;
     assert_eq!(events.status, StatusCode::OK);
-    let kinds: Vec<&str> = events
-        .body
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["event"].as_str().unwrap())
-        .collect();
+    let kinds: Vec<&str> = events.body.as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap()).collect();
     assert_eq!(kinds[..2], ["login.ok", "login.failed"]);
-    assert!(
-        !events.text.contains("wrong-password"),
-        "no secrets in the log"
-    );
+    assert!(!events.text.contains("wrong-password"), "no secrets in the log");
     assert!(!events.text.contains(ADMIN_PASSWORD));
 }
 

@@ -10,11 +10,7 @@ use std::time::{Duration, Instant};
 use common::{Db, fresh_database};
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 async fn wait_ready(client: &reqwest::Client, base: &str) {
@@ -36,12 +32,7 @@ async fn first_start_prints_a_generated_admin_password_and_stops_on_sigterm(db: 
     let url = fresh_database(db, dir.path()).await;
     let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args([
-            "start",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
+        .args(["start", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
         .arg(&data)
         .env("GATEHOUSE_DATABASE_URL", &url)
         .env_remove("GATEHOUSE_ADMIN_PASSWORD")
@@ -75,20 +66,11 @@ async fn first_start_prints_a_generated_admin_password_and_stops_on_sigterm(db: 
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        let mode = std::fs::metadata(data.join("secret.key"))
-            .unwrap()
-            .permissions()
-            .mode();
+        let mode = std::fs::metadata(data.join("secret.key")).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
     let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {

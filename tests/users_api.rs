@@ -10,16 +10,8 @@ use serde_json::json;
 async fn admins_manage_users_and_users_only_themselves(db: Db) {
     let t = spawn(db).await;
     let admin = t.admin_token().await;
-    let bob = t
-        .create_user(
-            "bob",
-            "bob-password-1",
-            json!({"name": "Bob", "email": "bob@example.com"}),
-        )
-        .await;
-    let carol = t
-        .create_user("carol", "carol-password-1", json!({"webdav": true}))
-        .await;
+    let bob = t.create_user("bob", "bob-password-1", json!({"name": "Bob", "email": "bob@example.com"})).await;
+    let carol = t.create_user("carol", "carol-password-1", json!({"webdav": true})).await;
     assert_eq!(bob["role"], "user");
     assert_eq!(bob["auth_method"], "default");
     assert_eq!(carol["webdav"], true);
@@ -33,37 +25,16 @@ async fn admins_manage_users_and_users_only_themselves(db: Db) {
     assert_eq!(found.body.as_array().unwrap().len(), 1);
     assert_eq!(found.body[0]["username"], "bob");
     let none = t.get("/api/v1/users?q=%25", &admin).await;
-    assert_eq!(
-        none.body.as_array().unwrap().len(),
-        0,
-        "LIKE wildcards are literal"
-    );
+    assert_eq!(none.body.as_array().unwrap().len(), 0, "LIKE wildcards are literal");
 
     let bob_token = t.login("bob", "bob-password-1").await;
-    assert_eq!(
-        t.get("/api/v1/users", &bob_token).await.status,
-        StatusCode::FORBIDDEN
-    );
-    assert_eq!(
-        t.get(&format!("/api/v1/users/{bob_uid}"), &bob_token)
-            .await
-            .status,
-        StatusCode::OK
-    );
-    let other = t
-        .get(&format!("/api/v1/users/{carol_uid}"), &bob_token)
-        .await;
+    assert_eq!(t.get("/api/v1/users", &bob_token).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(t.get(&format!("/api/v1/users/{bob_uid}"), &bob_token).await.status, StatusCode::OK);
+    let other = t.get(&format!("/api/v1/users/{carol_uid}"), &bob_token).await;
     assert_eq!(other.status, StatusCode::FORBIDDEN);
     assert_eq!(other.error(), "forbidden");
-    for path in [
-        format!("/api/v1/users/{carol_uid}/sessions"),
-        format!("/api/v1/users/{carol_uid}/events"),
-    ] {
-        assert_eq!(
-            t.get(&path, &bob_token).await.status,
-            StatusCode::FORBIDDEN,
-            "{path}"
-        );
+    for path in [format!("/api/v1/users/{carol_uid}/sessions"), format!("/api/v1/users/{carol_uid}/events")] {
+        assert_eq!(t.get(&path, &bob_token).await.status, StatusCode::FORBIDDEN, "{path}");
     }
     let create = t
         .call(
@@ -74,40 +45,17 @@ async fn admins_manage_users_and_users_only_themselves(db: Db) {
         )
         .await;
     assert_eq!(create.status, StatusCode::FORBIDDEN);
-    let del = t
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/users/{carol_uid}"),
-            Some(&bob_token),
-            None,
-        )
-        .await;
+    let del = t.call(Method::DELETE, &format!("/api/v1/users/{carol_uid}"), Some(&bob_token), None).await;
     assert_eq!(del.status, StatusCode::FORBIDDEN);
 
     // Own name and email: yes. Own role or flags: no.
     let own = t
-        .call(
-            Method::PUT,
-            &format!("/api/v1/users/{bob_uid}"),
-            Some(&bob_token),
-            Some(json!({"name": "Robert"})),
-        )
+        .call(Method::PUT, &format!("/api/v1/users/{bob_uid}"), Some(&bob_token), Some(json!({"name": "Robert"})))
         .await;
     assert_eq!(own.status, StatusCode::OK);
     assert_eq!(own.body["name"], "Robert");
-    for patch in [
-        json!({"role": "admin"}),
-        json!({"webdav": true}),
-        json!({"super_admin": true}),
-    ] {
-        let r = t
-            .call(
-                Method::PUT,
-                &format!("/api/v1/users/{bob_uid}"),
-                Some(&bob_token),
-                Some(patch.clone()),
-            )
-            .await;
+    for patch in [json!({"role": "admin"}), json!({"webdav": true}), json!({"super_admin": true})] {
+        let r = t.call(Method::PUT, &format!("/api/v1/users/{bob_uid}"), Some(&bob_token), Some(patch.clone())).await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{patch}");
     }
     let still = t.get(&format!("/api/v1/users/{bob_uid}"), &admin).await;
@@ -125,12 +73,7 @@ async fn admins_manage_users_and_users_only_themselves(db: Db) {
         .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["role"], "guest");
-    assert_eq!(
-        t.call(Method::GET, "/api/v1/users", None, None)
-            .await
-            .status,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(t.call(Method::GET, "/api/v1/users", None, None).await.status, StatusCode::UNAUTHORIZED);
 }
 
 async fn usernames_are_unique_regardless_of_case(db: Db) {
@@ -157,19 +100,9 @@ async fn usernames_are_unique_regardless_of_case(db: Db) {
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     // Once deleted, the name is free again.
-    let dora = t.get("/api/v1/users?q=dora", &admin).await.body[0]["uid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let dora = t.get("/api/v1/users?q=dora", &admin).await.body[0]["uid"].as_str().unwrap().to_owned();
     assert_eq!(
-        t.call(
-            Method::DELETE,
-            &format!("/api/v1/users/{dora}"),
-            Some(&admin),
-            None
-        )
-        .await
-        .status,
+        t.call(Method::DELETE, &format!("/api/v1/users/{dora}"), Some(&admin), None).await.status,
         StatusCode::OK
     );
     t.create_user("dora", "dora-password-2", json!({})).await;
@@ -192,35 +125,14 @@ async fn password_change_ends_the_other_sessions(db: Db) {
         )
         .await;
     assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let missing = t
-        .call(
-            Method::PUT,
-            &path,
-            Some(&here),
-            Some(json!({"new_password": "bob-password-2"})),
-        )
-        .await;
+    let missing = t.call(Method::PUT, &path, Some(&here), Some(json!({"new_password": "bob-password-2"}))).await;
     assert_eq!(missing.status, StatusCode::BAD_REQUEST);
     let weak = t
-        .call(
-            Method::PUT,
-            &path,
-            Some(&here),
-            Some(json!({"old_password": "bob-password-1", "new_password": "short"})),
-        )
+        .call(Method::PUT, &path, Some(&here), Some(json!({"old_password": "bob-password-1", "new_password": "short"})))
         .await;
     assert_eq!(weak.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        weak.body["message"]
-            .as_str()
-            .unwrap()
-            .contains("at least 8")
-    );
-    assert_eq!(
-        t.get("/api/v1/session", &elsewhere).await.status,
-        StatusCode::OK,
-        "failed changes end nothing"
-    );
+    assert!(weak.body["message"].as_str().unwrap().contains("at least 8"));
+    assert_eq!(t.get("/api/v1/session", &elsewhere).await.status, StatusCode::OK, "failed changes end nothing");
 
     let ok = t
         .call(
@@ -231,19 +143,9 @@ async fn password_change_ends_the_other_sessions(db: Db) {
         )
         .await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
-    assert_eq!(
-        t.get("/api/v1/session", &here).await.status,
-        StatusCode::OK,
-        "the caller stays logged in"
-    );
-    assert_eq!(
-        t.get("/api/v1/session", &elsewhere).await.status,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        t.login_reply("bob", "bob-password-1").await.status,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(t.get("/api/v1/session", &here).await.status, StatusCode::OK, "the caller stays logged in");
+    assert_eq!(t.get("/api/v1/session", &elsewhere).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(t.login_reply("bob", "bob-password-1").await.status, StatusCode::UNAUTHORIZED);
     t.login("bob", "bob-password-2").await;
 }
 
@@ -252,45 +154,20 @@ async fn only_a_super_admin_resets_other_passwords(db: Db) {
     let admin = t.admin_token().await;
     let bob = t.create_user("bob", "bob-password-1", json!({})).await;
     let bob_uid = bob["uid"].as_str().unwrap();
-    t.create_user("helper", "helper-password-1", json!({"role": "admin"}))
-        .await;
+    t.create_user("helper", "helper-password-1", json!({"role": "admin"})).await;
     let helper = t.login("helper", "helper-password-1").await;
     let bob_token = t.login("bob", "bob-password-1").await;
     let path = format!("/api/v1/users/{bob_uid}/password");
 
-    let r = t
-        .call(
-            Method::PUT,
-            &path,
-            Some(&helper),
-            Some(json!({"new_password": "reset-password-1"})),
-        )
-        .await;
-    assert_eq!(
-        r.status,
-        StatusCode::FORBIDDEN,
-        "a plain admin is not a super admin"
-    );
-    let r = t
-        .call(
-            Method::PUT,
-            &path,
-            Some(&admin),
-            Some(json!({"new_password": "reset-password-1"})),
-        )
-        .await;
+    let r = t.call(Method::PUT, &path, Some(&helper), Some(json!({"new_password": "reset-password-1"}))).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "a plain admin is not a super admin");
+    let r = t.call(Method::PUT, &path, Some(&admin), Some(json!({"new_password": "reset-password-1"}))).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(
-        t.get("/api/v1/session", &bob_token).await.status,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(t.get("/api/v1/session", &bob_token).await.status, StatusCode::UNAUTHORIZED);
     t.login("bob", "reset-password-1").await;
 
     // Not even a super admin skips the old password for their own account.
-    let me = t.get("/api/v1/session", &admin).await.body["user"]["uid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let me = t.get("/api/v1/session", &admin).await.body["user"]["uid"].as_str().unwrap().to_owned();
     let r = t
         .call(
             Method::PUT,
@@ -306,15 +183,10 @@ async fn only_a_super_admin_resets_other_passwords(db: Db) {
 async fn guardrails_protect_the_last_admin_and_the_caller(db: Db) {
     let t = spawn(db).await;
     let admin = t.admin_token().await;
-    let me = t.get("/api/v1/session", &admin).await.body["user"]["uid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let me = t.get("/api/v1/session", &admin).await.body["user"]["uid"].as_str().unwrap().to_owned();
     let me_path = format!("/api/v1/users/{me}");
     for patch in [json!({"role": "user"}), json!({"can_login": false})] {
-        let r = t
-            .call(Method::PUT, &me_path, Some(&admin), Some(patch.clone()))
-            .await;
+        let r = t.call(Method::PUT, &me_path, Some(&admin), Some(patch.clone())).await;
         assert_eq!(r.status, StatusCode::CONFLICT, "{patch}");
         assert_eq!(r.error(), "guardrail");
     }
@@ -322,36 +194,14 @@ async fn guardrails_protect_the_last_admin_and_the_caller(db: Db) {
     assert_eq!(r.status, StatusCode::CONFLICT);
 
     // With two admins, one can demote the other, and then not the last one.
-    let second = t
-        .create_user(
-            "second",
-            "second-password-1",
-            json!({"role": "admin", "super_admin": true}),
-        )
-        .await;
+    let second = t.create_user("second", "second-password-1", json!({"role": "admin", "super_admin": true})).await;
     let second_token = t.login("second", "second-password-1").await;
-    let r = t
-        .call(
-            Method::PUT,
-            &me_path,
-            Some(&second_token),
-            Some(json!({"role": "user"})),
-        )
-        .await;
+    let r = t.call(Method::PUT, &me_path, Some(&second_token), Some(json!({"role": "user"}))).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let second_path = format!("/api/v1/users/{}", second["uid"].as_str().unwrap());
-    let r = t
-        .call(
-            Method::PUT,
-            &second_path,
-            Some(&second_token),
-            Some(json!({"role": "user"})),
-        )
-        .await;
+    let r = t.call(Method::PUT, &second_path, Some(&second_token), Some(json!({"role": "user"}))).await;
     assert_eq!(r.status, StatusCode::CONFLICT);
-    let r = t
-        .call(Method::DELETE, &second_path, Some(&second_token), None)
-        .await;
+    let r = t.call(Method::DELETE, &second_path, Some(&second_token), None).await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     let still = t.get(&second_path, &second_token).await;
     assert_eq!(still.body["role"], "admin");
@@ -360,49 +210,22 @@ async fn guardrails_protect_the_last_admin_and_the_caller(db: Db) {
 async fn concurrent_demotions_leave_an_admin(db: Db) {
     let t = spawn(db).await;
     let a = t.admin_token().await;
-    let a_uid = t.get("/api/v1/session", &a).await.body["user"]["uid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let b = t
-        .create_user(
-            "b-admin",
-            "b-password-123",
-            json!({"role": "admin", "super_admin": true}),
-        )
-        .await;
+    let a_uid = t.get("/api/v1/session", &a).await.body["user"]["uid"].as_str().unwrap().to_owned();
+    let b = t.create_user("b-admin", "b-password-123", json!({"role": "admin", "super_admin": true})).await;
     let b_uid = b["uid"].as_str().unwrap().to_owned();
     let b_token = t.login("b-admin", "b-password-123").await;
     // Each admin demotes the other at the same moment: at most one may win.
-    let (b_path, a_path) = (
-        format!("/api/v1/users/{b_uid}"),
-        format!("/api/v1/users/{a_uid}"),
-    );
+    let (b_path, a_path) = (format!("/api/v1/users/{b_uid}"), format!("/api/v1/users/{a_uid}"));
     let (r1, r2) = tokio::join!(
-        t.call(
-            Method::PUT,
-            &b_path,
-            Some(&a),
-            Some(json!({"role": "user"}))
-        ),
-        t.call(
-            Method::PUT,
-            &a_path,
-            Some(&b_token),
-            Some(json!({"role": "user"}))
-        ),
+        t.call(Method::PUT, &b_path, Some(&a), Some(json!({"role": "user"}))),
+        t.call(Method::PUT, &a_path, Some(&b_token), Some(json!({"role": "user"}))),
     );
-    let wins = [r1.status, r2.status]
-        .iter()
-        .filter(|s| **s == StatusCode::OK)
-        .count();
+    let wins = [r1.status, r2.status].iter().filter(|s| **s == StatusCode::OK).count();
     assert!(wins <= 1, "{} / {}", r1.text, r2.text);
-    let admins: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM users WHERE role = 'admin' AND deleted_at IS NULL",
-    )
-    .fetch_one(t.app.store.pool())
-    .await
-    .unwrap();
+    let admins: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND deleted_at IS NULL")
+        .fetch_one(t.app.store.pool())
+        .await
+        .unwrap();
     assert!(admins >= 1);
 }
 
@@ -413,52 +236,22 @@ async fn sessions_are_listed_and_revoked(db: Db) {
     let uid = bob["uid"].as_str().unwrap();
     let first = t.login("bob", "bob-password-1").await;
     let second = t.login("bob", "bob-password-1").await;
-    let list = t
-        .get(&format!("/api/v1/users/{uid}/sessions"), &first)
-        .await;
+    let list = t.get(&format!("/api/v1/users/{uid}/sessions"), &first).await;
     assert_eq!(list.status, StatusCode::OK);
     let items = list.body.as_array().unwrap();
     assert_eq!(items.len(), 2);
-    assert!(
-        items
-            .iter()
-            .all(|s| s["kind"] == "web" && s.get("token_hash").is_none())
-    );
+    assert!(items.iter().all(|s| s["kind"] == "web" && s.get("token_hash").is_none()));
     assert_eq!(items.iter().filter(|s| s["current"] == true).count(), 1);
-    let other_id = items.iter().find(|s| s["current"] == false).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let r = t
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/users/{uid}/sessions/{other_id}"),
-            Some(&first),
-            None,
-        )
-        .await;
+    let other_id = items.iter().find(|s| s["current"] == false).unwrap()["id"].as_str().unwrap().to_owned();
+    let r = t.call(Method::DELETE, &format!("/api/v1/users/{uid}/sessions/{other_id}"), Some(&first), None).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(
-        t.get("/api/v1/session", &second).await.status,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(t.get("/api/v1/session", &second).await.status, StatusCode::UNAUTHORIZED);
     // An admin can list and revoke anyone's sessions; a missing id is a 404.
-    let list = t
-        .get(&format!("/api/v1/users/{uid}/sessions"), &admin)
-        .await;
+    let list = t.get(&format!("/api/v1/users/{uid}/sessions"), &admin).await;
     assert_eq!(list.body.as_array().unwrap().len(), 1);
-    let r = t
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/users/{uid}/sessions/sessnothere"),
-            Some(&admin),
-            None,
-        )
-        .await;
+    let r = t.call(Method::DELETE, &format!("/api/v1/users/{uid}/sessions/sessnothere"), Some(&admin), None).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
-    let r = t
-        .get(&format!("/api/v1/users/{uid}/sessions?type=bogus"), &admin)
-        .await;
+    let r = t.get(&format!("/api/v1/users/{uid}/sessions?type=bogus"), &admin).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 }
 
@@ -473,12 +266,7 @@ async fn unknown_users_are_404(db: Db) {
     ] {
         let body = (method == Method::PUT).then(|| json!({"name": "x"}));
         let r = t.call(method.clone(), path, Some(&admin), body).await;
-        assert_eq!(
-            r.status,
-            StatusCode::NOT_FOUND,
-            "{method} {path}: {}",
-            r.text
-        );
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{method} {path}: {}", r.text);
         assert_eq!(r.error(), "not_found");
     }
 }

@@ -29,22 +29,9 @@ pub async fn run(app: &Gatehouse, cmd: AuditCommand, format: Format) -> Result<(
     let rows = events
         .iter()
         .map(|e| {
-            vec![
-                e.time.clone(),
-                e.event.clone(),
-                e.username.clone(),
-                e.ip.clone(),
-                e.actor.clone(),
-                e.detail.clone(),
-            ]
+            vec![e.time.clone(), e.event.clone(), e.username.clone(), e.ip.clone(), e.actor.clone(), e.detail.clone()]
         })
         .collect();
-    format.print(
-        &Records {
-            headers: &["Time", "Event", "User", "IP", "By", "Detail"],
-            rows,
-        },
-        &events,
-    );
+    format.print(&Records { headers: &["Time", "Event", "User", "IP", "By", "Detail"], rows }, &events);
     Ok(())
 }

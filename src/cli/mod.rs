@@ -20,11 +20,7 @@ use crate::service::{BootError, Gatehouse};
 pub use output::Format;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "gatehouse",
-    version,
-    about = "A photo and file library behind strong login security"
-)]
+#[command(name = "gatehouse", version, about = "A photo and file library behind strong login security")]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -36,28 +32,13 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// Data folder (database, secret key, library)
-    #[arg(
-        long,
-        env = "GATEHOUSE_DATA_DIR",
-        default_value = "./data",
-        global = true
-    )]
+    #[arg(long, env = "GATEHOUSE_DATA_DIR", default_value = "./data", global = true)]
     pub data_dir: PathBuf,
     /// Database URL: sqlite://… (default: index.db in the data folder) or postgres://…
-    #[arg(
-        long,
-        env = "GATEHOUSE_DATABASE_URL",
-        global = true,
-        hide_env_values = true
-    )]
+    #[arg(long, env = "GATEHOUSE_DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<String>,
     /// Secret key (at least 32 characters); default: secret.key in the data folder
-    #[arg(
-        long,
-        env = "GATEHOUSE_SECRET_KEY",
-        global = true,
-        hide_env_values = true
-    )]
+    #[arg(long, env = "GATEHOUSE_SECRET_KEY", global = true, hide_env_values = true)]
     pub secret_key: Option<String>,
     /// Print JSON
     #[arg(long, global = true, conflicts_with_all = ["csv", "md"])]
@@ -127,14 +108,8 @@ pub fn main() -> ExitCode {
     };
     let env_filter = tracing_subscriber::EnvFilter::try_from_env("GATEHOUSE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
-    tracing_subscriber::fmt()
-        .with_env_filter(env_filter)
-        .with_writer(std::io::stderr)
-        .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    tracing_subscriber::fmt().with_env_filter(env_filter).with_writer(std::io::stderr).init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -161,9 +136,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
 }
 
 async fn open(global: &GlobalArgs) -> Result<Gatehouse, CliError> {
-    Gatehouse::open(global.settings())
-        .await
-        .map_err(|e: BootError| CliError(e.to_string()))
+    Gatehouse::open(global.settings()).await.map_err(|e: BootError| CliError(e.to_string()))
 }
 
 fn parse_proxies(list: &[String]) -> Result<Vec<ipnet::IpNet>, CliError> {

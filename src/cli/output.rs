@@ -31,24 +31,10 @@ impl Format {
                 }
             }
             Format::Markdown => {
-                println!(
-                    "| {} |",
-                    records
-                        .headers
-                        .iter()
-                        .map(|h| md_cell(h))
-                        .collect::<Vec<_>>()
-                        .join(" | ")
-                );
+                println!("| {} |", records.headers.iter().map(|h| md_cell(h)).collect::<Vec<_>>().join(" | "));
                 println!("|{}", "---|".repeat(records.headers.len()));
                 for row in &records.rows {
-                    println!(
-                        "| {} |",
-                        row.iter()
-                            .map(|c| md_cell(c))
-                            .collect::<Vec<_>>()
-                            .join(" | ")
-                    );
+                    println!("| {} |", row.iter().map(|c| md_cell(c)).collect::<Vec<_>>().join(" | "));
                 }
             }
             Format::Table => {
@@ -65,13 +51,15 @@ impl Format {
 
 fn csv_line<'a>(cells: impl Iterator<Item = &'a str>) -> String {
     cells
-        .map(|c| {
-            if c.contains([',', '"', '\n', '\r']) {
-                format!("\"{}\"", c.replace('"', "\"\""))
-            } else {
-                c.to_owned()
-            }
-        })
+        .map(
+            |c| {
+                if c.contains([',', '"', '\n', '\r']) {
+                    format!("\"{}\"", c.replace('"', "\"\""))
+                } else {
+                    c.to_owned()
+                }
+            },
+        )
         .collect::<Vec<_>>()
         .join(",")
 }
@@ -91,10 +79,7 @@ mod tests {
 
     #[test]
     fn csv_quotes_only_when_needed() {
-        assert_eq!(
-            csv_line(["a", "b,c", "say \"hi\""].into_iter()),
-            "a,\"b,c\",\"say \"\"hi\"\"\""
-        );
+        assert_eq!(csv_line(["a", "b,c", "say \"hi\""].into_iter()), "a,\"b,c\",\"say \"\"hi\"\"\"");
     }
 
     #[test]

@@ -18,9 +18,7 @@ pub fn new_password(prompt: &str) -> Result<Zeroizing<String>, CliError> {
     } else {
         let mut line = Zeroizing::new(String::new());
         std::io::stdin().lock().read_line(&mut line)?;
-        Ok(Zeroizing::new(
-            line.trim_end_matches(['\r', '\n']).to_owned(),
-        ))
+        Ok(Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_owned()))
     }
 }
 
@@ -32,8 +30,5 @@ pub fn confirm(question: &str) -> Result<bool, CliError> {
     eprint!("{question} [y/N] ");
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
-    Ok(matches!(
-        line.trim().to_ascii_lowercase().as_str(),
-        "y" | "yes"
-    ))
+    Ok(matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
 }

@@ -25,11 +25,7 @@ pub struct StartArgs {
     #[arg(long, env = "GATEHOUSE_READ_ONLY")]
     pub read_only: bool,
     /// Proxy (address or CIDR) whose X-Forwarded-For is trusted; repeatable
-    #[arg(
-        long = "trusted-proxy",
-        env = "GATEHOUSE_TRUSTED_PROXIES",
-        value_delimiter = ','
-    )]
+    #[arg(long = "trusted-proxy", env = "GATEHOUSE_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<String>,
     /// Mark the session cookie Secure (set this when served over HTTPS)
     #[arg(long, env = "GATEHOUSE_SECURE_COOKIES")]
@@ -61,13 +57,10 @@ pub async fn run(global: &GlobalArgs, args: StartArgs) -> Result<(), CliError> {
     settings.sessions.max_age = args.session_max_age;
     settings.sessions.idle_timeout = args.session_idle;
     for dir in [&settings.originals_path, &settings.import_path] {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| CliError(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(|e| CliError(format!("cannot create {}: {e}", dir.display())))?;
     }
     let app = Gatehouse::open(settings).await?;
-    let admin_password = std::env::var("GATEHOUSE_ADMIN_PASSWORD")
-        .ok()
-        .filter(|p| !p.is_empty());
+    let admin_password = std::env::var("GATEHOUSE_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
     if let Some(generated) = app.bootstrap_admin(admin_password).await? {
         println!(
             "Created the first admin account.\n  username: admin\n  password: {generated}\nThis password is shown only once: change it after the first login."

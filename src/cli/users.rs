@@ -114,18 +114,8 @@ fn flag(on: bool, off: bool) -> Option<bool> {
     }
 }
 
-const HEADERS: &[&str] = &[
-    "UID",
-    "Username",
-    "Name",
-    "Email",
-    "Role",
-    "Super Admin",
-    "Login",
-    "WebDAV",
-    "2FA",
-    "Last Login",
-];
+const HEADERS: &[&str] =
+    &["UID", "Username", "Name", "Email", "Role", "Super Admin", "Login", "WebDAV", "2FA", "Last Login"];
 
 fn row(u: &User) -> Vec<String> {
     vec![
@@ -143,20 +133,11 @@ fn row(u: &User) -> Vec<String> {
 }
 
 fn print_user(format: Format, u: &User) {
-    format.print(
-        &Records {
-            headers: HEADERS,
-            rows: vec![row(u)],
-        },
-        &u.view(),
-    );
+    format.print(&Records { headers: HEADERS, rows: vec![row(u)] }, &u.view());
 }
 
 pub async fn find(app: &Gatehouse, username: &str) -> Result<User, CliError> {
-    app.store
-        .user_by_name(username)
-        .await?
-        .ok_or_else(|| CliError(format!("user {username:?} not found")))
+    app.store.user_by_name(username).await?.ok_or_else(|| CliError(format!("user {username:?} not found")))
 }
 
 pub async fn run(app: &Gatehouse, cmd: UsersCommand, format: Format) -> Result<(), CliError> {
@@ -165,13 +146,7 @@ pub async fn run(app: &Gatehouse, cmd: UsersCommand, format: Format) -> Result<(
         UsersCommand::Ls { query } => {
             let users = app.store.list_users(query.as_deref()).await?;
             let views: Vec<_> = users.iter().map(User::view).collect();
-            format.print(
-                &Records {
-                    headers: HEADERS,
-                    rows: users.iter().map(row).collect(),
-                },
-                &views,
-            );
+            format.print(&Records { headers: HEADERS, rows: users.iter().map(row).collect() }, &views);
         }
         UsersCommand::Show { username } => print_user(format, &find(app, &username).await?),
         UsersCommand::Add(a) => {
@@ -203,12 +178,9 @@ pub async fn run(app: &Gatehouse, cmd: UsersCommand, format: Format) -> Result<(
                 webdav: flag(m.webdav, m.no_webdav),
                 auth_method: m.disable_2fa.then_some(AuthMethod::Default),
             };
-            let mut updated = app
-                .update_user(Actor::Operator, &user.uid, patch, &meta)
-                .await?;
+            let mut updated = app.update_user(Actor::Operator, &user.uid, patch, &meta).await?;
             if let Some(p) = m.password {
-                app.change_password(Actor::Operator, &user.uid, None, &p, None, &meta)
-                    .await?;
+                app.change_password(Actor::Operator, &user.uid, None, &p, None, &meta).await?;
                 updated = find(app, &updated.username).await?;
             }
             print_user(format, &updated);
@@ -220,10 +192,7 @@ pub async fn run(app: &Gatehouse, cmd: UsersCommand, format: Format) -> Result<(
             }
             app.delete_user(Actor::Operator, &user.uid, &meta).await?;
             if format == Format::Json {
-                println!(
-                    "{}",
-                    json!({ "status": "deleted", "uid": user.uid, "username": user.username })
-                );
+                println!("{}", json!({ "status": "deleted", "uid": user.uid, "username": user.username }));
             } else {
                 println!("deleted user {}", user.username);
             }
@@ -238,20 +207,9 @@ pub async fn passwd(app: &Gatehouse, args: PasswdArgs, format: Format) -> Result
         Some(p) => zeroize::Zeroizing::new(p),
         None => prompt::new_password(&format!("New password for {}", user.username))?,
     };
-    app.change_password(
-        Actor::Operator,
-        &user.uid,
-        None,
-        &password,
-        None,
-        &RequestMeta::local(),
-    )
-    .await?;
+    app.change_password(Actor::Operator, &user.uid, None, &password, None, &RequestMeta::local()).await?;
     if format == Format::Json {
-        println!(
-            "{}",
-            json!({ "status": "password changed", "username": user.username })
-        );
+        println!("{}", json!({ "status": "password changed", "username": user.username }));
     } else {
         println!("password changed for {}", user.username);
     }

@@ -40,13 +40,9 @@ impl AppPassword {
 
     /// Generates from any source of random bytes; the seam that lets tests check the
     /// rejection sampling with known bytes.
-    fn generate_from<E>(
-        mut fill: impl FnMut(&mut [u8]) -> Result<(), E>,
-    ) -> Result<AppPassword, E> {
+    fn generate_from<E>(mut fill: impl FnMut(&mut [u8]) -> Result<(), E>) -> Result<AppPassword, E> {
         // Built in place, so an early return still wipes a half-made secret on drop.
-        let mut password = AppPassword {
-            secret: String::with_capacity(APP_PASSWORD_LEN),
-        };
+        let mut password = AppPassword { secret: String::with_capacity(APP_PASSWORD_LEN) };
         let mut pool = Zeroizing::new([0u8; 32]);
         while password.secret.len() < APP_PASSWORD_LEN - 1 {
             fill(pool.as_mut_slice())?;
@@ -54,9 +50,7 @@ impl AppPassword {
                 if DASH_POSITIONS.contains(&password.secret.len()) {
                     password.secret.push('-');
                 }
-                password
-                    .secret
-                    .push(char::from(BASE62[usize::from(byte % 62)]));
+                password.secret.push(char::from(BASE62[usize::from(byte % 62)]));
                 if password.secret.len() == APP_PASSWORD_LEN - 1 {
                     break;
                 }
@@ -75,9 +69,7 @@ impl AppPassword {
 
 impl fmt::Debug for AppPassword {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AppPassword")
-            .field("secret", &"<redacted>")
-            .finish()
+        f.debug_struct("AppPassword").field("secret", &"<redacted>").finish()
     }
 }
 
@@ -110,13 +102,10 @@ pub fn is_app_password(s: &str) -> bool {
     let Some((&check, body)) = bytes.split_last() else {
         return false;
     };
-    let shape_ok = body.iter().enumerate().all(|(i, &c)| {
-        if DASH_POSITIONS.contains(&i) {
-            c == b'-'
-        } else {
-            c.is_ascii_alphanumeric()
-        }
-    });
+    let shape_ok = body
+        .iter()
+        .enumerate()
+        .all(|(i, &c)| if DASH_POSITIONS.contains(&i) { c == b'-' } else { c.is_ascii_alphanumeric() });
     shape_ok && check.is_ascii_alphanumeric() && check == checksum_char(body)
 }
 
@@ -190,11 +179,8 @@ mod tests {
 
     #[test]
     fn only_one_checksum_character_fits_and_other_typos_rarely_pass() {
-        let valid_last: Vec<u8> = BASE62
-            .iter()
-            .copied()
-            .filter(|&c| is_app_password(&replace_at(HAND_EXAMPLE, 26, c)))
-            .collect();
+        let valid_last: Vec<u8> =
+            BASE62.iter().copied().filter(|&c| is_app_password(&replace_at(HAND_EXAMPLE, 26, c))).collect();
         assert_eq!(valid_last, vec![b'B']);
 
         // Every substitution at every random position: a 62-way checksum lets about one
@@ -246,10 +232,10 @@ mod tests {
         for s in [
             "",
             "-",
-            "OXiV72-wTtiL9-d04jO7-X7XPé",  // 26 characters but 27 bytes
-            "OXiV72-wTtiL9-d04jO7-X7XP4é", // one multi-byte character too many
-            "ÖXiV72-wTtiL9-d04jO7-X7XP4p", // a letter outside ASCII
-            "OXiV72‐wTtiL9‐d04jO7‐X7XP4p", // U+2010 hyphens
+            "OXiV72-wTtiL9-d04jO7-X7XPé",     // 26 characters but 27 bytes
+            "OXiV72-wTtiL9-d04jO7-X7XP4é",    // one multi-byte character too many
+            "ÖXiV72-wTtiL9-d04jO7-X7XP4p",    // a letter outside ASCII
+            "OXiV72‐wTtiL9‐d04jO7‐X7XP4p",    // U+2010 hyphens
             "ＯＸｉＶ７２-ｗＴｔｉＬ９-ｄ０", // full-width letters
             "OXiV72-wTtiL9-d04jO7-X7XP4\u{0}",
             "🔑🔑🔑🔑🔑🔑-🔑",

@@ -11,6 +11,7 @@ pub mod random;
 pub mod recovery;
 pub mod scope;
 pub mod session;
+pub mod throttle;
 pub mod token;
 pub mod totp;
 pub mod user;

@@ -67,28 +67,16 @@ mod tests {
 
     #[test]
     fn length_bounds() {
-        assert_eq!(
-            NewPassword::parse("1234567", "u").err(),
-            Some(PasswordError::TooShort)
-        );
+        assert_eq!(NewPassword::parse("1234567", "u").err(), Some(PasswordError::TooShort));
         assert!(NewPassword::parse("12345678", "u").is_ok());
         assert!(NewPassword::parse(&"é".repeat(1024), "u").is_ok());
-        assert_eq!(
-            NewPassword::parse(&"x".repeat(1025), "u").err(),
-            Some(PasswordError::TooLong)
-        );
+        assert_eq!(NewPassword::parse(&"x".repeat(1025), "u").err(), Some(PasswordError::TooLong));
     }
 
     #[test]
     fn refuses_control_chars_and_username() {
-        assert_eq!(
-            NewPassword::parse("abc\ndefgh", "u").err(),
-            Some(PasswordError::ControlChars)
-        );
-        assert_eq!(
-            NewPassword::parse("AliceSmith", "alicesmith").err(),
-            Some(PasswordError::SameAsUsername)
-        );
+        assert_eq!(NewPassword::parse("abc\ndefgh", "u").err(), Some(PasswordError::ControlChars));
+        assert_eq!(NewPassword::parse("AliceSmith", "alicesmith").err(), Some(PasswordError::SameAsUsername));
     }
 
     #[test]

@@ -74,11 +74,7 @@ impl Actor<'_> {
 
 /// May `actor` read `target`'s record, sessions and events?
 pub fn may_view(actor: Actor<'_>, target: &User) -> Result<(), PolicyError> {
-    if actor.is_admin() || actor.is(target) {
-        Ok(())
-    } else {
-        Err(PolicyError::NotYourAccount)
-    }
+    if actor.is_admin() || actor.is(target) { Ok(()) } else { Err(PolicyError::NotYourAccount) }
 }
 
 /// Applies `patch` to `target` if allowed. `active_admins` counts admins who can log in,
@@ -99,19 +95,10 @@ pub fn apply_patch(
     }
     let privileged = [
         ("role", patch.role.is_some_and(|r| r != target.role)),
-        (
-            "super_admin",
-            patch.super_admin.is_some_and(|v| v != target.super_admin),
-        ),
-        (
-            "can_login",
-            patch.can_login.is_some_and(|v| v != target.can_login),
-        ),
+        ("super_admin", patch.super_admin.is_some_and(|v| v != target.super_admin)),
+        ("can_login", patch.can_login.is_some_and(|v| v != target.can_login)),
         ("webdav", patch.webdav.is_some_and(|v| v != target.webdav)),
-        (
-            "auth_method",
-            patch.auth_method.is_some_and(|v| v != target.auth_method),
-        ),
+        ("auth_method", patch.auth_method.is_some_and(|v| v != target.auth_method)),
     ];
     if let Some((field, _)) = privileged.iter().find(|(_, changed)| *changed) {
         if !actor.is_admin() {
@@ -124,9 +111,7 @@ pub fn apply_patch(
     if patch.super_admin.is_some_and(|v| v != target.super_admin) && !actor.is_super_admin() {
         return Err(PolicyError::SuperAdminOnly);
     }
-    if patch.auth_method == Some(AuthMethod::TwoFactor)
-        && target.auth_method != AuthMethod::TwoFactor
-    {
+    if patch.auth_method == Some(AuthMethod::TwoFactor) && target.auth_method != AuthMethod::TwoFactor {
         return Err(PolicyError::TwoFactorSetupOnly);
     }
     next.role = patch.role.unwrap_or(target.role);
@@ -163,17 +148,9 @@ pub fn may_delete(actor: Actor<'_>, target: &User, active_admins: i64) -> Result
 /// May `actor` set `target`'s password, and must they prove the old one? Returns whether
 /// the old password has to be checked. Only a super admin may skip it, and only for
 /// someone else (SPEC §2 "Users").
-pub fn password_change(
-    actor: Actor<'_>,
-    target: &User,
-    old_password_given: bool,
-) -> Result<bool, PolicyError> {
+pub fn password_change(actor: Actor<'_>, target: &User, old_password_given: bool) -> Result<bool, PolicyError> {
     if actor.is(target) {
-        return if old_password_given {
-            Ok(true)
-        } else {
-            Err(PolicyError::OldPasswordRequired)
-        };
+        return if old_password_given { Ok(true) } else { Err(PolicyError::OldPasswordRequired) };
     }
     if !actor.is_admin() {
         return Err(PolicyError::NotYourAccount);
@@ -210,31 +187,12 @@ mod tests {
     fn users_edit_only_their_own_name_and_email() {
         let bob = user("bob", Role::User, false);
         let carol = user("carol", Role::User, false);
-        let patch = UserPatch {
-            name: Some("Bob".into()),
-            ..Default::default()
-        };
-        assert_eq!(
-            apply_patch(Actor::User(&bob), &bob, &patch, 1).map(|u| u.name),
-            Ok("Bob".into())
-        );
-        assert_eq!(
-            apply_patch(Actor::User(&bob), &carol, &patch, 1),
-            Err(PolicyError::NotYourAccount)
-        );
-        let promote = UserPatch {
-            role: Some(Role::Admin),
-            ..Default::default()
-        };
-        assert_eq!(
-            apply_patch(Actor::User(&bob), &bob, &promote, 1),
-            Err(PolicyError::AdminOnly("role"))
-        );
-        let same = UserPatch {
-            role: Some(Role::User),
-            webdav: Some(false),
-            ..Default::default()
-        };
+        let patch = UserPatch { name: Some("Bob".into()), ..Default::default() };
+        assert_eq!(apply_patch(Actor::User(&bob), &bob, &patch, 1).map(|u| u.name), Ok("Bob".into()));
+        assert_eq!(apply_patch(Actor::User(&bob), &carol, &patch, 1), Err(PolicyError::NotYourAccount));
+        let promote = UserPatch { role: Some(Role::Admin), ..Default::default() };
+        assert_eq!(apply_patch(Actor::User(&bob), &bob, &promote, 1), Err(PolicyError::AdminOnly("role")));
+        let same = UserPatch { role: Some(Role::User), webdav: Some(false), ..Default::default() };
         assert!(apply_patch(Actor::User(&bob), &bob, &same, 1).is_ok());
     }
 
@@ -242,72 +200,36 @@ mod tests {
     fn last_admin_is_protected() {
         let root = user("root", Role::Admin, true);
         let other = user("other", Role::Admin, false);
-        let demote = UserPatch {
-            role: Some(Role::User),
-            ..Default::default()
-        };
-        assert_eq!(
-            apply_patch(Actor::User(&root), &other, &demote, 1),
-            Err(PolicyError::LastAdmin)
-        );
+        let demote = UserPatch { role: Some(Role::User), ..Default::default() };
+        assert_eq!(apply_patch(Actor::User(&root), &other, &demote, 1), Err(PolicyError::LastAdmin));
         assert!(apply_patch(Actor::User(&root), &other, &demote, 2).is_ok());
-        assert_eq!(
-            apply_patch(Actor::Operator, &root, &demote, 1),
-            Err(PolicyError::LastAdmin)
-        );
-        assert_eq!(
-            may_delete(Actor::Operator, &root, 1),
-            Err(PolicyError::LastAdmin)
-        );
+        assert_eq!(apply_patch(Actor::Operator, &root, &demote, 1), Err(PolicyError::LastAdmin));
+        assert_eq!(may_delete(Actor::Operator, &root, 1), Err(PolicyError::LastAdmin));
     }
 
     #[test]
     fn admins_cannot_lock_themselves_out() {
         let root = user("root", Role::Admin, true);
-        let off = UserPatch {
-            can_login: Some(false),
-            ..Default::default()
-        };
-        assert_eq!(
-            apply_patch(Actor::User(&root), &root, &off, 5),
-            Err(PolicyError::SelfLockout)
-        );
-        assert_eq!(
-            may_delete(Actor::User(&root), &root, 5),
-            Err(PolicyError::SelfLockout)
-        );
+        let off = UserPatch { can_login: Some(false), ..Default::default() };
+        assert_eq!(apply_patch(Actor::User(&root), &root, &off, 5), Err(PolicyError::SelfLockout));
+        assert_eq!(may_delete(Actor::User(&root), &root, 5), Err(PolicyError::SelfLockout));
     }
 
     #[test]
     fn super_admin_flag_needs_a_super_admin() {
         let admin = user("a", Role::Admin, false);
         let bob = user("bob", Role::User, false);
-        let patch = UserPatch {
-            super_admin: Some(true),
-            ..Default::default()
-        };
-        assert_eq!(
-            apply_patch(Actor::User(&admin), &bob, &patch, 2),
-            Err(PolicyError::SuperAdminOnly)
-        );
+        let patch = UserPatch { super_admin: Some(true), ..Default::default() };
+        assert_eq!(apply_patch(Actor::User(&admin), &bob, &patch, 2), Err(PolicyError::SuperAdminOnly));
     }
 
     #[test]
     fn plain_admins_cannot_touch_super_admins() {
         let sup = user("s", Role::Admin, true);
         let adm = user("a", Role::Admin, false);
-        let demote = UserPatch {
-            role: Some(Role::User),
-            ..Default::default()
-        };
-        assert_eq!(
-            apply_patch(Actor::User(&adm), &sup, &demote, 2),
-            Err(PolicyError::SuperAdminOnly)
-        );
-        assert_eq!(
-            may_delete(Actor::User(&adm), &sup, 2),
-            Err(PolicyError::SuperAdminOnly)
-        );
+        let demote = UserPatch { role: Some(Role::User), ..Default::default() };
+        assert_eq!(apply_patch(Actor::User(&adm), &sup, &demote, 2), Err(PolicyError::SuperAdminOnly));
+        assert_eq!(may_delete(Actor::User(&adm), &sup, 2), Err(PolicyError::SuperAdminOnly));
         assert!(apply_patch(Actor::User(&sup), &adm, &demote, 2).is_ok());
     }
 
@@ -315,14 +237,8 @@ mod tests {
     fn two_factor_cannot_be_switched_on_by_patch() {
         let admin = user("a", Role::Admin, true);
         let bob = user("bob", Role::User, false);
-        let patch = UserPatch {
-            auth_method: Some(AuthMethod::TwoFactor),
-            ..Default::default()
-        };
-        assert_eq!(
-            apply_patch(Actor::User(&admin), &bob, &patch, 2),
-            Err(PolicyError::TwoFactorSetupOnly)
-        );
+        let patch = UserPatch { auth_method: Some(AuthMethod::TwoFactor), ..Default::default() };
+        assert_eq!(apply_patch(Actor::User(&admin), &bob, &patch, 2), Err(PolicyError::TwoFactorSetupOnly));
     }
 
     #[test]
@@ -331,22 +247,10 @@ mod tests {
         let adm = user("a", Role::Admin, false);
         let bob = user("bob", Role::User, false);
         assert_eq!(password_change(Actor::User(&bob), &bob, true), Ok(true));
-        assert_eq!(
-            password_change(Actor::User(&bob), &bob, false),
-            Err(PolicyError::OldPasswordRequired)
-        );
-        assert_eq!(
-            password_change(Actor::User(&sup), &sup, false),
-            Err(PolicyError::OldPasswordRequired)
-        );
+        assert_eq!(password_change(Actor::User(&bob), &bob, false), Err(PolicyError::OldPasswordRequired));
+        assert_eq!(password_change(Actor::User(&sup), &sup, false), Err(PolicyError::OldPasswordRequired));
         assert_eq!(password_change(Actor::User(&sup), &bob, false), Ok(false));
-        assert_eq!(
-            password_change(Actor::User(&adm), &bob, false),
-            Err(PolicyError::SuperAdminOnly)
-        );
-        assert_eq!(
-            password_change(Actor::User(&bob), &adm, true),
-            Err(PolicyError::NotYourAccount)
-        );
+        assert_eq!(password_change(Actor::User(&adm), &bob, false), Err(PolicyError::SuperAdminOnly));
+        assert_eq!(password_change(Actor::User(&bob), &adm, true), Err(PolicyError::NotYourAccount));
     }
 }

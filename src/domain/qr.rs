@@ -40,21 +40,12 @@ struct Matrix {
 impl Matrix {
     /// Encodes `text` as bytes with error correction level M (15 % recoverable).
     fn encode(text: &str) -> Result<Self, QrError> {
-        let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M).map_err(
-            |e| match e {
-                qrcode::types::QrError::DataTooLong => QrError::TooLong,
-                other => QrError::Encoding(other),
-            },
-        )?;
-        let dark = code
-            .to_colors()
-            .into_iter()
-            .map(|c| c == Color::Dark)
-            .collect();
-        Ok(Self {
-            width: code.width(),
-            dark,
-        })
+        let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M).map_err(|e| match e {
+            qrcode::types::QrError::DataTooLong => QrError::TooLong,
+            other => QrError::Encoding(other),
+        })?;
+        let dark = code.to_colors().into_iter().map(|c| c == Color::Dark).collect();
+        Ok(Self { width: code.width(), dark })
     }
 
     /// Width in modules including the quiet zone on both sides.
@@ -67,9 +58,7 @@ impl Matrix {
         let (Some(x), Some(y)) = (x.checked_sub(QUIET_ZONE), y.checked_sub(QUIET_ZONE)) else {
             return false;
         };
-        x < self.width
-            && y < self.width
-            && self.dark.get(y * self.width + x).copied().unwrap_or(false)
+        x < self.width && y < self.width && self.dark.get(y * self.width + x).copied().unwrap_or(false)
     }
 }
 
@@ -170,9 +159,7 @@ mod tests {
         let (width, height, pixels) = decode(&png_bytes(URI).unwrap());
         assert_eq!(width, height);
         // 121 bytes at level M need version 7: 45 modules, plus 8 quiet-zone modules.
-        let modules = QrCode::with_error_correction_level(URI, EcLevel::M)
-            .unwrap()
-            .width();
+        let modules = QrCode::with_error_correction_level(URI, EcLevel::M).unwrap().width();
         assert_eq!(modules, 45);
         assert_eq!(width as usize, (45 + 2 * QUIET_ZONE) * PIXELS_PER_MODULE);
         assert_eq!(width, 318);
@@ -187,8 +174,7 @@ mod tests {
         let margin = QUIET_ZONE * PIXELS_PER_MODULE;
         for y in 0..side {
             for x in 0..side {
-                let inside =
-                    (margin..side - margin).contains(&x) && (margin..side - margin).contains(&y);
+                let inside = (margin..side - margin).contains(&x) && (margin..side - margin).contains(&y);
                 if !inside {
                     assert_eq!(pixels[y * side + x], WHITE, "quiet zone pixel ({x}, {y})");
                 }
@@ -213,11 +199,7 @@ mod tests {
         assert!(markup.starts_with("<svg"));
         assert!(markup.ends_with("</svg>"));
         assert!(markup.contains(r#"viewBox="0 0 53 53""#));
-        assert!(
-            !markup.contains("otpauth")
-                && !markup.contains("GEZDGNBV")
-                && !markup.contains("alice")
-        );
+        assert!(!markup.contains("otpauth") && !markup.contains("GEZDGNBV") && !markup.contains("alice"));
         let tricky = svg(r#"<script>alert("x")</script>&"#).unwrap();
         assert!(!tricky.contains("script") && !tricky.contains("alert"));
     }
@@ -227,9 +209,6 @@ mod tests {
         let long = "A".repeat(8000);
         assert!(matches!(png_data_url(&long), Err(QrError::TooLong)));
         assert!(matches!(svg(&long), Err(QrError::TooLong)));
-        assert_eq!(
-            QrError::TooLong.to_string(),
-            "the text is too long for a QR code"
-        );
+        assert_eq!(QrError::TooLong.to_string(), "the text is too long for a QR code");
     }
 }

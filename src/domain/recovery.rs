@@ -36,10 +36,7 @@ impl RecoveryCode {
         let mut random = [0u8; SYMBOLS];
         getrandom::fill(&mut random)?;
         // The low five bits of a uniform byte are uniform over the 32 symbols.
-        let mut symbols: Vec<u8> = random
-            .iter()
-            .map(|b| ALPHABET[usize::from(b & 0x1f)])
-            .collect();
+        let mut symbols: Vec<u8> = random.iter().map(|b| ALPHABET[usize::from(b & 0x1f)]).collect();
         let text = group(&symbols);
         random.zeroize();
         symbols.zeroize();
@@ -171,16 +168,9 @@ mod tests {
             "K7QX_3MZT.0A9H\t-VW2C–8RNE\n",
             "K7QX-3MZT-oA9H-VW2C-8RNE",
         ] {
-            assert_eq!(
-                normalize_recovery_code(typed).as_deref(),
-                Some(canonical),
-                "{typed:?}"
-            );
+            assert_eq!(normalize_recovery_code(typed).as_deref(), Some(canonical), "{typed:?}");
         }
-        assert_eq!(
-            normalize_recovery_code("ilIL-0000-0000-0000-0000").as_deref(),
-            Some("1111-0000-0000-0000-0000")
-        );
+        assert_eq!(normalize_recovery_code("ilIL-0000-0000-0000-0000").as_deref(), Some("1111-0000-0000-0000-0000"));
     }
 
     #[test]
@@ -207,24 +197,16 @@ mod tests {
     fn generated_codes_normalise_to_themselves() {
         for _ in 0..100 {
             let code = RecoveryCode::generate().unwrap();
-            assert_eq!(
-                normalize_recovery_code(code.as_str()).as_deref(),
-                Some(code.as_str())
-            );
+            assert_eq!(normalize_recovery_code(code.as_str()).as_deref(), Some(code.as_str()));
             let sloppy = code.as_str().to_lowercase().replace('-', " ");
-            assert_eq!(
-                normalize_recovery_code(&sloppy).as_deref(),
-                Some(code.as_str())
-            );
+            assert_eq!(normalize_recovery_code(&sloppy).as_deref(), Some(code.as_str()));
             assert!(!looks_like_totp_code(code.as_str()));
         }
     }
 
     #[test]
     fn thousands_of_codes_are_all_different() {
-        let codes: HashSet<String> = (0..5000)
-            .map(|_| RecoveryCode::generate().unwrap().as_str().to_owned())
-            .collect();
+        let codes: HashSet<String> = (0..5000).map(|_| RecoveryCode::generate().unwrap().as_str().to_owned()).collect();
         assert_eq!(codes.len(), 5000);
     }
 
@@ -241,16 +223,7 @@ mod tests {
         for yes in ["123456", "12345678", "123 456", " 1234 5678 ", "000000"] {
             assert!(looks_like_totp_code(yes), "{yes:?}");
         }
-        for no in [
-            "",
-            "12345",
-            "1234567",
-            "123456789",
-            "12345a",
-            "１２３４５６",
-            "٢٨٧٠٨٢",
-            "123-456",
-        ] {
+        for no in ["", "12345", "1234567", "123456789", "12345a", "１２３４５６", "٢٨٧٠٨٢", "123-456"] {
             assert!(!looks_like_totp_code(no), "{no:?}");
         }
     }

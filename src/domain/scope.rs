@@ -149,23 +149,14 @@ impl Scope {
 
     fn build(full: bool, resources: u32, read: bool, write: bool) -> Scope {
         let resources = if full { 0 } else { resources };
-        let mut tokens: Vec<&str> = Resource::ALL
-            .iter()
-            .filter(|r| resources & r.bit() != 0)
-            .map(|r| r.name())
-            .collect();
+        let mut tokens: Vec<&str> =
+            Resource::ALL.iter().filter(|r| resources & r.bit() != 0).map(|r| r.name()).collect();
         tokens.extend(full.then_some("*"));
         tokens.extend(read.then_some("read"));
         tokens.extend(write.then_some("write"));
         tokens.sort_unstable();
         let normalised = tokens.join(" ");
-        Scope {
-            full,
-            resources,
-            read,
-            write,
-            normalised,
-        }
+        Scope { full, resources, read, write, normalised }
     }
 
     /// The normalised scope string, as stored and as sent in API answers.
@@ -201,16 +192,12 @@ impl Scope {
     /// client's own: every requested resource must be granted here, and a read-only
     /// grant only allows read-only requests.
     pub fn narrow(&self, requested: &Scope) -> Result<Scope, ScopeError> {
-        let resources_ok =
-            self.full || (!requested.full && requested.resources & !self.resources == 0);
+        let resources_ok = self.full || (!requested.full && requested.resources & !self.resources == 0);
         let access_ok = !self.is_read_only() || requested.is_read_only();
         if resources_ok && access_ok {
             Ok(requested.clone())
         } else {
-            Err(ScopeError::Wider {
-                requested: requested.normalised.clone(),
-                granted: self.normalised.clone(),
-            })
+            Err(ScopeError::Wider { requested: requested.normalised.clone(), granted: self.normalised.clone() })
         }
     }
 }
@@ -259,9 +246,7 @@ mod tests {
     }
 
     fn narrowed(granted: &str, requested: &str) -> Result<String, ScopeError> {
-        scope(granted)
-            .narrow(&scope(requested))
-            .map(|s| s.to_string())
+        scope(granted).narrow(&scope(requested)).map(|s| s.to_string())
     }
 
     /// Asserts that every input is refused with the same kind of error as `like`.
@@ -273,9 +258,7 @@ mod tests {
         }
     }
 
-    const UNKNOWN: &ScopeError = &ScopeError::Unknown {
-        token: String::new(),
-    };
+    const UNKNOWN: &ScopeError = &ScopeError::Unknown { token: String::new() };
 
     #[test]
     fn scopes_are_lower_case_sorted_and_deduplicated() {
@@ -343,9 +326,7 @@ mod tests {
 
     #[test]
     fn narrow_refuses_to_widen() {
-        let wider = |granted, requested| {
-            matches!(narrowed(granted, requested), Err(ScopeError::Wider { .. }))
-        };
+        let wider = |granted, requested| matches!(narrowed(granted, requested), Err(ScopeError::Wider { .. }));
         assert!(wider("webdav", "*"));
         assert!(wider("webdav", "photos"));
         assert!(wider("webdav", "photos webdav"));
@@ -357,10 +338,7 @@ mod tests {
         assert!(wider("metrics photos", "* read"));
         let err = narrowed("webdav", "*").unwrap_err();
         assert_eq!(err.code(), "invalid_scope");
-        assert!(
-            err.to_string()
-                .contains("\"*\" is wider than the granted scope \"webdav\"")
-        );
+        assert!(err.to_string().contains("\"*\" is wider than the granted scope \"webdav\""));
     }
 
     #[test]

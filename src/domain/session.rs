@@ -51,10 +51,7 @@ pub struct SessionPolicy {
 impl Default for SessionPolicy {
     fn default() -> Self {
         // Two weeks absolute, three days idle: PhotoPrism's defaults.
-        Self {
-            max_age: 14 * 86_400,
-            idle_timeout: 3 * 86_400,
-        }
+        Self { max_age: 14 * 86_400, idle_timeout: 3 * 86_400 }
     }
 }
 
@@ -178,12 +175,7 @@ mod tests {
 
     #[test]
     fn kinds_round_trip() {
-        for k in [
-            SessionKind::Web,
-            SessionKind::AppPassword,
-            SessionKind::AccessToken,
-            SessionKind::Client,
-        ] {
+        for k in [SessionKind::Web, SessionKind::AppPassword, SessionKind::AccessToken, SessionKind::Client] {
             assert_eq!(SessionKind::parse(k.as_str()), Some(k));
         }
         assert_eq!(SessionKind::parse("x"), None);

@@ -59,12 +59,7 @@ pub struct TotpParams {
 impl Default for TotpParams {
     /// SHA-1, 6 digits, 30 s, ±1 step: what authenticator apps assume (SPEC "Enable 2FA").
     fn default() -> Self {
-        Self {
-            algorithm: Algorithm::Sha1,
-            digits: 6,
-            period: 30,
-            skew: 1,
-        }
+        Self { algorithm: Algorithm::Sha1, digits: 6, period: 30, skew: 1 }
     }
 }
 
@@ -122,11 +117,8 @@ impl TotpSecret {
     /// Reads a setup key, ignoring case, whitespace, dashes and trailing `=` padding;
     /// `None` if it is empty or not base32.
     pub fn parse_base32(input: &str) -> Option<Self> {
-        let mut cleaned: String = input
-            .chars()
-            .filter(|c| !c.is_whitespace() && *c != '-')
-            .map(|c| c.to_ascii_uppercase())
-            .collect();
+        let mut cleaned: String =
+            input.chars().filter(|c| !c.is_whitespace() && *c != '-').map(|c| c.to_ascii_uppercase()).collect();
         let trimmed_len = cleaned.trim_end_matches('=').len();
         cleaned.truncate(trimmed_len);
         let decoded = BASE32_NOPAD.decode(cleaned.as_bytes());
@@ -138,9 +130,7 @@ impl TotpSecret {
 
 impl fmt::Debug for TotpSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TotpSecret")
-            .field("len", &self.bytes.len())
-            .finish_non_exhaustive()
+        f.debug_struct("TotpSecret").field("len", &self.bytes.len()).finish_non_exhaustive()
     }
 }
 
@@ -181,9 +171,7 @@ pub fn hotp(secret: &[u8], counter: u64, algorithm: Algorithm, digits: u32) -> u
         return u32::MAX;
     };
     let binary = u32::from_be_bytes([b0 & 0x7f, b1, b2, b3]);
-    10u32
-        .checked_pow(digits)
-        .map_or(binary, |modulus| binary % modulus)
+    10u32.checked_pow(digits).map_or(binary, |modulus| binary % modulus)
 }
 
 /// The time step containing `unix_time` (RFC 6238 §4.2, with `T0` = 0).
@@ -259,12 +247,7 @@ fn percent_encode(input: &str) -> String {
 
 /// The `otpauth://totp/…` URI an authenticator app scans (Key Uri Format), with the
 /// issuer and account percent-encoded so a ':' or space cannot confuse the label.
-pub fn otpauth_uri(
-    issuer: &str,
-    account: &str,
-    secret: &TotpSecret,
-    params: &TotpParams,
-) -> String {
+pub fn otpauth_uri(issuer: &str, account: &str, secret: &TotpSecret, params: &TotpParams) -> String {
     let issuer = percent_encode(issuer);
     format!(
         "otpauth://totp/{issuer}:{account}?secret={secret}&issuer={issuer}&algorithm={algorithm}&digits={digits}&period={period}",
@@ -301,12 +284,7 @@ mod tests {
     }
 
     fn params(algorithm: Algorithm, digits: u32, period: u64, skew: u64) -> TotpParams {
-        TotpParams {
-            algorithm,
-            digits,
-            period,
-            skew,
-        }
+        TotpParams { algorithm, digits, period, skew }
     }
 
     /// `verify` with the RFC seed and the default parameters.
@@ -320,9 +298,7 @@ mod tests {
 
     #[test]
     fn hotp_matches_every_rfc4226_appendix_d_value() {
-        let expected = [
-            755224, 287082, 359152, 969429, 338314, 254676, 287922, 162583, 399871, 520489,
-        ];
+        let expected = [755224, 287082, 359152, 969429, 338314, 254676, 287922, 162583, 399871, 520489];
         for (counter, want) in (0u64..).zip(expected) {
             assert_eq!(hotp(SEED20, counter, Algorithm::Sha1, 6), want, "{counter}");
         }
@@ -332,11 +308,7 @@ mod tests {
     fn totp_matches_every_rfc6238_appendix_b_vector() {
         use Algorithm::{Sha1, Sha256, Sha512};
         for (time, sha1, sha256, sha512) in RFC6238 {
-            let cases = [
-                (Sha1, SEED20, sha1),
-                (Sha256, SEED32, sha256),
-                (Sha512, SEED64, sha512),
-            ];
+            let cases = [(Sha1, SEED20, sha1), (Sha256, SEED32, sha256), (Sha512, SEED64, sha512)];
             for (algorithm, seed, want) in cases {
                 let secret = TotpSecret::from_bytes(seed.to_vec());
                 let p = params(algorithm, 8, 30, 1);
@@ -393,11 +365,7 @@ mod tests {
     #[test]
     fn invalid_params_reject_every_code() {
         use Algorithm::Sha1;
-        let invalid = [
-            params(Sha1, 7, 30, 1),
-            params(Sha1, 6, 0, 1),
-            params(Sha1, 6, 30, 11),
-        ];
+        let invalid = [params(Sha1, 7, 30, 1), params(Sha1, 6, 0, 1), params(Sha1, 6, 30, 11)];
         for p in invalid {
             assert!(!p.is_valid());
             assert!(verify(&rfc_secret(), &p, &code_at(&rfc_secret(), &p, 59), 59, None).is_none());
@@ -412,11 +380,7 @@ mod tests {
         assert_eq!(secret.as_bytes().len(), SECRET_LEN);
         let plain = secret.to_base32();
         assert_eq!(plain.len(), 32);
-        assert!(
-            plain
-                .bytes()
-                .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
-        );
+        assert!(plain.bytes().all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b)));
         let grouped = secret.grouped_base32();
         assert!(grouped.split(' ').all(|g| g.len() == 4) && grouped.split(' ').count() == 8);
         assert_eq!(grouped.replace(' ', ""), plain);
@@ -426,10 +390,7 @@ mod tests {
         assert_eq!(rfc_secret().to_base32(), KEY20);
         let padded = TotpSecret::parse_base32(&format!("{KEY20}====")).unwrap();
         assert_eq!(padded.as_bytes(), SEED20);
-        assert_eq!(
-            TotpSecret::from_bytes(b"ab".to_vec()).grouped_base32(),
-            "MFRA"
-        );
+        assert_eq!(TotpSecret::from_bytes(b"ab".to_vec()).grouped_base32(), "MFRA");
         for bad in [" - ", "GEZ1", "GEZDGNBV!", "A", "ÄÖÜ"] {
             assert!(TotpSecret::parse_base32(bad).is_none(), "{bad}");
         }
@@ -451,9 +412,7 @@ mod tests {
         );
         assert_eq!(
             otpauth_uri("My Photos", "bob@example.com", &secret, &p),
-            format!(
-                "otpauth://totp/My%20Photos:bob%40example.com?secret={KEY20}&issuer=My%20Photos&{tail}"
-            )
+            format!("otpauth://totp/My%20Photos:bob%40example.com?secret={KEY20}&issuer=My%20Photos&{tail}")
         );
         let odd = percent_encode("a:b/c?d&e=f~g_h.i-j Zoë");
         assert_eq!(odd, "a%3Ab%2Fc%3Fd%26e%3Df~g_h.i-j%20Zo%C3%AB");

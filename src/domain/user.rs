@@ -9,9 +9,7 @@ use crate::clock::{UnixTime, rfc3339};
 pub enum UserFieldError {
     #[error("username must be 1 to 64 characters")]
     UsernameLength,
-    #[error(
-        "username may only contain letters, digits, '.', '_', '-' and '@', and must start with a letter or digit"
-    )]
+    #[error("username may only contain letters, digits, '.', '_', '-' and '@', and must start with a letter or digit")]
     UsernameChars,
     #[error("display name must be at most 200 characters without control characters")]
     Name,
@@ -34,10 +32,7 @@ impl Username {
             return Err(UserFieldError::UsernameLength);
         }
         let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@');
-        let starts_ok = raw
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric());
+        let starts_ok = raw.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
         if !starts_ok || !raw.chars().all(ok_char) {
             return Err(UserFieldError::UsernameChars);
         }
@@ -78,11 +73,7 @@ pub fn parse_email(raw: &str) -> Result<String, UserFieldError> {
     let valid = e.len() <= 254
         && !e.chars().any(|c| c.is_whitespace() || c.is_control())
         && matches!(e.split_once('@'), Some((l, d)) if !l.is_empty() && !d.is_empty() && !d.contains('@'));
-    if valid {
-        Ok(e.to_owned())
-    } else {
-        Err(UserFieldError::Email)
-    }
+    if valid { Ok(e.to_owned()) } else { Err(UserFieldError::Email) }
 }
 
 /// What a user is in the system.
@@ -224,34 +215,16 @@ mod tests {
         assert!(Username::parse("alice").is_ok());
         assert!(Username::parse("Bob.Smith@example-1_x").is_ok());
         assert_eq!(Username::parse(""), Err(UserFieldError::UsernameLength));
-        assert_eq!(
-            Username::parse(&"a".repeat(65)),
-            Err(UserFieldError::UsernameLength)
-        );
+        assert_eq!(Username::parse(&"a".repeat(65)), Err(UserFieldError::UsernameLength));
         assert!(Username::parse(&"a".repeat(64)).is_ok());
-        for bad in [
-            ".alice",
-            "al ice",
-            "al\u{0}ice",
-            "álice",
-            "<img>",
-            "a/b",
-            "-x",
-        ] {
-            assert_eq!(
-                Username::parse(bad),
-                Err(UserFieldError::UsernameChars),
-                "{bad}"
-            );
+        for bad in [".alice", "al ice", "al\u{0}ice", "álice", "<img>", "a/b", "-x"] {
+            assert_eq!(Username::parse(bad), Err(UserFieldError::UsernameChars), "{bad}");
         }
     }
 
     #[test]
     fn username_key_folds_case() {
-        assert_eq!(
-            Username::parse("ALICE").map(|u| u.key()),
-            Ok("alice".to_owned())
-        );
+        assert_eq!(Username::parse("ALICE").map(|u| u.key()), Ok("alice".to_owned()));
     }
 
     #[test]

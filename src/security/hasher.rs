@@ -40,8 +40,7 @@ pub struct PasswordHasher {
 }
 
 fn argon() -> Result<Argon2<'static>, HashError> {
-    let params = Params::new(M_COST, T_COST, P_COST, None)
-        .map_err(|e| HashError::Internal(e.to_string()))?;
+    let params = Params::new(M_COST, T_COST, P_COST, None).map_err(|e| HashError::Internal(e.to_string()))?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
@@ -65,10 +64,7 @@ impl PasswordHasher {
     /// A pool that hashes at most `concurrency` passwords at once.
     pub fn new(concurrency: usize) -> Result<Self, HashError> {
         let dummy = hash_now(b"gatehouse dummy password for unknown users")?;
-        Ok(Self {
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
-            dummy_hash: dummy.into(),
-        })
+        Ok(Self { permits: Arc::new(Semaphore::new(concurrency.max(1))), dummy_hash: dummy.into() })
     }
 
     /// One less than the cores, at least one: a core stays free for everything else.
@@ -76,17 +72,12 @@ impl PasswordHasher {
         std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
     }
 
-    async fn run<T: Send + 'static>(
-        &self,
-        job: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, HashError> {
+    async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
         let permit = tokio::time::timeout(QUEUE_WAIT, self.permits.clone().acquire_owned())
             .await
             .map_err(|_| HashError::Busy)?
             .map_err(|_| HashError::Busy)?;
-        let out = tokio::task::spawn_blocking(job)
-            .await
-            .map_err(|e| HashError::Internal(e.to_string()));
+        let out = tokio::task::spawn_blocking(job).await.map_err(|e| HashError::Internal(e.to_string()));
         drop(permit);
         out
     }
@@ -118,30 +109,15 @@ mod tests {
         let h = PasswordHasher::new(2).unwrap();
         let stored = h.hash("correct horse battery").await.unwrap();
         assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(
-            h.verify("correct horse battery", Some(&stored))
-                .await
-                .unwrap()
-        );
-        assert!(
-            !h.verify("wrong horse battery", Some(&stored))
-                .await
-                .unwrap()
-        );
+        assert!(h.verify("correct horse battery", Some(&stored)).await.unwrap());
+        assert!(!h.verify("wrong horse battery", Some(&stored)).await.unwrap());
         assert!(!h.verify("anything", None).await.unwrap());
-        assert!(
-            !h.verify("anything", Some("not a phc string"))
-                .await
-                .unwrap()
-        );
+        assert!(!h.verify("anything", Some("not a phc string")).await.unwrap());
     }
 
     #[tokio::test]
     async fn salts_differ() {
         let h = PasswordHasher::new(1).unwrap();
-        assert_ne!(
-            h.hash("same password").await.unwrap(),
-            h.hash("same password").await.unwrap()
-        );
+        assert_ne!(h.hash("same password").await.unwrap(), h.hash("same password").await.unwrap());
     }
 }

@@ -45,6 +45,7 @@ pub enum KeyError {
 pub struct SecretKey {
     totp_key: Zeroizing<[u8; 32]>,
     check_key: Zeroizing<[u8; 32]>,
+    csrf_key: Zeroizing<[u8; 32]>,
 }
 
 impl fmt::Debug for SecretKey {
@@ -69,6 +70,7 @@ impl SecretKey {
         Ok(Self {
             totp_key: derive(b"totp secret encryption")?,
             check_key: derive(b"key check")?,
+            csrf_key: derive(b"csrf tokens")?,
         })
     }
 
@@ -79,10 +81,7 @@ impl SecretKey {
             return Self::from_secret(s);
         }
         let path = data_dir.join("secret.key");
-        let file_err = |e: std::io::Error| KeyError::File {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        };
+        let file_err = |e: std::io::Error| KeyError::File { path: path.display().to_string(), reason: e.to_string() };
         match std::fs::read_to_string(&path) {
             Ok(s) => Self::from_secret(&s),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -94,9 +93,7 @@ impl SecretKey {
                 #[cfg(unix)]
                 std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
                 let mut f = opts.open(&path).map_err(file_err)?;
-                f.write_all(secret.as_bytes())
-                    .and_then(|()| f.sync_all())
-                    .map_err(file_err)?;
+                f.write_all(secret.as_bytes()).and_then(|()| f.sync_all()).map_err(file_err)?;
                 Self::from_secret(&secret)
             }
             Err(e) => Err(file_err(e)),
@@ -105,11 +102,19 @@ impl SecretKey {
 
     /// A value that identifies the key without revealing it, kept in the database.
     pub fn check_value(&self) -> String {
-        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(self.check_key.as_ref()) else {
-            return String::new();
-        };
-        mac.update(b"gatehouse key check");
-        data_encoding::HEXLOWER.encode(&mac.finalize().into_bytes())
+        mac_hex(&self.check_key, b"gatehouse key check")
+    }
+
+    /// The CSRF token of a session: an HMAC of its public id, so it needs no storage and
+    /// cannot be forged without the key.
+    pub fn csrf_token(&self, session_id: &str) -> String {
+        mac_hex(&self.csrf_key, session_id.as_bytes())
+    }
+
+    /// Checks a presented CSRF token in constant time.
+    pub fn verify_csrf(&self, session_id: &str, presented: &str) -> bool {
+        let expected = self.csrf_token(session_id);
+        !presented.is_empty() && bool::from(subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), presented.as_bytes()))
     }
 
     fn cipher(&self) -> Result<XChaCha20Poly1305, KeyError> {
@@ -120,14 +125,8 @@ impl SecretKey {
     pub fn seal(&self, plaintext: &[u8], context: &str) -> Result<String, KeyError> {
         let mut nonce = [0u8; NONCE_LEN];
         random::fill(&mut nonce).map_err(|_| KeyError::Rng)?;
-        let payload = chacha20poly1305::aead::Payload {
-            msg: plaintext,
-            aad: context.as_bytes(),
-        };
-        let ct = self
-            .cipher()?
-            .encrypt(&nonce.into(), payload)
-            .map_err(|_| KeyError::Seal)?;
+        let payload = chacha20poly1305::aead::Payload { msg: plaintext, aad: context.as_bytes() };
+        let ct = self.cipher()?.encrypt(&nonce.into(), payload).map_err(|_| KeyError::Seal)?;
         let mut out = nonce.to_vec();
         out.extend_from_slice(&ct);
         Ok(format!("{SEALED_PREFIX}{}", BASE64.encode(&out)))
@@ -135,24 +134,24 @@ impl SecretKey {
 
     /// Decrypts what [`SecretKey::seal`] made for the same `context`.
     pub fn open(&self, sealed: &str, context: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
-        let raw = sealed
-            .strip_prefix(SEALED_PREFIX)
-            .and_then(|b| BASE64.decode(b.as_bytes()).ok())
-            .ok_or(KeyError::Open)?;
+        let raw =
+            sealed.strip_prefix(SEALED_PREFIX).and_then(|b| BASE64.decode(b.as_bytes()).ok()).ok_or(KeyError::Open)?;
         if raw.len() < NONCE_LEN + 16 {
             return Err(KeyError::Open);
         }
         let (nonce, ct) = raw.split_at(NONCE_LEN);
         let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| KeyError::Open)?;
-        let payload = chacha20poly1305::aead::Payload {
-            msg: ct,
-            aad: context.as_bytes(),
-        };
-        self.cipher()?
-            .decrypt(&nonce.into(), payload)
-            .map(Zeroizing::new)
-            .map_err(|_| KeyError::Open)
+        let payload = chacha20poly1305::aead::Payload { msg: ct, aad: context.as_bytes() };
+        self.cipher()?.decrypt(&nonce.into(), payload).map(Zeroizing::new).map_err(|_| KeyError::Open)
     }
+}
+
+fn mac_hex(key: &[u8; 32], data: &[u8]) -> String {
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
+        return String::new();
+    };
+    mac.update(data);
+    data_encoding::HEXLOWER.encode(&mac.finalize().into_bytes())
 }
 
 #[cfg(test)]
@@ -167,16 +166,9 @@ mod tests {
         let key = SecretKey::from_secret(K).unwrap();
         let sealed = key.seal(b"totp secret bytes", "u123").unwrap();
         assert!(!sealed.contains("totp"));
-        assert_eq!(
-            key.open(&sealed, "u123").unwrap().as_slice(),
-            b"totp secret bytes"
-        );
+        assert_eq!(key.open(&sealed, "u123").unwrap().as_slice(), b"totp secret bytes");
         assert!(key.open(&sealed, "u999").is_err(), "bound to its row");
-        assert_ne!(
-            sealed,
-            key.seal(b"totp secret bytes", "u123").unwrap(),
-            "random nonce"
-        );
+        assert_ne!(sealed, key.seal(b"totp secret bytes", "u123").unwrap(), "random nonce");
     }
 
     #[test]
@@ -195,11 +187,18 @@ mod tests {
     }
 
     #[test]
+    fn csrf_tokens_are_bound_to_the_session() {
+        let key = SecretKey::from_secret(K).unwrap();
+        let t = key.csrf_token("sess1");
+        assert!(key.verify_csrf("sess1", &t));
+        assert!(!key.verify_csrf("sess2", &t));
+        assert!(!key.verify_csrf("sess1", ""));
+        assert!(!key.verify_csrf("sess1", "00"));
+    }
+
+    #[test]
     fn short_keys_are_refused() {
-        assert!(matches!(
-            SecretKey::from_secret("short"),
-            Err(KeyError::TooShort)
-        ));
+        assert!(matches!(SecretKey::from_secret("short"), Err(KeyError::TooShort)));
     }
 
     #[test]
@@ -211,10 +210,7 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            let mode = std::fs::metadata(dir.path().join("secret.key"))
-                .unwrap()
-                .permissions()
-                .mode();
+            let mode = std::fs::metadata(dir.path().join("secret.key")).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
     }

@@ -57,54 +57,24 @@ const MAX_NAME: usize = 256;
 impl Gatehouse {
     /// Checks the password against the account (or a dummy hash, so unknown users cost
     /// the same) and starts a web session.
-    pub async fn login(
-        &self,
-        attempt: LoginAttempt<'_>,
-        meta: &RequestMeta,
-    ) -> Result<LoggedIn, LoginError> {
+    pub async fn login(&self, attempt: LoginAttempt<'_>, meta: &RequestMeta) -> Result<LoggedIn, LoginError> {
         let name = attempt.username.trim();
         if name.is_empty() || name.len() > MAX_NAME || !presentable(attempt.password) {
-            return Err(
-                ServiceError::Invalid("username and password are required".to_owned()).into(),
-            );
+            return Err(ServiceError::Invalid("username and password are required".to_owned()).into());
         }
         let user = self.store.user_by_name(name).await?;
-        let matches = self
-            .hasher
-            .verify(
-                attempt.password,
-                user.as_ref().map(|u| u.password_hash.as_str()),
-            )
-            .await?;
+        let matches = self.hasher.verify(attempt.password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
         let user = match user {
             Some(u) if matches && u.can_login => u,
             other => {
-                let subject = other.as_ref().map_or(
-                    Subject {
-                        uid: None,
-                        username: name,
-                    },
-                    Subject::from,
-                );
-                self.record(
-                    EventKind::LoginFailed,
-                    subject,
-                    meta,
-                    "",
-                    "wrong username or password",
-                )
-                .await;
+                let subject = other.as_ref().map_or(Subject { uid: None, username: name }, Subject::from);
+                self.record(EventKind::LoginFailed, subject, meta, "", "wrong username or password").await;
                 return Err(LoginError::InvalidCredentials);
             }
         };
         let issued = self.issue_web_session(&user, meta).await?;
         self.store.record_login(&user.uid, self.now()).await?;
-        self.record(EventKind::LoginOk, (&user).into(), meta, "", "password")
-            .await;
-        Ok(LoggedIn {
-            issued,
-            user,
-            notice: None,
-        })
+        self.record(EventKind::LoginOk, (&user).into(), meta, "", "password").await;
+        Ok(LoggedIn { issued, user, notice: None })
     }
 }

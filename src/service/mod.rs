@@ -2,9 +2,11 @@
 //! operations on it (login, account changes, sessions). Web handlers and CLI commands
 //! stay thin and call these.
 
+pub mod credentials;
 mod error;
 pub mod login;
 pub mod sessions;
+pub mod throttle;
 pub mod users;
 
 use std::net::IpAddr;
@@ -29,10 +31,7 @@ pub struct RequestMeta {
 impl RequestMeta {
     /// For actions taken at the server's own command line.
     pub fn local() -> Self {
-        Self {
-            ip: IpAddr::from([127, 0, 0, 1]),
-            user_agent: "gatehouse-cli".to_owned(),
-        }
+        Self { ip: IpAddr::from([127, 0, 0, 1]), user_agent: "gatehouse-cli".to_owned() }
     }
 }
 
@@ -72,24 +71,13 @@ impl Gatehouse {
         let key = SecretKey::load_or_create(settings.secret_key.as_deref(), &settings.data_dir)?;
         // The first instance to start records which key the database belongs to; every
         // later start (and every other instance) must present the same one.
-        let stored = store
-            .setting_or_insert("secret_key_check", &key.check_value())
-            .await?;
-        if !bool::from(subtle::ConstantTimeEq::ct_eq(
-            stored.as_bytes(),
-            key.check_value().as_bytes(),
-        )) {
+        let stored = store.setting_or_insert("secret_key_check", &key.check_value()).await?;
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(stored.as_bytes(), key.check_value().as_bytes())) {
             return Err(BootError::KeyMismatch);
         }
-        let hasher = PasswordHasher::new(PasswordHasher::default_concurrency())
-            .map_err(|e| BootError::Hasher(e.to_string()))?;
-        Ok(Self {
-            store,
-            hasher,
-            key,
-            clock: Arc::new(SystemClock),
-            settings: Arc::new(settings),
-        })
+        let hasher =
+            PasswordHasher::new(PasswordHasher::default_concurrency()).map_err(|e| BootError::Hasher(e.to_string()))?;
+        Ok(Self { store, hasher, key, clock: Arc::new(SystemClock), settings: Arc::new(settings) })
     }
 
     pub fn now(&self) -> UnixTime {
@@ -98,14 +86,7 @@ impl Gatehouse {
 
     /// Appends to the security event log. A failure to record is logged, not fatal:
     /// the action it describes has already happened.
-    pub async fn record(
-        &self,
-        kind: EventKind,
-        subject: Subject<'_>,
-        meta: &RequestMeta,
-        actor: &str,
-        detail: &str,
-    ) {
+    pub async fn record(&self, kind: EventKind, subject: Subject<'_>, meta: &RequestMeta, actor: &str, detail: &str) {
         let event = NewEvent {
             kind,
             user_uid: subject.uid.map(str::to_owned),
@@ -131,10 +112,7 @@ pub struct Subject<'a> {
 
 impl<'a> From<&'a crate::domain::user::User> for Subject<'a> {
     fn from(u: &'a crate::domain::user::User) -> Self {
-        Subject {
-            uid: Some(&u.uid),
-            username: &u.username,
-        }
+        Subject { uid: Some(&u.uid), username: &u.username }
     }
 }
 
@@ -143,6 +121,5 @@ fn create_private_dir(path: &std::path::Path) -> Result<(), BootError> {
     b.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-    b.create(path)
-        .map_err(|e| BootError::DataDir(path.display().to_string(), e))
+    b.create(path).map_err(|e| BootError::DataDir(path.display().to_string(), e))
 }

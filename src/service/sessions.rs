@@ -23,11 +23,7 @@ pub struct Authenticated {
 
 impl Gatehouse {
     /// Starts an interactive (web) session for `user` after a successful login.
-    pub async fn issue_web_session(
-        &self,
-        user: &User,
-        meta: &RequestMeta,
-    ) -> Result<IssuedSession, ServiceError> {
+    pub async fn issue_web_session(&self, user: &User, meta: &RequestMeta) -> Result<IssuedSession, ServiceError> {
         let now = self.now();
         let policy = self.settings.sessions;
         let token = SessionToken::generate()?;
@@ -54,10 +50,7 @@ impl Gatehouse {
     /// Resolves a presented bearer token. Returns `None` for anything that is not a live
     /// session of a live account: unknown, expired, idle, revoked, or whose user was
     /// deleted or disabled. Records activity at most once a minute.
-    pub async fn authenticate_token(
-        &self,
-        token: &str,
-    ) -> Result<Option<Authenticated>, StoreError> {
+    pub async fn authenticate_token(&self, token: &str) -> Result<Option<Authenticated>, StoreError> {
         if !plausible_token(token) {
             return Ok(None);
         }

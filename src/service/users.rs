@@ -23,12 +23,7 @@ pub struct NewUser {
 
 impl Gatehouse {
     /// Creates an account. Only admins (or the operator) may.
-    pub async fn create_user(
-        &self,
-        actor: Actor<'_>,
-        new: NewUser,
-        meta: &RequestMeta,
-    ) -> Result<User, ServiceError> {
+    pub async fn create_user(&self, actor: Actor<'_>, new: NewUser, meta: &RequestMeta) -> Result<User, ServiceError> {
         if let Actor::User(u) = actor {
             if !u.is_admin() {
                 return Err(PolicyError::AdminOnly("users").into());
@@ -57,15 +52,10 @@ impl Gatehouse {
             updated_at: now,
             login_at: None,
         };
-        self.store
-            .create_user(&user)
-            .await
-            .map_err(|e| match ServiceError::from(e) {
-                ServiceError::Conflict(_) => {
-                    ServiceError::Conflict(format!("username {:?} is taken", user.username))
-                }
-                other => other,
-            })?;
+        self.store.create_user(&user).await.map_err(|e| match ServiceError::from(e) {
+            ServiceError::Conflict(_) => ServiceError::Conflict(format!("username {:?} is taken", user.username)),
+            other => other,
+        })?;
         self.record(
             EventKind::UserCreated,
             (&user).into(),
@@ -79,11 +69,7 @@ impl Gatehouse {
 
     /// A user by uid, if `actor` may see it.
     pub async fn view_user(&self, actor: Actor<'_>, uid: &str) -> Result<User, ServiceError> {
-        let user = self
-            .store
-            .user_by_uid(uid)
-            .await?
-            .ok_or(ServiceError::NotFound("user"))?;
+        let user = self.store.user_by_uid(uid).await?.ok_or(ServiceError::NotFound("user"))?;
         policy::may_view(actor, &user)?;
         Ok(user)
     }
@@ -117,13 +103,7 @@ impl Gatehouse {
         Ok(updated)
     }
 
-    async fn record_changes(
-        &self,
-        actor: Actor<'_>,
-        before: &User,
-        after: &User,
-        meta: &RequestMeta,
-    ) {
+    async fn record_changes(&self, actor: Actor<'_>, before: &User, after: &User, meta: &RequestMeta) {
         let mut changed = Vec::new();
         for (field, differs) in [
             ("name", before.name != after.name),
@@ -139,35 +119,16 @@ impl Gatehouse {
         }
         if !changed.is_empty() {
             let detail = format!("changed {}", changed.join(", "));
-            self.record(
-                EventKind::UserUpdated,
-                after.into(),
-                meta,
-                &actor.label(),
-                &detail,
-            )
-            .await;
+            self.record(EventKind::UserUpdated, after.into(), meta, &actor.label(), &detail).await;
         }
         if before.auth_method == AuthMethod::TwoFactor && after.auth_method == AuthMethod::Default {
             let detail = format!("2FA disabled by {}", actor.label());
-            self.record(
-                EventKind::TwoFactorDisabled,
-                after.into(),
-                meta,
-                &actor.label(),
-                &detail,
-            )
-            .await;
+            self.record(EventKind::TwoFactorDisabled, after.into(), meta, &actor.label(), &detail).await;
         }
     }
 
     /// Soft-deletes an account and ends all its sessions.
-    pub async fn delete_user(
-        &self,
-        actor: Actor<'_>,
-        uid: &str,
-        meta: &RequestMeta,
-    ) -> Result<(), ServiceError> {
+    pub async fn delete_user(&self, actor: Actor<'_>, uid: &str, meta: &RequestMeta) -> Result<(), ServiceError> {
         let mut deleted = None;
         self.store
             .change_user(uid, self.now(), |current, admins| {
@@ -177,14 +138,7 @@ impl Gatehouse {
             })
             .await?;
         let user = deleted.ok_or(ServiceError::NotFound("user"))?;
-        self.record(
-            EventKind::UserDeleted,
-            (&user).into(),
-            meta,
-            &actor.label(),
-            "",
-        )
-        .await;
+        self.record(EventKind::UserDeleted, (&user).into(), meta, &actor.label(), "").await;
         Ok(())
     }
 
@@ -199,57 +153,32 @@ impl Gatehouse {
         keep_session: Option<&str>,
         meta: &RequestMeta,
     ) -> Result<(), ServiceError> {
-        let target = self
-            .store
-            .user_by_uid(uid)
-            .await?
-            .ok_or(ServiceError::NotFound("user"))?;
+        let target = self.store.user_by_uid(uid).await?.ok_or(ServiceError::NotFound("user"))?;
         let old = old_password.filter(|p| !p.is_empty());
         if policy::password_change(actor, &target, old.is_some())? {
             let old = old.unwrap_or_default();
             if !self.hasher.verify(old, Some(&target.password_hash)).await? {
-                return Err(ServiceError::Invalid(
-                    "the current password is not correct".to_owned(),
-                ));
+                return Err(ServiceError::Invalid("the current password is not correct".to_owned()));
             }
         }
         let new = NewPassword::parse(new_password, &target.username)?;
         let hash = self.hasher.hash(new.expose()).await?;
-        let keep = if matches!(actor, Actor::User(u) if u.uid == target.uid) {
-            keep_session
-        } else {
-            None
-        };
-        self.store
-            .set_password(uid, &hash, self.now(), keep)
-            .await?;
-        self.record(
-            EventKind::PasswordChanged,
-            (&target).into(),
-            meta,
-            &actor.label(),
-            "",
-        )
-        .await;
+        let keep = if matches!(actor, Actor::User(u) if u.uid == target.uid) { keep_session } else { None };
+        self.store.set_password(uid, &hash, self.now(), keep).await?;
+        self.record(EventKind::PasswordChanged, (&target).into(), meta, &actor.label(), "").await;
         Ok(())
     }
 
     /// On a database without users, creates `admin` (super admin, WebDAV allowed) with
     /// `password`, or with a generated one that is returned so it can be shown once.
-    pub async fn bootstrap_admin(
-        &self,
-        password: Option<String>,
-    ) -> Result<Option<String>, ServiceError> {
+    pub async fn bootstrap_admin(&self, password: Option<String>) -> Result<Option<String>, ServiceError> {
         if self.store.count_users().await? > 0 {
             return Ok(None);
         }
         let generated = password.is_none();
         let password = match password {
             Some(p) => p,
-            None => random::string_from(
-                b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789",
-                20,
-            )?,
+            None => random::string_from(b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789", 20)?,
         };
         let new = NewUser {
             username: "admin".to_owned(),
@@ -261,10 +190,7 @@ impl Gatehouse {
             can_login: true,
             webdav: true,
         };
-        match self
-            .create_user(Actor::Operator, new, &RequestMeta::local())
-            .await
-        {
+        match self.create_user(Actor::Operator, new, &RequestMeta::local()).await {
             Ok(_) => Ok(generated.then_some(password)),
             // Another instance bootstrapped at the same moment.
             Err(ServiceError::Conflict(_)) => Ok(None),
@@ -293,8 +219,7 @@ impl Gatehouse {
         } else {
             EventKind::SessionRevoked
         };
-        self.record(kind, (&user).into(), meta, &actor.label(), &session.name)
-            .await;
+        self.record(kind, (&user).into(), meta, &actor.label(), &session.name).await;
         Ok(())
     }
 }

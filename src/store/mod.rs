@@ -8,6 +8,7 @@
 // futures are `Send`; no caller needs the bound spelled out.
 #![allow(async_fn_in_trait)]
 
+mod attempts;
 mod events;
 mod sessions;
 mod settings;
@@ -20,6 +21,7 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor as _};
 
+pub use attempts::{AttemptStore, Outcome};
 pub use events::EventStore;
 pub use sessions::{SessionFilter, SessionStore};
 pub use settings::SettingsStore;
@@ -119,11 +121,7 @@ impl Store {
     async fn migrate(&self) -> Result<(), StoreError> {
         match self.backend {
             Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&self.pool).await?,
-            Backend::Postgres => {
-                sqlx::migrate!("migrations/postgres")
-                    .run(&self.pool)
-                    .await?
-            }
+            Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&self.pool).await?,
         }
         Ok(())
     }
@@ -139,9 +137,7 @@ impl Store {
 
     /// A transaction that will write: SQLite takes the write lock up front
     /// (`BEGIN IMMEDIATE`) so concurrent writers wait instead of failing with BUSY.
-    pub(crate) async fn begin_write(
-        &self,
-    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
         Ok(match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,

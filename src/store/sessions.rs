@@ -21,21 +21,14 @@ pub trait SessionStore {
     async fn create_session(&self, s: &Session) -> Result<(), StoreError>;
     /// The session holding this token hash, with its live user (if it has one). One
     /// indexed lookup; deleted users never come back.
-    async fn session_by_token(
-        &self,
-        token_hash: &str,
-    ) -> Result<Option<(Session, Option<User>)>, StoreError>;
+    async fn session_by_token(&self, token_hash: &str) -> Result<Option<(Session, Option<User>)>, StoreError>;
     async fn session_by_id(&self, id: &str) -> Result<Option<Session>, StoreError>;
     /// Records activity (callers write at most once a minute).
     async fn touch_session(&self, id: &str, now: UnixTime) -> Result<(), StoreError>;
     /// Ends one session (and its children). Returns whether it existed.
     async fn delete_session(&self, id: &str) -> Result<bool, StoreError>;
     /// Ends every session matching `filter`, except `keep`. Returns how many ended.
-    async fn delete_sessions(
-        &self,
-        filter: &SessionFilter<'_>,
-        keep: Option<&str>,
-    ) -> Result<u64, StoreError>;
+    async fn delete_sessions(&self, filter: &SessionFilter<'_>, keep: Option<&str>) -> Result<u64, StoreError>;
     async fn list_sessions(&self, filter: &SessionFilter<'_>) -> Result<Vec<Session>, StoreError>;
     /// Removes sessions past their absolute expiry.
     async fn purge_expired_sessions(&self, now: UnixTime) -> Result<u64, StoreError>;
@@ -63,8 +56,7 @@ impl TryFrom<SessionRow> for Session {
     type Error = StoreError;
 
     fn try_from(r: SessionRow) -> Result<Self, StoreError> {
-        let kind = SessionKind::parse(&r.kind)
-            .ok_or_else(|| StoreError::Corrupt(format!("session {}: kind", r.id)))?;
+        let kind = SessionKind::parse(&r.kind).ok_or_else(|| StoreError::Corrupt(format!("session {}: kind", r.id)))?;
         Ok(Session {
             id: r.id,
             token_hash: r.token_hash,
@@ -170,10 +162,7 @@ impl SessionStore for Store {
         Ok(())
     }
 
-    async fn session_by_token(
-        &self,
-        token_hash: &str,
-    ) -> Result<Option<(Session, Option<User>)>, StoreError> {
+    async fn session_by_token(&self, token_hash: &str) -> Result<Option<(Session, Option<User>)>, StoreError> {
         let row = sqlx::query_as::<_, JoinedRow>(
             "SELECT s.id, s.token_hash, s.user_uid, s.client_id, s.parent_id, s.kind, s.name, s.scope, \
              s.created_at, s.expires_at, s.idle_timeout, s.last_active, s.login_ip, s.user_agent, \
@@ -211,18 +200,11 @@ impl SessionStore for Store {
     }
 
     async fn delete_session(&self, id: &str) -> Result<bool, StoreError> {
-        let r = sqlx::query("DELETE FROM sessions WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        let r = sqlx::query("DELETE FROM sessions WHERE id = $1").bind(id).execute(&self.pool).await?;
         Ok(r.rows_affected() > 0)
     }
 
-    async fn delete_sessions(
-        &self,
-        f: &SessionFilter<'_>,
-        keep: Option<&str>,
-    ) -> Result<u64, StoreError> {
+    async fn delete_sessions(&self, f: &SessionFilter<'_>, keep: Option<&str>) -> Result<u64, StoreError> {
         let r = sqlx::query(
             "DELETE FROM sessions WHERE ($1 = '' OR user_uid = $1) AND ($2 = '' OR client_id = $2) \
              AND ($3 = '' OR kind = $3) AND id <> $4",
@@ -252,11 +234,10 @@ impl SessionStore for Store {
     }
 
     async fn purge_expired_sessions(&self, now: UnixTime) -> Result<u64, StoreError> {
-        let r =
-            sqlx::query("DELETE FROM sessions WHERE expires_at IS NOT NULL AND expires_at <= $1")
-                .bind(now)
-                .execute(&self.pool)
-                .await?;
+        let r = sqlx::query("DELETE FROM sessions WHERE expires_at IS NOT NULL AND expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
         Ok(r.rows_affected())
     }
 }

@@ -11,22 +11,18 @@ pub trait SettingsStore {
 
 impl SettingsStore for Store {
     async fn setting(&self, name: &str) -> Result<Option<String>, StoreError> {
-        Ok(
-            sqlx::query_scalar::<_, String>("SELECT value FROM settings WHERE name = $1")
-                .bind(name)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_scalar::<_, String>("SELECT value FROM settings WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     async fn setting_or_insert(&self, name: &str, value: &str) -> Result<String, StoreError> {
-        sqlx::query(
-            "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(name)
-        .bind(value)
-        .execute(&self.pool)
-        .await?;
+        sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
         self.setting(name).await?.ok_or(StoreError::NotFound)
     }
 }

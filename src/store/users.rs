@@ -26,12 +26,7 @@ pub trait UserStore {
     async fn count_users(&self) -> Result<i64, StoreError>;
     /// Loads `uid` and the number of admins who can log in, both under a write lock,
     /// lets `decide` rule, and applies its answer in the same transaction.
-    async fn change_user<F>(
-        &self,
-        uid: &str,
-        now: UnixTime,
-        decide: F,
-    ) -> Result<Option<User>, StoreError>
+    async fn change_user<F>(&self, uid: &str, now: UnixTime, decide: F) -> Result<Option<User>, StoreError>
     where
         F: FnOnce(&User, i64) -> Result<UserChange, PolicyError> + Send;
     /// Stores a new password hash and ends the user's other interactive sessions
@@ -171,19 +166,12 @@ impl UserStore for Store {
     }
 
     async fn count_users(&self) -> Result<i64, StoreError> {
-        Ok(
-            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users WHERE deleted_at IS NULL")
-                .fetch_one(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users WHERE deleted_at IS NULL")
+            .fetch_one(&self.pool)
+            .await?)
     }
 
-    async fn change_user<F>(
-        &self,
-        uid: &str,
-        now: UnixTime,
-        decide: F,
-    ) -> Result<Option<User>, StoreError>
+    async fn change_user<F>(&self, uid: &str, now: UnixTime, decide: F) -> Result<Option<User>, StoreError>
     where
         F: FnOnce(&User, i64) -> Result<UserChange, PolicyError> + Send,
     {
@@ -199,14 +187,8 @@ impl UserStore for Store {
                 "SELECT uid FROM users WHERE role = 'admin' AND can_login = 1 AND deleted_at IS NULL",
             ),
         };
-        let admins = sqlx::query_scalar::<_, String>(lock_admins)
-            .fetch_all(&mut *tx)
-            .await?;
-        let Some(row) = sqlx::query_as::<_, UserRow>(lock_target)
-            .bind(uid)
-            .fetch_optional(&mut *tx)
-            .await?
-        else {
+        let admins = sqlx::query_scalar::<_, String>(lock_admins).fetch_all(&mut *tx).await?;
+        let Some(row) = sqlx::query_as::<_, UserRow>(lock_target).bind(uid).fetch_optional(&mut *tx).await? else {
             return Ok(None);
         };
         let current = User::try_from(row)?;
@@ -233,16 +215,10 @@ impl UserStore for Store {
                 if next.auth_method == AuthMethod::Default {
                     // Turning 2FA off removes the authenticator itself: secret, recovery
                     // code and replay state, not just a flag.
-                    sqlx::query("DELETE FROM passcodes WHERE user_uid = $1")
-                        .bind(uid)
-                        .execute(&mut *tx)
-                        .await?;
+                    sqlx::query("DELETE FROM passcodes WHERE user_uid = $1").bind(uid).execute(&mut *tx).await?;
                 }
                 if !next.can_login {
-                    sqlx::query("DELETE FROM sessions WHERE user_uid = $1")
-                        .bind(uid)
-                        .execute(&mut *tx)
-                        .await?;
+                    sqlx::query("DELETE FROM sessions WHERE user_uid = $1").bind(uid).execute(&mut *tx).await?;
                 }
                 Some(next)
             }
@@ -255,14 +231,8 @@ impl UserStore for Store {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
-                sqlx::query("DELETE FROM sessions WHERE user_uid = $1")
-                    .bind(uid)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("DELETE FROM passcodes WHERE user_uid = $1")
-                    .bind(uid)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query("DELETE FROM sessions WHERE user_uid = $1").bind(uid).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM passcodes WHERE user_uid = $1").bind(uid).execute(&mut *tx).await?;
                 None
             }
         };
@@ -278,12 +248,13 @@ impl UserStore for Store {
         keep_session: Option<&str>,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        let updated = sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE uid = $1 AND deleted_at IS NULL")
-            .bind(uid)
-            .bind(hash)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        let updated =
+            sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE uid = $1 AND deleted_at IS NULL")
+                .bind(uid)
+                .bind(hash)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
         if updated.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
@@ -297,11 +268,7 @@ impl UserStore for Store {
     }
 
     async fn record_login(&self, uid: &str, now: UnixTime) -> Result<(), StoreError> {
-        sqlx::query("UPDATE users SET login_at = $2 WHERE uid = $1")
-            .bind(uid)
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query("UPDATE users SET login_at = $2 WHERE uid = $1").bind(uid).bind(now).execute(&self.pool).await?;
         Ok(())
     }
 }

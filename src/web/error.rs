@@ -22,14 +22,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-            extra: None,
-            retry_after: None,
-            www_authenticate: None,
-        }
+        Self { status, code, message: message.into(), extra: None, retry_after: None, www_authenticate: None }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -37,11 +30,7 @@ impl ApiError {
     }
 
     pub fn unauthorized() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "Please log in first",
-        )
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Please log in first")
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {
@@ -49,19 +38,11 @@ impl ApiError {
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("{what} not found"),
-        )
+        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
     }
 
     pub fn internal() -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            "Something went wrong on the server",
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "Something went wrong on the server")
     }
 
     pub fn with_extra(mut self, extra: serde_json::Value) -> Self {
@@ -73,9 +54,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut body = json!({ "error": self.code, "message": self.message });
-        if let (Some(obj), Some(serde_json::Value::Object(extra))) =
-            (body.as_object_mut(), self.extra)
-        {
+        if let (Some(obj), Some(serde_json::Value::Object(extra))) = (body.as_object_mut(), self.extra) {
             obj.extend(extra);
         }
         let mut resp = (self.status, axum::Json(body)).into_response();
@@ -85,10 +64,7 @@ impl IntoResponse for ApiError {
             }
         }
         if let Some(challenge) = self.www_authenticate {
-            resp.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(challenge),
-            );
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
         }
         resp
     }
@@ -101,11 +77,9 @@ impl From<PolicyError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "guardrail", e.to_string())
             }
             PolicyError::OldPasswordRequired => ApiError::bad_request(e.to_string()),
-            PolicyError::TwoFactorSetupOnly => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_request",
-                e.to_string(),
-            ),
+            PolicyError::TwoFactorSetupOnly => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", e.to_string())
+            }
             _ => ApiError::forbidden(e.to_string()),
         }
     }
@@ -114,17 +88,13 @@ impl From<PolicyError> for ApiError {
 impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
         match e {
-            ServiceError::Invalid(m) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", m)
-            }
+            ServiceError::Invalid(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", m),
             ServiceError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
             ServiceError::NotFound(what) => ApiError::not_found(what),
             ServiceError::Policy(p) => p.into(),
-            ServiceError::InvalidCredentials => ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid credentials",
-                "Invalid username or password",
-            ),
+            ServiceError::InvalidCredentials => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "invalid credentials", "Invalid username or password")
+            }
             ServiceError::Busy(m) => {
                 let mut err = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", m);
                 err.retry_after = Some(5);
@@ -148,12 +118,10 @@ impl From<LoginError> for ApiError {
     fn from(e: LoginError) -> Self {
         match e {
             LoginError::InvalidCredentials => ServiceError::InvalidCredentials.into(),
-            LoginError::PasscodeRequired => ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "passcode required",
-                "Enter verification code",
-            )
-            .with_extra(json!({ "code": 32 })),
+            LoginError::PasscodeRequired => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "passcode required", "Enter verification code")
+                    .with_extra(json!({ "code": 32 }))
+            }
             LoginError::InvalidPasscode => ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid passcode",

@@ -29,24 +29,18 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 
 fn json_rejection(r: &JsonRejection) -> ApiError {
     match r {
-        JsonRejection::JsonDataError(e) => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_request",
-            clip(&e.body_text()),
-        ),
-        JsonRejection::JsonSyntaxError(_) => {
-            ApiError::bad_request("The request body is not valid JSON")
+        JsonRejection::JsonDataError(e) => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", clip(&e.body_text()))
         }
+        JsonRejection::JsonSyntaxError(_) => ApiError::bad_request("The request body is not valid JSON"),
         JsonRejection::MissingJsonContentType(_) => ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             "Send the request body as JSON with Content-Type: application/json",
         ),
-        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            "The request body is too large",
-        ),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "The request body is too large")
+        }
         _ => ApiError::bad_request("The request body could not be read"),
     }
 }
@@ -90,10 +84,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 /// direct peer is a configured trusted proxy; then the right-most address that is not
 /// itself a trusted proxy is the client.
 pub fn request_meta(parts: &Parts, app: &Gatehouse) -> RequestMeta {
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
     let mut ip = peer;
     if app.settings.is_trusted_proxy(peer) {
         let hops = parts
@@ -123,10 +114,7 @@ pub fn request_meta(parts: &Parts, app: &Gatehouse) -> RequestMeta {
         .chars()
         .take(256)
         .collect();
-    RequestMeta {
-        ip: canonical(ip),
-        user_agent,
-    }
+    RequestMeta { ip: canonical(ip), user_agent }
 }
 
 /// IPv4-mapped IPv6 addresses are the IPv4 address they carry.

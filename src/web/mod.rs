@@ -21,17 +21,11 @@ pub fn app(state: Gatehouse) -> Router {
         .merge(api::router())
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "This method is not allowed here",
-            )
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "This method is not allowed here")
         })
         .layer(axum::middleware::map_response(finish_response))
         .layer(DefaultBodyLimit::max(max_body))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
-            ApiError::internal().into_response()
-        }))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| ApiError::internal().into_response()))
         .with_state(state)
 }
 
@@ -55,17 +49,10 @@ async fn finish_response(mut resp: Response) -> Response {
         resp = replaced;
     }
     let h = resp.headers_mut();
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.entry(header::CACHE_CONTROL)
-        .or_insert(HeaderValue::from_static("no-store"));
+    h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
     resp
 }
 
@@ -82,9 +69,7 @@ pub async fn serve(
         let _ = tcp.set_nodelay(true);
     });
     let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let result = axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let result = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
     housekeeping.abort();
     result
 }

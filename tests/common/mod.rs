@@ -53,17 +53,9 @@ pub async fn fresh_database(db: Db, dir: &std::path::Path) -> String {
                 "GATEHOUSE_TEST_POSTGRES is not set: run the tests with ./scripts/test, which starts PostgreSQL",
             );
             sqlx::any::install_default_drivers();
-            let mut conn = sqlx::AnyConnection::connect(&admin)
-                .await
-                .expect("connect to test PostgreSQL");
-            let name = format!(
-                "gh_{}",
-                gatehouse::domain::random::public_id("t", 12).unwrap()
-            );
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&mut conn)
-                .await
-                .unwrap();
+            let mut conn = sqlx::AnyConnection::connect(&admin).await.expect("connect to test PostgreSQL");
+            let name = format!("gh_{}", gatehouse::domain::random::public_id("t", 12).unwrap());
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
             conn.close().await.ok();
             let (base, _) = admin.rsplit_once('/').unwrap();
             format!("{base}/{name}")
@@ -106,9 +98,7 @@ pub async fn spawn_with(db: Db, configure: impl FnOnce(&mut Settings)) -> TestAp
     configure(&mut settings);
     let database_url = settings.database_url.clone();
     let app = Gatehouse::open(settings).await.expect("server core opens");
-    app.bootstrap_admin(Some(ADMIN_PASSWORD.to_owned()))
-        .await
-        .unwrap();
+    app.bootstrap_admin(Some(ADMIN_PASSWORD.to_owned())).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
@@ -121,17 +111,7 @@ pub async fn spawn_with(db: Db, configure: impl FnOnce(&mut Settings)) -> TestAp
         .unwrap();
     });
     let client = Client::builder().build().unwrap();
-    TestApp {
-        addr,
-        app,
-        client,
-        db,
-        database_url,
-        data_dir,
-        _dir: dir,
-        shutdown: Some(tx),
-        server: Some(server),
-    }
+    TestApp { addr, app, client, db, database_url, data_dir, _dir: dir, shutdown: Some(tx), server: Some(server) }
 }
 
 /// A response read fully: status, headers and JSON body (or `Value::Null`).
@@ -149,12 +129,7 @@ impl Reply {
         let headers = resp.headers().clone();
         let text = resp.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply {
-            status,
-            headers,
-            body,
-            text,
-        }
+        Reply { status, headers, body, text }
     }
 
     /// The `error` code of a JSON error body.
@@ -169,13 +144,7 @@ impl TestApp {
     }
 
     /// Sends `method path` with an optional bearer token and JSON body.
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> Reply {
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
         let mut req = self.client.request(method, self.url(path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -191,13 +160,8 @@ impl TestApp {
     }
 
     pub async fn login_reply(&self, username: &str, password: &str) -> Reply {
-        self.call(
-            Method::POST,
-            "/api/v1/session",
-            None,
-            Some(json!({ "username": username, "password": password })),
-        )
-        .await
+        self.call(Method::POST, "/api/v1/session", None, Some(json!({ "username": username, "password": password })))
+            .await
     }
 
     /// Logs in and returns the access token; panics if the login fails.
@@ -218,15 +182,8 @@ impl TestApp {
         if let (Some(b), Value::Object(e)) = (body.as_object_mut(), extra) {
             b.extend(e);
         }
-        let r = self
-            .call(Method::POST, "/api/v1/users", Some(&admin), Some(body))
-            .await;
-        assert_eq!(
-            r.status,
-            StatusCode::CREATED,
-            "create {username}: {}",
-            r.text
-        );
+        let r = self.call(Method::POST, "/api/v1/users", Some(&admin), Some(body)).await;
+        assert_eq!(r.status, StatusCode::CREATED, "create {username}: {}", r.text);
         r.body
     }
 
@@ -247,12 +204,7 @@ impl TestApp {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
         child.wait_with_output().unwrap()
     }
 

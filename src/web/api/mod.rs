@@ -9,8 +9,5 @@ use axum::Router;
 use crate::service::Gatehouse;
 
 pub fn router() -> Router<Gatehouse> {
-    Router::new()
-        .merge(status::router())
-        .merge(session::router())
-        .merge(users::router())
+    Router::new().merge(status::router()).merge(session::router()).merge(users::router())
 }

@@ -12,7 +12,7 @@ use crate::domain::event::EventKind;
 use crate::service::Gatehouse;
 use crate::service::login::LoginAttempt;
 use crate::store::SessionStore as _;
-use crate::web::auth::{AnySession, session_cookie};
+use crate::web::auth::{ApiCaller, Principal, session_cookie};
 use crate::web::error::ApiError;
 use crate::web::extract::{ApiJson, Meta};
 
@@ -33,21 +33,13 @@ async fn login(
     Meta(meta): Meta,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let attempt = LoginAttempt {
-        username: &body.username,
-        password: &body.password,
-        code: body.code.as_deref(),
-    };
+    let attempt = LoginAttempt { username: &body.username, password: &body.password, code: body.code.as_deref() };
     let done = app.login(attempt, &meta).await?;
     let now = app.now();
     let session = &done.issued.session;
     let token = done.issued.token.expose();
     let mut headers = HeaderMap::new();
-    let cookie = session_cookie(
-        Some(token),
-        session.expires_in(now),
-        app.settings.secure_cookies,
-    );
+    let cookie = session_cookie(Some(token), session.expires_in(now), app.settings.secure_cookies);
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         headers.insert(header::SET_COOKIE, v);
     }
@@ -65,28 +57,31 @@ async fn login(
     Ok((headers, Json(body)))
 }
 
-async fn whoami(
-    State(app): State<Gatehouse>,
-    AnySession(auth): AnySession,
-) -> Json<serde_json::Value> {
-    let s = &auth.session;
+async fn whoami(State(app): State<Gatehouse>, ApiCaller(p): ApiCaller) -> Json<serde_json::Value> {
+    let session = p.session();
+    let kind = match &p {
+        Principal::Password { .. } => json!("password"),
+        _ => json!(session.map(|s| s.kind)),
+    };
     Json(json!({
-        "session_id": s.id,
-        "kind": s.kind,
-        "scope": s.scope,
-        "expires_in": s.expires_in(app.now()),
-        "user": auth.user.as_ref().map(crate::domain::user::User::view),
-        "client_id": s.client_id,
+        "session_id": session.map(|s| &s.id),
+        "kind": kind,
+        "scope": session.map_or("*", |s| s.scope.as_str()),
+        "expires_in": session.map_or(0, |s| s.expires_in(app.now())),
+        "user": p.user().map(crate::domain::user::User::view),
+        "client_id": session.and_then(|s| s.client_id.as_ref()),
+        "csrf_token": session.map(|s| app.key.csrf_token(&s.id)),
     }))
 }
 
 async fn logout(
     State(app): State<Gatehouse>,
     Meta(meta): Meta,
-    AnySession(auth): AnySession,
+    ApiCaller(p): ApiCaller,
 ) -> Result<impl IntoResponse, ApiError> {
-    app.store.delete_session(&auth.session.id).await?;
-    if let Some(u) = &auth.user {
+    let session = p.session().ok_or_else(|| ApiError::bad_request("There is no session to end"))?;
+    app.store.delete_session(&session.id).await?;
+    if let Some(u) = p.user() {
         app.record(EventKind::Logout, u.into(), &meta, "", "").await;
     }
     let mut headers = HeaderMap::new();

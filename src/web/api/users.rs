@@ -41,14 +41,9 @@ async fn list(
     if !web.user.is_admin() {
         return Err(PolicyError::AdminOnly("users").into());
     }
-    let q = query
-        .q
-        .as_deref()
-        .map(|q| q.chars().take(100).collect::<String>());
+    let q = query.q.as_deref().map(|q| q.chars().take(100).collect::<String>());
     let users = app.store.list_users(q.as_deref()).await?;
-    Ok(Json(
-        users.iter().map(crate::domain::user::User::view).collect(),
-    ))
+    Ok(Json(users.iter().map(crate::domain::user::User::view).collect()))
 }
 
 #[derive(Deserialize)]
@@ -102,9 +97,7 @@ async fn show(
     web: WebUser,
     ApiPath(uid): ApiPath<String>,
 ) -> Result<Json<UserView>, ApiError> {
-    Ok(Json(
-        app.view_user(Actor::User(&web.user), &uid).await?.view(),
-    ))
+    Ok(Json(app.view_user(Actor::User(&web.user), &uid).await?.view()))
 }
 
 #[derive(Deserialize)]
@@ -134,11 +127,7 @@ async fn update(
         webdav: b.webdav,
         auth_method: b.auth_method,
     };
-    Ok(Json(
-        app.update_user(Actor::User(&web.user), &uid, patch, &meta)
-            .await?
-            .view(),
-    ))
+    Ok(Json(app.update_user(Actor::User(&web.user), &uid, patch, &meta).await?.view()))
 }
 
 async fn remove(
@@ -192,23 +181,15 @@ async fn sessions(
     let user = app.view_user(Actor::User(&web.user), &uid).await?;
     let kind = match q.kind.as_deref() {
         None | Some("") => None,
-        Some(k) => Some(SessionKind::parse(k).ok_or_else(|| {
-            ApiError::bad_request("type must be one of web, app_password, access_token, client")
-        })?),
+        Some(k) => Some(
+            SessionKind::parse(k)
+                .ok_or_else(|| ApiError::bad_request("type must be one of web, app_password, access_token, client"))?,
+        ),
     };
-    let filter = SessionFilter {
-        user_uid: Some(&user.uid),
-        client_id: None,
-        kind,
-    };
+    let filter = SessionFilter { user_uid: Some(&user.uid), client_id: None, kind };
     let list = app.store.list_sessions(&filter).await?;
     let now = app.now();
-    Ok(Json(
-        list.iter()
-            .filter(|s| s.is_live(now))
-            .map(|s| s.view(Some(&web.session.id)))
-            .collect(),
-    ))
+    Ok(Json(list.iter().filter(|s| s.is_live(now)).map(|s| s.view(Some(&web.session.id))).collect()))
 }
 
 async fn revoke_session(
@@ -217,8 +198,7 @@ async fn revoke_session(
     Meta(meta): Meta,
     ApiPath((uid, id)): ApiPath<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    app.revoke_user_session(Actor::User(&web.user), &uid, &id, &meta)
-        .await?;
+    app.revoke_user_session(Actor::User(&web.user), &uid, &id, &meta).await?;
     Ok(Json(json!({ "status": "revoked" })))
 }
 
@@ -235,9 +215,5 @@ async fn events(
     ApiQuery(q): ApiQuery<EventQuery>,
 ) -> Result<Json<Vec<crate::domain::event::EventView>>, ApiError> {
     let user = app.view_user(Actor::User(&web.user), &uid).await?;
-    Ok(Json(
-        app.store
-            .list_events(Some(&user.uid), q.limit.unwrap_or(100))
-            .await?,
-    ))
+    Ok(Json(app.store.list_events(Some(&user.uid), q.limit.unwrap_or(100)).await?))
 }
