@@ -17,7 +17,7 @@ use crate::store::{SessionStore as _, StoreError, UserStore as _};
 #[derive(Debug, Clone)]
 pub enum BasicIdentity {
     /// An app password of this user (the session holds its scope).
-    AppPassword(Authenticated),
+    AppPassword(Box<Authenticated>),
     /// The account password of a user without 2FA: full scope, no session.
     AccountPassword(User),
 }
@@ -108,7 +108,7 @@ impl Gatehouse {
                 if auth.session.kind == SessionKind::AppPassword
                     && auth.user.as_ref().is_some_and(|u| username_key(&u.username) == username_key(name)) =>
             {
-                Ok(BasicIdentity::AppPassword(auth))
+                Ok(BasicIdentity::AppPassword(Box::new(auth)))
             }
             _ => Err(BasicError::Invalid),
         }

@@ -159,7 +159,7 @@ async fn resolve(parts: &Parts, app: &Gatehouse) -> Result<Principal, ApiError> 
         let meta = request_meta(parts, app);
         return match app.authenticate_basic(&username, &password, &meta).await.map_err(basic_failure)? {
             BasicIdentity::AccountPassword(user) => Ok(Principal::Password { user }),
-            BasicIdentity::AppPassword(auth) => Principal::from_session(auth),
+            BasicIdentity::AppPassword(auth) => Principal::from_session(*auth),
         };
     }
     let Some((token, source)) = presented_token(parts) else {
