@@ -9,6 +9,7 @@
 #![allow(async_fn_in_trait)]
 
 mod attempts;
+mod dav;
 mod events;
 mod sessions;
 mod settings;
@@ -22,6 +23,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor as _};
 
 pub use attempts::{AttemptStore, Outcome};
+pub use dav::{DavLockStore, DavPropStore, DeadProp, LockRecord};
 pub use events::EventStore;
 pub use sessions::{SessionFilter, SessionStore};
 pub use settings::SettingsStore;

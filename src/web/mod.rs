@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod dav;
 pub mod error;
 pub mod extract;
 
@@ -19,6 +20,8 @@ pub fn app(state: Gatehouse) -> Router {
     let max_body = state.settings.max_body;
     Router::new()
         .merge(api::router())
+        // WebDAV bodies are files: streamed, never buffered, so no body limit there.
+        .merge(dav::router(&state).layer(DefaultBodyLimit::disable()))
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "This method is not allowed here")

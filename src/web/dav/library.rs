@@ -1,0 +1,200 @@
+//! A library folder on disk (`/originals/`, `/import/`) and the one rule for turning a
+//! WebDAV path into a file path: it must stay inside the folder. Symlinks are followed
+//! only while their target is inside the same folder; in-progress uploads are invisible.
+
+use std::io;
+use std::os::unix::ffi::OsStrExt as _;
+use std::path::{Path, PathBuf};
+
+use dav_server::davpath::DavPath;
+use dav_server::fs::FsError;
+
+/// Name prefix of the hidden temporary files uploads are written to.
+pub const UPLOAD_PREFIX: &[u8] = b".gatehouse-upload-";
+
+/// One served folder.
+#[derive(Debug)]
+pub struct Library {
+    /// The URL prefix and the database key, e.g. `originals`.
+    pub name: &'static str,
+    /// The folder, canonical (symlinks and `..` resolved).
+    root: PathBuf,
+}
+
+impl Library {
+    /// Creates the folder if missing and pins its canonical path.
+    pub fn open(name: &'static str, folder: &Path) -> io::Result<Library> {
+        std::fs::create_dir_all(folder)?;
+        Ok(Library { name, root: std::fs::canonicalize(folder)? })
+    }
+
+    /// The URL prefix this library is served under, without trailing slash.
+    pub fn prefix(&self) -> String {
+        format!("/{}", self.name)
+    }
+
+    /// The file path for `path` if it lies inside the library. The last segment need not
+    /// exist (for uploads and new folders); everything above it must. Blocking.
+    pub fn resolve(&self, path: &DavPath) -> Result<PathBuf, FsError> {
+        let joined = self.join(path)?;
+        match std::fs::canonicalize(&joined) {
+            Ok(real) if real.starts_with(&self.root) => Ok(real),
+            Ok(_) => Err(FsError::Forbidden),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => self.resolve_missing(&joined),
+            Err(e) => Err(fs_error(&e)),
+        }
+    }
+
+    /// The path of the entry `path` names itself: a symlink as the link, not its target
+    /// (what DELETE and MOVE act on). Its folder must be inside. Blocking.
+    pub fn resolve_entry(&self, path: &DavPath) -> Result<PathBuf, FsError> {
+        let joined = self.join(path)?;
+        let (Some(parent), Some(name)) = (joined.parent(), joined.file_name()) else {
+            return Ok(self.root.clone());
+        };
+        if joined == self.root {
+            return Ok(self.root.clone());
+        }
+        let real_parent = std::fs::canonicalize(parent).map_err(|e| fs_error(&e))?;
+        if !real_parent.starts_with(&self.root) {
+            return Err(FsError::Forbidden);
+        }
+        Ok(real_parent.join(name))
+    }
+
+    /// The library folder joined with the segments of `path`, refusing hidden uploads.
+    fn join(&self, path: &DavPath) -> Result<PathBuf, FsError> {
+        let segments = path.as_bytes().split(|&b| b == b'/').filter(|s| !s.is_empty());
+        let mut joined = self.root.clone();
+        for s in segments {
+            if is_hidden(s) || s == b".." || s == b"." {
+                return Err(FsError::NotFound);
+            }
+            joined.push(std::ffi::OsStr::from_bytes(s));
+        }
+        Ok(joined)
+    }
+
+    /// A path whose last segment does not exist: its folder must be inside, and the
+    /// name must not be a dangling symlink (writing through it could leave the library).
+    fn resolve_missing(&self, joined: &Path) -> Result<PathBuf, FsError> {
+        let (Some(parent), Some(name)) = (joined.parent(), joined.file_name()) else {
+            return Err(FsError::NotFound);
+        };
+        let real_parent = std::fs::canonicalize(parent).map_err(|e| fs_error(&e))?;
+        if !real_parent.starts_with(&self.root) {
+            return Err(FsError::Forbidden);
+        }
+        let target = real_parent.join(name);
+        match std::fs::symlink_metadata(&target) {
+            Ok(_) => Err(FsError::Forbidden),
+            Err(_) => Ok(target),
+        }
+    }
+
+    /// Whether a real path (from [`Library::resolve`] or a listing) is inside.
+    pub fn contains(&self, real: &Path) -> bool {
+        real.starts_with(&self.root)
+    }
+
+    /// Whether `path` is the library folder itself.
+    pub fn is_root(&self, real: &Path) -> bool {
+        real == self.root
+    }
+}
+
+/// Whether a file name belongs to an upload in progress.
+pub fn is_hidden(name: &[u8]) -> bool {
+    name.starts_with(UPLOAD_PREFIX)
+}
+
+/// The database key of a WebDAV path: percent-encoded, no trailing slash, `/` for the
+/// library folder itself.
+pub fn key(path: &DavPath) -> String {
+    let url = path.as_url_string();
+    let trimmed = url.trim_end_matches('/');
+    if trimmed.is_empty() { "/".to_owned() } else { trimmed.to_owned() }
+}
+
+/// The key of the folder that holds `key`.
+pub fn parent_key(key: &str) -> String {
+    match key.rfind('/') {
+        Some(0) | None => "/".to_owned(),
+        Some(i) => key[..i].to_owned(),
+    }
+}
+
+/// `ELOOP` on Linux: too many symlinks (its `ErrorKind` is not stable yet).
+const ELOOP: i32 = 40;
+
+/// Maps an I/O error to the WebDAV answer it deserves: a full disk is 507, a refused
+/// permission 403, never a bare 500 for the client's or the disk's state.
+pub fn fs_error(e: &io::Error) -> FsError {
+    use io::ErrorKind as K;
+    match e.kind() {
+        K::NotFound => FsError::NotFound,
+        K::PermissionDenied | K::ReadOnlyFilesystem | K::NotADirectory | K::IsADirectory => FsError::Forbidden,
+        K::StorageFull | K::QuotaExceeded | K::TooManyLinks => FsError::InsufficientStorage,
+        K::AlreadyExists | K::DirectoryNotEmpty => FsError::Exists,
+        K::FileTooLarge => FsError::TooLarge,
+        K::InvalidFilename => FsError::PathTooLong,
+        K::CrossesDevices => FsError::IsRemote,
+        _ if e.raw_os_error() == Some(ELOOP) => FsError::LoopDetected,
+        _ => {
+            tracing::warn!(error = %e, "file system error");
+            FsError::GeneralFailure
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_encoded_without_trailing_slash() {
+        assert_eq!(key(&DavPath::new("/").unwrap()), "/");
+        assert_eq!(key(&DavPath::new("/a%20b/").unwrap()), "/a%20b");
+        assert_eq!(key(&DavPath::new("/a/b%23c").unwrap()), "/a/b%23c");
+        assert_eq!(parent_key("/a/b"), "/a");
+        assert_eq!(parent_key("/a"), "/");
+        assert_eq!(parent_key("/"), "/");
+    }
+
+    #[test]
+    fn io_errors_map_to_client_answers() {
+        let e = |k| fs_error(&io::Error::from(k));
+        assert_eq!(e(io::ErrorKind::StorageFull), FsError::InsufficientStorage);
+        assert_eq!(e(io::ErrorKind::QuotaExceeded), FsError::InsufficientStorage);
+        assert_eq!(e(io::ErrorKind::PermissionDenied), FsError::Forbidden);
+        assert_eq!(e(io::ErrorKind::ReadOnlyFilesystem), FsError::Forbidden);
+        assert_eq!(fs_error(&io::Error::from_raw_os_error(28)), FsError::InsufficientStorage);
+        assert_eq!(fs_error(&io::Error::from_raw_os_error(1)), FsError::Forbidden);
+    }
+
+    #[test]
+    fn paths_stay_inside_the_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("secret"), b"x").unwrap();
+        let lib = Library::open("originals", &dir.path().join("lib")).unwrap();
+        std::os::unix::fs::symlink(&outside, dir.path().join("lib/out")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("lib/in"), dir.path().join("lib/dangling")).unwrap();
+        std::fs::create_dir(dir.path().join("lib/sub")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("lib/sub"), dir.path().join("lib/inside")).unwrap();
+        let p = |s: &str| DavPath::new(s).unwrap();
+        assert_eq!(lib.resolve(&p("/out/secret")), Err(FsError::Forbidden));
+        assert_eq!(lib.resolve(&p("/out")), Err(FsError::Forbidden));
+        assert_eq!(lib.resolve(&p("/out/new")), Err(FsError::Forbidden));
+        assert_eq!(lib.resolve(&p("/dangling")), Err(FsError::Forbidden));
+        assert!(lib.resolve(&p("/inside/new")).is_ok());
+        assert!(lib.resolve(&p("/sub")).is_ok());
+        assert_eq!(lib.resolve_entry(&p("/out")).unwrap(), lib.root.join("out"));
+        assert_eq!(lib.resolve_entry(&p("/out/secret")), Err(FsError::Forbidden));
+        assert_eq!(lib.resolve_entry(&p("/")).unwrap(), lib.root);
+        assert_eq!(lib.resolve(&p("/.gatehouse-upload-x")), Err(FsError::NotFound));
+        assert_eq!(lib.resolve(&p("/missing/new")), Err(FsError::NotFound));
+    }
+}

@@ -1,0 +1,325 @@
+//! WebDAV locks (RFC 4918 §6–7) kept in the database, so a lock taken through one
+//! instance holds on every other. The conflict rules follow dav-server's own in-memory
+//! lock system; a lock without a timeout gets [`DEFAULT_TIMEOUT`] so that a client that
+//! vanishes cannot block a path forever.
+
+use std::io::Cursor;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use dav_server::davpath::DavPath;
+use dav_server::ls::{DavLock, DavLockSystem, LsFuture};
+use futures_util::FutureExt as _;
+use tokio::sync::OnceCell;
+use xmltree::Element;
+
+use super::library::key;
+use crate::store::{DavLockStore as _, LockRecord, Store};
+
+/// The timeout of a lock requested without one.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// One request's handle on the lock table.
+#[derive(Debug, Clone)]
+pub struct DbLocks {
+    store: Store,
+    root: &'static str,
+    prefix: String,
+    /// The live locks as first read by this request (for PROPFIND's lockdiscovery).
+    snapshot: Arc<OnceCell<Vec<LockRecord>>>,
+}
+
+impl DbLocks {
+    pub fn new(store: Store, root: &'static str, prefix: String) -> Self {
+        DbLocks { store, root, prefix, snapshot: Arc::new(OnceCell::new()) }
+    }
+
+    async fn live(&self) -> Vec<LockRecord> {
+        match self.store.dav_locks(self.root, now_ms()).await {
+            Ok(locks) => locks,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read WebDAV locks");
+                Vec::new()
+            }
+        }
+    }
+
+    /// A stored lock as dav-server wants it; `asked` stands in for a path that no longer parses.
+    fn to_dav(&self, r: &LockRecord, asked: &DavPath) -> DavLock {
+        let url = if r.path == "/" { format!("{}/", self.prefix) } else { format!("{}{}", self.prefix, r.path) };
+        let path = DavPath::new(&url)
+            .and_then(|mut p| p.set_prefix(&self.prefix).map(|()| p))
+            .unwrap_or_else(|_| asked.clone());
+        DavLock {
+            token: r.token.clone(),
+            path: Box::new(path),
+            principal: r.principal.clone(),
+            owner: r.owner.as_deref().and_then(|o| Element::parse(Cursor::new(o.as_bytes())).ok()).map(Box::new),
+            timeout_at: r
+                .expires_at
+                .and_then(|ms| u64::try_from(ms).ok())
+                .map(|ms| UNIX_EPOCH + Duration::from_millis(ms)),
+            timeout: r.timeout_secs.and_then(|s| u64::try_from(s).ok()).map(Duration::from_secs),
+            shared: r.shared,
+            deep: r.deep,
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)).unwrap_or(0)
+}
+
+/// Whether `path` is `at` or below it.
+fn within(path: &str, at: &str) -> bool {
+    at == "/" || path == at || path.strip_prefix(at).is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// Locks on `path` or on a folder above it that reach it.
+fn covering<'a>(locks: &'a [LockRecord], path: &'a str) -> impl Iterator<Item = &'a LockRecord> + 'a {
+    locks.iter().filter(move |l| within(path, &l.path) && (l.deep || l.path == path))
+}
+
+/// Who may act despite a lock: the holder of its token (and, unless ignored, the same principal).
+struct Caller<'a> {
+    principal: Option<&'a str>,
+    ignore_principal: bool,
+    tokens: &'a [String],
+}
+
+impl Caller<'_> {
+    fn holds(&self, l: &LockRecord) -> bool {
+        self.tokens.iter().any(|t| *t == l.token) && (self.ignore_principal || self.principal == l.principal.as_deref())
+    }
+}
+
+/// The locks on `path` and above: exclusive ones block unless held; shared ones block
+/// unless `shared_ok` or one lock is held.
+fn check_up(locks: &[LockRecord], path: &str, who: &Caller<'_>, shared_ok: bool) -> Result<(), LockRecord> {
+    let mut holds = false;
+    let mut first_shared = None;
+    for l in covering(locks, path) {
+        if who.holds(l) {
+            holds = true;
+        } else if !l.shared {
+            return Err(l.clone());
+        } else if !shared_ok {
+            first_shared.get_or_insert(l);
+        }
+    }
+    match first_shared {
+        Some(l) if !holds => Err(l.clone()),
+        _ => Ok(()),
+    }
+}
+
+/// The locks on `path` and below it, for deep operations.
+fn check_down(locks: &[LockRecord], path: &str, who: &Caller<'_>, shared_ok: bool) -> Result<(), LockRecord> {
+    match locks.iter().find(|l| within(&l.path, path) && (!l.shared || !shared_ok) && !who.holds(l)) {
+        Some(l) => Err(l.clone()),
+        None => Ok(()),
+    }
+}
+
+/// The `<D:owner>` element as text that parses back on its own (its `D:` prefix declared).
+fn serialize(owner: Option<&Element>) -> Option<String> {
+    let mut owner = owner?.clone();
+    let mut ns = owner.namespaces.take().unwrap_or_else(xmltree::Namespace::empty);
+    ns.force_put("D", "DAV:");
+    owner.namespaces = Some(ns);
+    let mut out = Vec::new();
+    owner.write(&mut out).ok()?;
+    String::from_utf8(out).ok()
+}
+
+fn new_token() -> Option<String> {
+    let mut b = [0u8; 16];
+    crate::domain::random::fill(&mut b).ok()?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = data_encoding::HEXLOWER.encode(&b);
+    Some(format!("urn:uuid:{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..]))
+}
+
+impl DavLockSystem for DbLocks {
+    fn lock(
+        &self,
+        path: &DavPath,
+        principal: Option<&str>,
+        owner: Option<&Element>,
+        timeout: Option<Duration>,
+        shared: bool,
+        deep: bool,
+    ) -> LsFuture<'_, Result<DavLock, DavLock>> {
+        let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let secs = i64::try_from(timeout.as_secs()).unwrap_or(i64::MAX);
+        let now = now_ms();
+        let asked = path.clone();
+        let record = LockRecord {
+            token: new_token().unwrap_or_default(),
+            path: key(path),
+            principal: principal.map(str::to_owned),
+            owner: serialize(owner),
+            timeout_secs: Some(secs),
+            expires_at: Some(now.saturating_add(secs.saturating_mul(1000))),
+            shared,
+            deep,
+        };
+        async move {
+            if record.token.is_empty() {
+                return Err(self.to_dav(&record, &asked));
+            }
+            let nobody = Caller { principal: None, ignore_principal: true, tokens: &[] };
+            let decided = self
+                .store
+                .dav_lock_with(self.root, now, |live| {
+                    check_up(live, &record.path, &nobody, shared)?;
+                    if deep {
+                        check_down(live, &record.path, &nobody, shared)?;
+                    }
+                    Ok(record.clone())
+                })
+                .await;
+            match decided {
+                Ok(Ok(lock)) => Ok(self.to_dav(&lock, &asked)),
+                Ok(Err(conflict)) => Err(self.to_dav(&conflict, &asked)),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot store a WebDAV lock");
+                    Err(self.to_dav(&record, &asked))
+                }
+            }
+        }
+        .boxed()
+    }
+
+    fn unlock(&self, path: &DavPath, token: &str) -> LsFuture<'_, Result<(), ()>> {
+        let (path, token) = (key(path), token.to_owned());
+        async move {
+            let live = self.live().await;
+            if !live.iter().any(|l| l.token == token && within(&path, &l.path)) {
+                return Err(());
+            }
+            self.store.dav_unlock(self.root, &token).await.ok().filter(|gone| *gone).map(|_| ()).ok_or(())
+        }
+        .boxed()
+    }
+
+    fn refresh(&self, path: &DavPath, token: &str, timeout: Option<Duration>) -> LsFuture<'_, Result<DavLock, ()>> {
+        let asked = path.clone();
+        let (path, token) = (key(path), token.to_owned());
+        async move {
+            let live = self.live().await;
+            let mut lock = live.into_iter().find(|l| l.token == token && within(&path, &l.path)).ok_or(())?;
+            let secs = i64::try_from(timeout.unwrap_or(DEFAULT_TIMEOUT).as_secs()).unwrap_or(i64::MAX);
+            lock.timeout_secs = Some(secs);
+            lock.expires_at = Some(now_ms().saturating_add(secs.saturating_mul(1000)));
+            self.store.dav_refresh_lock(self.root, &token, lock.timeout_secs, lock.expires_at).await.map_err(|_| ())?;
+            Ok(self.to_dav(&lock, &asked))
+        }
+        .boxed()
+    }
+
+    fn check(
+        &self,
+        path: &DavPath,
+        principal: Option<&str>,
+        ignore_principal: bool,
+        deep: bool,
+        submitted_tokens: &[String],
+    ) -> LsFuture<'_, Result<(), DavLock>> {
+        let asked = path.clone();
+        let path = key(path);
+        let principal = principal.map(str::to_owned);
+        let tokens = submitted_tokens.to_vec();
+        async move {
+            let live = self.live().await;
+            let who = Caller { principal: principal.as_deref(), ignore_principal, tokens: &tokens };
+            let result = check_up(&live, &path, &who, false)
+                .and_then(|()| if deep { check_down(&live, &path, &who, false) } else { Ok(()) });
+            result.map_err(|l| self.to_dav(&l, &asked))
+        }
+        .boxed()
+    }
+
+    fn discover(&self, path: &DavPath) -> LsFuture<'_, Vec<DavLock>> {
+        let asked = path.clone();
+        let path = key(path);
+        async move {
+            let live = self.snapshot.get_or_init(|| self.live()).await;
+            covering(live, &path).map(|l| self.to_dav(l, &asked)).collect()
+        }
+        .boxed()
+    }
+
+    fn delete(&self, path: &DavPath) -> LsFuture<'_, Result<(), ()>> {
+        let path = key(path);
+        async move { self.store.dav_delete_locks(self.root, &path).await.map_err(|_| ()) }.boxed()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn lock(path: &str, shared: bool, deep: bool, token: &str) -> LockRecord {
+        LockRecord {
+            token: token.into(),
+            path: path.into(),
+            principal: Some("u1".into()),
+            owner: None,
+            timeout_secs: None,
+            expires_at: None,
+            shared,
+            deep,
+        }
+    }
+
+    #[test]
+    fn exclusive_locks_block_others_but_not_their_holder() {
+        let locks = vec![lock("/a", false, true, "t1")];
+        let nobody = Caller { principal: Some("u1"), ignore_principal: false, tokens: &[] };
+        let tokens = vec!["t1".to_owned()];
+        let holder = Caller { principal: Some("u1"), ignore_principal: false, tokens: &tokens };
+        let thief = Caller { principal: Some("u2"), ignore_principal: false, tokens: &tokens };
+        assert!(check_up(&locks, "/a/b", &nobody, false).is_err());
+        assert!(check_up(&locks, "/a/b", &holder, false).is_ok());
+        assert!(check_up(&locks, "/a/b", &thief, false).is_err());
+        assert!(check_up(&locks, "/ab", &nobody, false).is_ok());
+        assert!(check_down(&locks, "/", &nobody, false).is_err());
+    }
+
+    #[test]
+    fn shallow_locks_cover_only_their_resource() {
+        let locks = vec![lock("/a", false, false, "t1")];
+        let nobody = Caller { principal: None, ignore_principal: true, tokens: &[] };
+        assert!(check_up(&locks, "/a/b", &nobody, false).is_ok());
+        assert!(check_up(&locks, "/a", &nobody, false).is_err());
+    }
+
+    #[test]
+    fn shared_locks_stack() {
+        let locks = vec![lock("/a", true, false, "t1")];
+        let nobody = Caller { principal: None, ignore_principal: true, tokens: &[] };
+        assert!(check_up(&locks, "/a", &nobody, true).is_ok());
+        assert!(check_up(&locks, "/a", &nobody, false).is_err());
+    }
+
+    #[test]
+    fn owners_survive_the_database() {
+        let info = r#"<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:owner><D:href>mailto:a@b</D:href> and text</D:owner></D:lockinfo>"#;
+        let mut owner = Element::parse(Cursor::new(info.as_bytes())).unwrap().take_child("owner").unwrap();
+        owner.prefix = Some("D".into());
+        let text = serialize(Some(&owner)).unwrap();
+        let back = Element::parse(Cursor::new(text.as_bytes())).unwrap();
+        assert_eq!(back.name, "owner");
+        assert_eq!(back.namespace.as_deref(), Some("DAV:"));
+        assert_eq!(back.get_child("href").unwrap().get_text().unwrap(), "mailto:a@b");
+    }
+
+    #[test]
+    fn tokens_look_like_uuid_urns() {
+        let t = new_token().unwrap();
+        assert!(t.starts_with("urn:uuid:") && t.len() == 45, "{t}");
+    }
+}

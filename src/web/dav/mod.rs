@@ -1,0 +1,116 @@
+//! WebDAV sync (SPEC §2 "WebDAV sync"): `/originals/` and `/import/` served from their
+//! folders for sync apps, through the one authentication decision point ([`DavUser`]).
+//! dav-server speaks the protocol; this module supplies what it lacks for a shared,
+//! safe library: a file system confined to the folder with atomic uploads
+//! ([`fs`], [`file`]), dead properties and locks in the database ([`props`], [`locks`]),
+//! and request checks ([`guard`]).
+
+mod file;
+mod fs;
+mod guard;
+mod library;
+mod locks;
+mod props;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use dav_server::DavHandler;
+use dav_server::davpath::DavPath;
+
+use self::fs::LibraryFs;
+use self::library::Library;
+use self::locks::DbLocks;
+use super::auth::DavUser;
+use super::error::ApiError;
+use crate::service::Gatehouse;
+
+/// How much of a file one read hands to the network.
+const READ_CHUNK: usize = 256 * 1024;
+
+/// The WebDAV routes. Creates the library folders when missing.
+pub fn router(app: &Gatehouse) -> Router<Gatehouse> {
+    let mut router = Router::new();
+    for (name, folder) in [("originals", &app.settings.originals_path), ("import", &app.settings.import_path)] {
+        let lib = match Library::open(name, folder) {
+            Ok(lib) => Some(Arc::new(lib)),
+            Err(e) => {
+                tracing::error!(folder = %folder.display(), error = %e, "cannot open the {name} folder for WebDAV");
+                None
+            }
+        };
+        let handler = move |State(app): State<Gatehouse>, req: Request| serve(app, lib.clone(), req);
+        router = router
+            .route(&format!("/{name}"), any(handler.clone()))
+            .route(&format!("/{name}/"), any(handler.clone()))
+            .route(&format!("/{name}/{{*path}}"), any(handler));
+    }
+    router
+}
+
+async fn serve(app: Gatehouse, lib: Option<Arc<Library>>, req: Request) -> Response {
+    match prepare(&app, lib, req).await {
+        Ok((handler, req, mtime_asked)) => {
+            let mut resp = handler.handle(req).await.map(axum::body::Body::new);
+            if mtime_asked && resp.status().is_success() {
+                resp.headers_mut().insert("x-oc-mtime", HeaderValue::from_static("accepted"));
+            }
+            resp
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Authenticates and checks the request, and builds the handler for it.
+async fn prepare(
+    app: &Gatehouse,
+    lib: Option<Arc<Library>>,
+    req: Request,
+) -> Result<(DavHandler, Request, bool), ApiError> {
+    let (mut parts, body) = req.into_parts();
+    let user = DavUser::resolve(&mut parts, app).await?;
+    let lib = lib.ok_or_else(|| {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "The library folder is not available")
+    })?;
+    if guard::is_write(&parts.method) {
+        if app.settings.read_only {
+            return Err(ApiError::forbidden("The library is read-only on this server"));
+        }
+        if user.read_only {
+            return Err(ApiError::forbidden("This credential may only read"));
+        }
+    }
+    guard::check_path(parts.uri.path())?;
+    let prefix = lib.prefix();
+    let destination = guard::destination(&parts, &prefix)?;
+    let mtime = if parts.method == Method::PUT { guard::oc_mtime(&parts.headers)? } else { None };
+    let copy = match (&parts.method, destination) {
+        (m, Some(dest)) if m.as_str() == "COPY" => {
+            Some((dav_key(parts.uri.path(), &prefix)?, dav_key(&dest, &prefix)?))
+        }
+        _ => None,
+    };
+    let fs = LibraryFs::new(lib.clone(), app.store.clone(), mtime, copy);
+    let locks = DbLocks::new(app.store.clone(), lib.name, prefix.clone());
+    let handler = DavHandler::builder()
+        .filesystem(Box::new(fs))
+        .locksystem(Box::new(locks))
+        .strip_prefix(prefix)
+        .principal(user.user.uid)
+        .read_buf_size(READ_CHUNK)
+        .autoindex(false)
+        .hide_symlinks(false)
+        .build_handler();
+    Ok((handler, Request::from_parts(parts, body), mtime.is_some()))
+}
+
+/// The database key of a URL path inside the library at `prefix`.
+fn dav_key(url_path: &str, prefix: &str) -> Result<String, ApiError> {
+    let mut path = DavPath::new(url_path).map_err(|_| ApiError::bad_request("Invalid path"))?;
+    path.set_prefix(prefix).map_err(|_| ApiError::bad_request("Invalid path"))?;
+    Ok(library::key(&path))
+}
