@@ -10,6 +10,7 @@
 
 mod attempts;
 mod events;
+mod passcodes;
 mod sessions;
 mod settings;
 mod users;
@@ -23,6 +24,7 @@ use sqlx::{AnyPool, Executor as _};
 
 pub use attempts::{AttemptStore, Outcome};
 pub use events::EventStore;
+pub use passcodes::{Passcode, PasscodeStore};
 pub use sessions::{SessionFilter, SessionStore};
 pub use settings::SettingsStore;
 pub use users::{UserChange, UserStore};
