@@ -7,6 +7,7 @@ mod error;
 pub mod login;
 pub mod sessions;
 pub mod throttle;
+pub mod twofactor;
 pub mod users;
 
 use std::net::IpAddr;

@@ -11,6 +11,7 @@
 mod attempts;
 mod dav;
 mod events;
+mod passcodes;
 mod sessions;
 mod settings;
 mod users;
@@ -25,6 +26,7 @@ use sqlx::{AnyPool, Executor as _};
 pub use attempts::{AttemptStore, Outcome};
 pub use dav::{DavLockStore, DavPropStore, DeadProp, LockRecord};
 pub use events::EventStore;
+pub use passcodes::{Passcode, PasscodeStore};
 pub use sessions::{SessionFilter, SessionStore};
 pub use settings::SettingsStore;
 pub use users::{UserChange, UserStore};

@@ -1,5 +1,6 @@
 //! The JSON API under `/api/v1`: each feature module exports its routes.
 
+mod passcode;
 mod session;
 mod status;
 mod users;
@@ -9,5 +10,5 @@ use axum::Router;
 use crate::service::Gatehouse;
 
 pub fn router() -> Router<Gatehouse> {
-    Router::new().merge(status::router()).merge(session::router()).merge(users::router())
+    Router::new().merge(status::router()).merge(session::router()).merge(users::router()).merge(passcode::router())
 }
