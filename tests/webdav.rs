@@ -1,0 +1,214 @@
+//! WebDAV sync over real HTTP (SPEC §2 "WebDAV sync"): who may sync, read-only modes,
+//! atomic uploads, dead properties and locks shared through the database.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+mod webdav_util;
+
+use common::{Db, spawn, spawn_with};
+use reqwest::StatusCode;
+use tokio::io::AsyncWriteExt as _;
+use webdav_util::{DAV_PASSWORD, DAV_USER, app_password, basic, bob, dav, dav_user, names_in};
+
+const PROPPATCH: &str = r#"<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:g="urn:gatehouse:test"><D:set><D:prop><g:colour>blue</g:colour></D:prop></D:set></D:propertyupdate>"#;
+const PROPFIND_COLOUR: &str = r#"<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:g="urn:gatehouse:test"><D:prop><g:colour/></D:prop></D:propfind>"#;
+
+async fn webdav_needs_a_user_with_the_webdav_flag_and_a_webdav_scope(db: Db) {
+    let t = spawn(db).await;
+    dav_user(&t).await;
+    t.create_user("carol", "carol-password-1", serde_json::json!({})).await;
+
+    let anonymous =
+        t.client.request(reqwest::Method::from_bytes(b"PROPFIND").unwrap(), t.url("/originals/")).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    assert!(anonymous.headers()["www-authenticate"].to_str().unwrap().starts_with("Basic realm="));
+    let wrong = dav(&t, "PROPFIND", "/originals/", DAV_USER, "wrong-password").send().await.unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert!(wrong.headers().contains_key("www-authenticate"));
+    let no_flag = dav(&t, "PROPFIND", "/originals/", "carol", "carol-password-1").send().await.unwrap();
+    assert_eq!(no_flag.status(), StatusCode::FORBIDDEN);
+
+    assert_eq!(bob(&t, "PROPFIND", "/originals/").header("Depth", "0").send().await.unwrap().status(), 207);
+    let token = t.login(DAV_USER, DAV_PASSWORD).await;
+    let bearer = t.client.get(t.url("/originals/")).bearer_auth(&token).header("Depth", "0");
+    assert_ne!(bearer.send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    for scope in ["webdav", "*"] {
+        let pw = app_password(&t, DAV_USER, scope).await;
+        let put = dav(&t, "PUT", &format!("/originals/{}.txt", scope.len()), DAV_USER, &pw).body("x");
+        assert_eq!(put.send().await.unwrap().status(), StatusCode::CREATED, "scope {scope}");
+    }
+    let metrics = app_password(&t, DAV_USER, "metrics").await;
+    let r = dav(&t, "PROPFIND", "/originals/", DAV_USER, &metrics).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let read_only = app_password(&t, DAV_USER, "read webdav").await;
+    assert_eq!(dav(&t, "GET", "/originals/1.txt", DAV_USER, &read_only).send().await.unwrap().status(), 200);
+    let put = dav(&t, "PUT", "/originals/ro.txt", DAV_USER, &read_only).body("x").send().await.unwrap();
+    assert_eq!(put.status(), StatusCode::FORBIDDEN);
+    assert!(!t.data_dir.join("originals/ro.txt").exists());
+    // An app password only works with its owner's name.
+    let r = dav(&t, "PROPFIND", "/originals/", "admin", &metrics).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn two_factor_accounts_must_use_an_app_password(db: Db) {
+    let t = spawn(db).await;
+    dav_user(&t).await;
+    t.enable_2fa(DAV_USER, DAV_PASSWORD).await;
+    let r = bob(&t, "PROPFIND", "/originals/").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(r.headers().contains_key("www-authenticate"));
+    assert!(r.text().await.unwrap().contains("app password"));
+    let pw = app_password(&t, DAV_USER, "webdav").await;
+    assert_eq!(dav(&t, "PROPFIND", "/originals/", DAV_USER, &pw).send().await.unwrap().status(), 207);
+}
+
+async fn a_read_only_server_refuses_every_write(db: Db) {
+    let t = spawn_with(db, |s| s.read_only = true).await;
+    dav_user(&t).await;
+    std::fs::write(t.data_dir.join("import/seen.txt"), b"hello").unwrap();
+    let get = bob(&t, "GET", "/import/seen.txt").send().await.unwrap();
+    assert_eq!(get.status(), 200);
+    assert_eq!(get.text().await.unwrap(), "hello");
+    for (method, path) in [
+        ("PUT", "/import/new.txt"),
+        ("DELETE", "/import/seen.txt"),
+        ("MKCOL", "/import/d/"),
+        ("PROPPATCH", "/import/seen.txt"),
+        ("LOCK", "/import/seen.txt"),
+    ] {
+        let r = bob(&t, method, path).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{method}");
+    }
+    let copy = bob(&t, "COPY", "/import/seen.txt").header("Destination", "/import/copy.txt").send().await.unwrap();
+    assert_eq!(copy.status(), StatusCode::FORBIDDEN);
+    assert_eq!(names_in(&t.data_dir.join("import")), ["seen.txt"]);
+}
+
+async fn both_folders_exist_and_files_round_trip(db: Db) {
+    let t = spawn(db).await;
+    dav_user(&t).await;
+    for folder in ["originals", "import"] {
+        assert!(t.data_dir.join(folder).is_dir(), "{folder} created on start");
+        let body: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let path = format!("/{folder}/a%20b/%E2%9C%93 #1.bin");
+        assert_eq!(bob(&t, "MKCOL", &format!("/{folder}/a%20b/")).send().await.unwrap().status(), 201);
+        let path = path.replace(' ', "%20").replace('#', "%23");
+        assert_eq!(bob(&t, "PUT", &path).body(body.clone()).send().await.unwrap().status(), 201);
+        assert_eq!(bob(&t, "PUT", &path).body(body.clone()).send().await.unwrap().status(), 204);
+        let back = bob(&t, "GET", &path).send().await.unwrap().bytes().await.unwrap();
+        assert_eq!(back.as_ref(), body.as_slice());
+        assert!(t.data_dir.join(folder).join("a b").join("✓ #1.bin").is_file());
+    }
+}
+
+async fn dead_properties_follow_moves_and_copies_and_go_with_deletes(db: Db) {
+    let t = spawn(db).await;
+    dav_user(&t).await;
+    let count = |t: &common::TestApp| {
+        let pool = t.app.store.pool().clone();
+        async move { sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM dav_props").fetch_one(&pool).await.unwrap() }
+    };
+    assert_eq!(bob(&t, "MKCOL", "/originals/d/").send().await.unwrap().status(), 201);
+    assert_eq!(bob(&t, "PUT", "/originals/d/f.txt").body("x").send().await.unwrap().status(), 201);
+    for path in ["/originals/d/", "/originals/d/f.txt"] {
+        assert_eq!(bob(&t, "PROPPATCH", path).body(PROPPATCH).send().await.unwrap().status(), 207);
+    }
+    let colour = |path: &'static str| {
+        let req = bob(&t, "PROPFIND", path).header("Depth", "0").body(PROPFIND_COLOUR);
+        async move { req.send().await.unwrap().text().await.unwrap() }
+    };
+    assert!(colour("/originals/d/f.txt").await.contains(">blue<"));
+
+    let mv = bob(&t, "MOVE", "/originals/d/").header("Destination", "/originals/e/").send().await.unwrap();
+    assert_eq!(mv.status(), 201);
+    assert!(colour("/originals/e/").await.contains(">blue<"));
+    assert!(colour("/originals/e/f.txt").await.contains(">blue<"));
+    assert_eq!(count(&t).await, 2);
+
+    let cp = bob(&t, "COPY", "/originals/e/").header("Destination", "/originals/c/").send().await.unwrap();
+    assert_eq!(cp.status(), 201);
+    assert!(colour("/originals/c/").await.contains(">blue<"));
+    assert!(colour("/originals/c/f.txt").await.contains(">blue<"));
+    assert_eq!(count(&t).await, 4);
+
+    // Overwriting a destination drops its own properties first.
+    let cp = bob(&t, "COPY", "/originals/e/f.txt").header("Destination", "/originals/c/f.txt").send().await.unwrap();
+    assert_eq!(cp.status(), 204);
+    assert_eq!(count(&t).await, 4);
+
+    assert_eq!(bob(&t, "DELETE", "/originals/e/").send().await.unwrap().status(), 204);
+    assert_eq!(count(&t).await, 2);
+    assert_eq!(bob(&t, "DELETE", "/originals/c/").send().await.unwrap().status(), 204);
+    assert_eq!(count(&t).await, 0);
+}
+
+async fn locks_hold_across_instances(db: Db) {
+    let t = spawn(db).await;
+    dav_user(&t).await;
+    // A second server on the same database and folders.
+    let mut settings = (*t.app.settings).clone();
+    settings.secret_key = None;
+    let other = gatehouse::service::Gatehouse::open(settings).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let other_addr = listener.local_addr().unwrap();
+    tokio::spawn(gatehouse::web::serve(other, listener, std::future::pending()));
+
+    assert_eq!(bob(&t, "PUT", "/originals/locked.txt").body("v1").send().await.unwrap().status(), 201);
+    let lockinfo = r#"<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner>test</D:owner></D:lockinfo>"#;
+    let lock =
+        bob(&t, "LOCK", "/originals/locked.txt").header("Timeout", "Second-600").body(lockinfo).send().await.unwrap();
+    assert_eq!(lock.status(), 200);
+    let token = lock.headers()["lock-token"].to_str().unwrap().to_owned();
+
+    let url = format!("http://{other_addr}/originals/locked.txt");
+    let put = t.client.put(&url).basic_auth(DAV_USER, Some(DAV_PASSWORD)).body("v2").send().await.unwrap();
+    assert_eq!(put.status(), StatusCode::LOCKED, "the lock holds on the other instance");
+    let put = t.client.put(&url).basic_auth(DAV_USER, Some(DAV_PASSWORD)).header("If", format!("({token})")).body("v2");
+    assert_eq!(put.send().await.unwrap().status(), 204, "the lock token works on the other instance");
+    let unlock = t.client.request(reqwest::Method::from_bytes(b"UNLOCK").unwrap(), &url);
+    let unlock = unlock.basic_auth(DAV_USER, Some(DAV_PASSWORD)).header("Lock-Token", &token).send().await.unwrap();
+    assert_eq!(unlock.status(), 204);
+    assert_eq!(bob(&t, "PUT", "/originals/locked.txt").body("v3").send().await.unwrap().status(), 204);
+}
+
+async fn a_cut_upload_leaves_no_file_and_temporary_files_stay_hidden(db: Db) {
+    let t = spawn(db).await;
+    dav_user(&t).await;
+    let folder = t.data_dir.join("originals");
+    assert_eq!(bob(&t, "PUT", "/originals/keep.txt").body("old").send().await.unwrap().status(), 201);
+    for target in ["new.bin", "keep.txt"] {
+        let mut s = tokio::net::TcpStream::connect(t.addr).await.unwrap();
+        let head = format!(
+            "PUT /originals/{target} HTTP/1.1\r\nHost: {}\r\nAuthorization: {}\r\nContent-Length: 1000000\r\n\r\n",
+            t.addr,
+            basic(DAV_USER, DAV_PASSWORD)
+        );
+        s.write_all(head.as_bytes()).await.unwrap();
+        s.write_all(&vec![b'x'; 500_000]).await.unwrap();
+        s.flush().await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        drop(s);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(names_in(&folder), ["keep.txt"], "no partial file and no temporary file left");
+    assert_eq!(std::fs::read(folder.join("keep.txt")).unwrap(), b"old");
+
+    // A temporary upload of another client is neither listed nor reachable.
+    std::fs::write(folder.join(".gatehouse-upload-abc"), b"half").unwrap();
+    let list = bob(&t, "PROPFIND", "/originals/").header("Depth", "1").send().await.unwrap().text().await.unwrap();
+    assert!(list.contains("keep.txt") && !list.contains("gatehouse-upload"), "{list}");
+    assert_eq!(bob(&t, "GET", "/originals/.gatehouse-upload-abc").send().await.unwrap().status(), 404);
+    let put = bob(&t, "PUT", "/originals/.gatehouse-upload-abc").body("x").send().await.unwrap();
+    assert!(put.status().is_client_error());
+    assert_eq!(std::fs::read(folder.join(".gatehouse-upload-abc")).unwrap(), b"half");
+}
+
+on_both_databases!(
+    webdav_needs_a_user_with_the_webdav_flag_and_a_webdav_scope,
+    two_factor_accounts_must_use_an_app_password,
+    a_read_only_server_refuses_every_write,
+    both_folders_exist_and_files_round_trip,
+    dead_properties_follow_moves_and_copies_and_go_with_deletes,
+    locks_hold_across_instances,
+    a_cut_upload_leaves_no_file_and_temporary_files_stay_hidden,
+);
