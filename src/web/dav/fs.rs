@@ -102,9 +102,9 @@ impl LibraryFs {
 }
 
 /// A listed entry, with the one `stat` the listing needed.
-struct Entry {
-    name: Vec<u8>,
-    meta: Meta,
+pub(super) struct Entry {
+    pub name: Vec<u8>,
+    pub meta: Meta,
 }
 
 impl DavDirEntry for Entry {
@@ -120,7 +120,7 @@ impl DavDirEntry for Entry {
 /// Lists a folder: hidden uploads and symlinks leading out are left out. Symlinks show
 /// as their target, except with `links` (DELETE and COPY walks), which must see the
 /// link itself so that deleting a folder never follows a link into another. Blocking.
-fn list(lib: &Library, dir: &std::path::Path, links: bool) -> FsResult<Vec<Entry>> {
+pub(super) fn list(lib: &Library, dir: &std::path::Path, links: bool) -> FsResult<Vec<Entry>> {
     use std::os::unix::ffi::OsStrExt as _;
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| fs_error(&e))? {

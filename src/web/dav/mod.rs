@@ -10,6 +10,7 @@ mod fs;
 mod guard;
 mod library;
 mod locks;
+mod propfind;
 mod props;
 
 use std::sync::Arc;
@@ -52,9 +53,27 @@ pub fn router(app: &Gatehouse) -> Router<Gatehouse> {
     router
 }
 
+/// Largest PROPFIND body read (dav-server's own limit for XML bodies).
+const MAX_XML_BODY: usize = 65_536;
+
 async fn serve(app: Gatehouse, lib: Option<Arc<Library>>, req: Request) -> Response {
     match prepare(&app, lib, req).await {
-        Ok((handler, req, mtime_asked)) => {
+        Ok((handler, mut req, mtime_asked, lib)) => {
+            if req.method().as_str() == "PROPFIND" {
+                let (parts, body) = req.into_parts();
+                let Ok(body) = axum::body::to_bytes(body, MAX_XML_BODY).await else {
+                    return ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "payload_too_large",
+                        "The XML body is too large",
+                    )
+                    .into_response();
+                };
+                if let Some(resp) = propfind::answer(&lib, &app.store, &parts, &body).await {
+                    return resp;
+                }
+                req = Request::from_parts(parts, axum::body::Body::from(body));
+            }
             let mut resp = handler.handle(req).await.map(axum::body::Body::new);
             if mtime_asked && resp.status().is_success() {
                 resp.headers_mut().insert("x-oc-mtime", HeaderValue::from_static("accepted"));
@@ -70,7 +89,7 @@ async fn prepare(
     app: &Gatehouse,
     lib: Option<Arc<Library>>,
     req: Request,
-) -> Result<(DavHandler, Request, bool), ApiError> {
+) -> Result<(DavHandler, Request, bool, Arc<Library>), ApiError> {
     let (mut parts, body) = req.into_parts();
     let user = DavUser::resolve(&mut parts, app).await?;
     let lib = lib.ok_or_else(|| {
@@ -105,7 +124,7 @@ async fn prepare(
         .autoindex(false)
         .hide_symlinks(false)
         .build_handler();
-    Ok((handler, Request::from_parts(parts, body), mtime.is_some()))
+    Ok((handler, Request::from_parts(parts, body), mtime.is_some(), lib))
 }
 
 /// The database key of a URL path inside the library at `prefix`.

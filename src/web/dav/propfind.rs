@@ -1,0 +1,351 @@
+//! PROPFIND Depth 0 and 1 written directly: one directory read, one `stat` per entry,
+//! one property query and one lock query per request, and the XML built as text. This
+//! is the request sync apps send most, on folders of thousands of photos; dav-server's
+//! general path costs tens of microseconds per entry. Anything unusual (other depths,
+//! `propname`, `include`, properties this file does not know, locked resources) is left
+//! to dav-server, which answers every case (RFC 4918 §9.1).
+
+use std::fmt::Write as _;
+use std::io::Cursor;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::body::Body;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use dav_server::davpath::DavPath;
+use dav_server::fs::DavMetaData as _;
+use xmltree::Element;
+
+use super::file::{Meta, blocking};
+use super::fs::list;
+use super::library::{Library, key};
+use crate::store::{DavLockStore as _, DavPropStore as _, DeadProp, Store};
+
+/// Folders larger than this go to dav-server, which streams its answer.
+const MAX_ENTRIES: usize = 20_000;
+
+/// Live properties answered here (namespace `DAV:`).
+const LIVE: [&str; 10] = [
+    "creationdate",
+    "displayname",
+    "getcontentlanguage",
+    "getcontentlength",
+    "getcontenttype",
+    "getetag",
+    "getlastmodified",
+    "lockdiscovery",
+    "resourcetype",
+    "supportedlock",
+];
+
+/// Namespaces whose properties dav-server computes itself.
+const LIVE_ELSEWHERE: [&str; 4] = [
+    "urn:schemas-microsoft-com:",
+    "http://apache.org/dav/props/",
+    "urn:ietf:params:xml:ns:caldav",
+    "urn:ietf:params:xml:ns:carddav",
+];
+
+const SUPPORTED_LOCK: &str = "<D:supportedlock><D:lockentry><D:lockscope><D:exclusive/></D:lockscope>\
+    <D:locktype><D:write/></D:locktype></D:lockentry><D:lockentry><D:lockscope><D:shared/></D:lockscope>\
+    <D:locktype><D:write/></D:locktype></D:lockentry></D:supportedlock>";
+
+/// What the client asked for.
+enum Wanted {
+    All,
+    /// (namespace, name) pairs.
+    Some(Vec<(String, String)>),
+}
+
+/// Parses the request body; `None` sends the request to dav-server.
+fn wanted(body: &[u8]) -> Option<Wanted> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Some(Wanted::All);
+    }
+    let root = Element::parse(Cursor::new(body)).ok()?;
+    if root.name != "propfind" || root.namespace.as_deref() != Some("DAV:") {
+        return None;
+    }
+    let mut children = root.children.iter().filter_map(|n| n.as_element());
+    let first = children.next()?;
+    if children.next().is_some() || first.namespace.as_deref() != Some("DAV:") {
+        return None;
+    }
+    match first.name.as_str() {
+        "allprop" if first.children.iter().all(|n| n.as_element().is_none()) => Some(Wanted::All),
+        "prop" => {
+            let mut list = Vec::new();
+            for p in first.children.iter().filter_map(|n| n.as_element()) {
+                let ns = p.namespace.clone().unwrap_or_default();
+                if (ns == "DAV:" && !LIVE.contains(&p.name.as_str())) || LIVE_ELSEWHERE.contains(&ns.as_str()) {
+                    return None;
+                }
+                list.push((ns, p.name.clone()));
+            }
+            Some(Wanted::Some(list))
+        }
+        _ => None,
+    }
+}
+
+/// Answers a PROPFIND, or `None` to let dav-server do it.
+pub async fn answer(lib: &Arc<Library>, store: &Store, parts: &Parts, body: &[u8]) -> Option<Response> {
+    let depth = match parts.headers.get("depth").map(HeaderValue::as_bytes) {
+        Some(b"0") => 0,
+        Some(b"1") => 1,
+        _ => return None,
+    };
+    let wanted = wanted(body)?;
+    let mut path = DavPath::new(parts.uri.path()).ok()?;
+    path.set_prefix(&lib.prefix()).ok()?;
+    let root_key = key(&path);
+    let (lib2, path2) = (lib.clone(), path.clone());
+    let listing = blocking(move || {
+        let real = lib2.resolve(&path2)?;
+        let meta = std::fs::metadata(&real).map_err(|e| super::library::fs_error(&e))?;
+        let entries = if depth == 1 && meta.is_dir() { list(&lib2, &real, false)? } else { Vec::new() };
+        Ok((Meta::new(&meta), entries))
+    });
+    let now = i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_millis()).ok()?;
+    let (listing, locks, props) =
+        tokio::join!(listing, store.dav_locks(lib.name, now), store.dav_props(lib.name, &root_key, depth == 1));
+    let (meta, entries) = listing.ok()?;
+    // Locked resources have a lockdiscovery worth dav-server's full treatment.
+    if !locks.ok()?.is_empty() || entries.len() > MAX_ENTRIES {
+        return None;
+    }
+    let props = props.ok()?;
+    let base = path.with_prefix().as_url_string();
+    let base = base.trim_end_matches('/');
+    let mut out = String::with_capacity(256 + 700 * (entries.len() + 1));
+    out.push_str(r#"<?xml version="1.0" encoding="utf-8"?><D:multistatus xmlns:D="DAV:">"#);
+    let own_href = if meta.is_dir() { format!("{base}/") } else { base.to_owned() };
+    let own_name = path.file_name_bytes().to_vec();
+    response(&mut out, &own_href, &own_name, &meta, dead_of(&props, &root_key), &wanted);
+    for e in &entries {
+        let segment = encode(&e.name);
+        let href = if e.meta.is_dir() { format!("{base}/{segment}/") } else { format!("{base}/{segment}") };
+        let k = if root_key == "/" { format!("/{segment}") } else { format!("{root_key}/{segment}") };
+        response(&mut out, &href, &e.name, &e.meta, dead_of(&props, &k), &wanted);
+    }
+    out.push_str("</D:multistatus>");
+    let mut resp = Response::new(Body::from(out));
+    *resp.status_mut() = StatusCode::MULTI_STATUS;
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/xml; charset=utf-8"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Some(resp)
+}
+
+fn dead_of<'a>(props: &'a [DeadProp], k: &'a str) -> impl Iterator<Item = &'a DeadProp> + Clone + 'a {
+    props.iter().filter(move |p| p.path == k)
+}
+
+/// Percent-encodes one path segment as dav-server does.
+fn encode(segment: &[u8]) -> String {
+    const SET: &percent_encoding::AsciiSet =
+        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+    percent_encoding::percent_encode(segment, SET).to_string()
+}
+
+/// One `<D:response>`: found properties under 200, asked-for missing ones under 404.
+fn response<'a>(
+    out: &mut String,
+    href: &str,
+    name: &[u8],
+    meta: &Meta,
+    dead: impl Iterator<Item = &'a DeadProp> + Clone,
+    wanted: &Wanted,
+) {
+    let _ = write!(out, "<D:response><D:href>{href}</D:href><D:propstat><D:prop>");
+    let mut missing = String::new();
+    match wanted {
+        Wanted::All => {
+            for live in LIVE {
+                let _ = live_prop(out, live, name, meta, dead.clone());
+            }
+            for p in dead.filter(|p| !(p.namespace == "DAV:" && LIVE.contains(&p.name.as_str()))) {
+                out.push_str(element_text(&p.xml));
+            }
+        }
+        Wanted::Some(list) => {
+            for (ns, prop) in list {
+                let found = if ns == "DAV:" {
+                    live_prop(out, prop, name, meta, dead.clone())
+                } else if let Some(p) = dead.clone().find(|p| p.namespace == *ns && p.name == *prop) {
+                    out.push_str(element_text(&p.xml));
+                    true
+                } else {
+                    false
+                };
+                if !found {
+                    empty_element(&mut missing, ns, prop);
+                }
+            }
+        }
+    }
+    out.push_str("</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat>");
+    if !missing.is_empty() {
+        let _ = write!(
+            out,
+            "<D:propstat><D:prop>{missing}</D:prop><D:status>HTTP/1.1 404 Not Found</D:status></D:propstat>"
+        );
+    }
+    out.push_str("</D:response>");
+}
+
+/// Writes live property `prop` if the resource has it.
+fn live_prop<'a>(
+    out: &mut String,
+    prop: &str,
+    name: &[u8],
+    meta: &Meta,
+    mut dead: impl Iterator<Item = &'a DeadProp>,
+) -> bool {
+    match prop {
+        "creationdate" => {
+            let created = meta.status_changed().ok().zip(meta.modified().ok()).map(|(c, m)| c.min(m));
+            match created.and_then(rfc3339) {
+                Some(t) => write!(out, "<D:creationdate>{t}</D:creationdate>").is_ok(),
+                None => false,
+            }
+        }
+        "displayname" | "getcontentlanguage" => match dead.find(|p| p.namespace == "DAV:" && p.name == prop) {
+            Some(p) => {
+                out.push_str(element_text(&p.xml));
+                true
+            }
+            None => false,
+        },
+        "getcontentlength" if !meta.is_dir() => {
+            write!(out, "<D:getcontentlength>{}</D:getcontentlength>", meta.len()).is_ok()
+        }
+        "getcontenttype" => {
+            let mime = if meta.is_dir() { "httpd/unix-directory" } else { mime_of(name) };
+            write!(out, "<D:getcontenttype>{mime}</D:getcontenttype>").is_ok()
+        }
+        "getetag" => match meta.etag() {
+            Some(tag) => write!(out, "<D:getetag>{tag}</D:getetag>").is_ok(),
+            None => false,
+        },
+        "getlastmodified" => match meta.modified().ok().and_then(httpdate) {
+            Some(t) => write!(out, "<D:getlastmodified>{t}</D:getlastmodified>").is_ok(),
+            None => false,
+        },
+        "lockdiscovery" => {
+            out.push_str("<D:lockdiscovery/>");
+            true
+        }
+        "resourcetype" => {
+            out.push_str(if meta.is_dir() {
+                "<D:resourcetype><D:collection/></D:resourcetype>"
+            } else {
+                "<D:resourcetype/>"
+            });
+            true
+        }
+        "supportedlock" => {
+            out.push_str(SUPPORTED_LOCK);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// A stored property element without its XML declaration, to embed.
+fn element_text(xml: &str) -> &str {
+    match xml.strip_prefix("<?xml") {
+        Some(rest) => rest.split_once("?>").map_or(xml, |(_, element)| element),
+        None => xml,
+    }
+}
+
+fn empty_element(out: &mut String, ns: &str, name: &str) {
+    if ns == "DAV:" {
+        let _ = write!(out, "<D:{name}/>");
+    } else {
+        let _ = write!(out, r#"<g:{name} xmlns:g="{}"/>"#, escape(ns));
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('"', "&quot;")
+}
+
+fn mime_of(name: &[u8]) -> &'static str {
+    std::str::from_utf8(name)
+        .ok()
+        .and_then(|n| n.rsplit_once('.'))
+        .and_then(|(_, ext)| mime_guess::from_ext(ext).first_raw())
+        .unwrap_or("application/octet-stream")
+}
+
+fn rfc3339(t: SystemTime) -> Option<String> {
+    let d = time::OffsetDateTime::from(t);
+    let month = d.month() as u8;
+    Some(format!("{:04}-{month:02}-{:02}T{:02}:{:02}:{:02}Z", d.year(), d.day(), d.hour(), d.minute(), d.second()))
+}
+
+/// RFC 9110 §5.6.7 IMF-fixdate.
+fn httpdate(t: SystemTime) -> Option<String> {
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let d = time::OffsetDateTime::from(t);
+    let day = DAYS.get(usize::from(d.weekday().number_days_from_monday()))?;
+    let month = MONTHS.get(usize::from(d.month() as u8).checked_sub(1)?)?;
+    Some(format!(
+        "{day}, {:02} {month} {:04} {:02}:{:02}:{:02} GMT",
+        d.day(),
+        d.year(),
+        d.hour(),
+        d.minute(),
+        d.second()
+    ))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_match_http_and_webdav_formats() {
+        let t = UNIX_EPOCH + std::time::Duration::from_secs(1_500_000_000);
+        assert_eq!(httpdate(t).unwrap(), "Fri, 14 Jul 2017 02:40:00 GMT");
+        assert_eq!(rfc3339(t).unwrap(), "2017-07-14T02:40:00Z");
+    }
+
+    #[test]
+    fn unusual_requests_go_to_dav_server() {
+        assert!(matches!(wanted(b""), Some(Wanted::All)));
+        assert!(matches!(wanted(br#"<D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>"#), Some(Wanted::All)));
+        let some = wanted(br#"<propfind xmlns="DAV:"><prop><getetag/><x xmlns="urn:y"/></prop></propfind>"#);
+        assert!(matches!(some, Some(Wanted::Some(ref l)) if l.len() == 2));
+        for body in [
+            r#"<D:propfind xmlns:D="DAV:"><D:propname/></D:propfind>"#,
+            r#"<D:propfind xmlns:D="DAV:"><D:allprop/><D:include><D:x/></D:include></D:propfind>"#,
+            r#"<D:propfind xmlns:D="DAV:"><D:prop><D:quota-used-bytes/></D:prop></D:propfind>"#,
+            r#"<D:propfind xmlns:D="DAV:"><D:prop><Z:Win32FileAttributes xmlns:Z="urn:schemas-microsoft-com:"/></D:prop></D:propfind>"#,
+            "<not-xml",
+            r#"<propfind xmlns="urn:other"><allprop/></propfind>"#,
+        ] {
+            assert!(wanted(body.as_bytes()).is_none(), "{body}");
+        }
+    }
+
+    #[test]
+    fn stored_elements_lose_their_declaration() {
+        assert_eq!(
+            element_text(r#"<?xml version="1.0" encoding="UTF-8"?><a xmlns="u">b</a>"#),
+            r#"<a xmlns="u">b</a>"#
+        );
+        assert_eq!(element_text("<a/>"), "<a/>");
+    }
+
+    #[test]
+    fn segments_are_encoded_like_dav_server() {
+        assert_eq!(encode("a b#c%d?é".as_bytes()), "a%20b%23c%25d%3F%C3%A9");
+    }
+}
