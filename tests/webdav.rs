@@ -97,6 +97,16 @@ async fn both_folders_exist_and_files_round_trip(db: Db) {
         assert_eq!(bob(&t, "PUT", &path).body(body.clone()).send().await.unwrap().status(), 204);
         let back = bob(&t, "GET", &path).send().await.unwrap().bytes().await.unwrap();
         assert_eq!(back.as_ref(), body.as_slice());
+        let head = bob(&t, "HEAD", &path).send().await.unwrap();
+        assert_eq!(head.status(), 200);
+        assert_eq!(head.headers()["content-length"], "200000");
+        assert!(head.headers()["etag"].to_str().unwrap().starts_with('"'));
+        // Large files stream in chunks.
+        let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
+        let big_path = format!("/{folder}/big.bin");
+        assert_eq!(bob(&t, "PUT", &big_path).body(big.clone()).send().await.unwrap().status(), 201);
+        let back = bob(&t, "GET", &big_path).send().await.unwrap().bytes().await.unwrap();
+        assert!(back.as_ref() == big.as_slice(), "large file round trip");
         assert!(t.data_dir.join(folder).join("a b").join("✓ #1.bin").is_file());
     }
 }

@@ -7,6 +7,7 @@
 
 mod file;
 mod fs;
+mod get;
 mod guard;
 mod library;
 mod locks;
@@ -59,6 +60,13 @@ const MAX_XML_BODY: usize = 65_536;
 async fn serve(app: Gatehouse, lib: Option<Arc<Library>>, req: Request) -> Response {
     match prepare(&app, lib, req).await {
         Ok((handler, mut req, mtime_asked, lib)) => {
+            if matches!(*req.method(), Method::GET | Method::HEAD) {
+                let (parts, body) = req.into_parts();
+                if let Some(resp) = get::answer(&lib, &parts).await {
+                    return resp;
+                }
+                req = Request::from_parts(parts, body);
+            }
             if req.method().as_str() == "PROPFIND" {
                 let (parts, body) = req.into_parts();
                 let Ok(body) = axum::body::to_bytes(body, MAX_XML_BODY).await else {

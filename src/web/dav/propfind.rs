@@ -121,15 +121,30 @@ pub async fn answer(lib: &Arc<Library>, store: &Store, parts: &Parts, body: &[u8
     let base = base.trim_end_matches('/');
     let mut out = String::with_capacity(256 + 700 * (entries.len() + 1));
     out.push_str(r#"<?xml version="1.0" encoding="utf-8"?><D:multistatus xmlns:D="DAV:">"#);
+    let mut w = Writer { out, dates: DateCache::default(), mime: (Vec::new(), "") };
     let own_href = if meta.is_dir() { format!("{base}/") } else { base.to_owned() };
     let own_name = path.file_name_bytes().to_vec();
-    response(&mut out, &own_href, &own_name, &meta, dead_of(&props, &root_key), &wanted);
+    w.response(&own_href, &own_name, &meta, dead_of(&props, &root_key), &wanted);
+    let mut href = String::new();
+    let mut k = String::new();
     for e in &entries {
+        href.clear();
+        href.push_str(base);
+        href.push('/');
         let segment = encode(&e.name);
-        let href = if e.meta.is_dir() { format!("{base}/{segment}/") } else { format!("{base}/{segment}") };
-        let k = if root_key == "/" { format!("/{segment}") } else { format!("{root_key}/{segment}") };
-        response(&mut out, &href, &e.name, &e.meta, dead_of(&props, &k), &wanted);
+        href.push_str(&segment);
+        if e.meta.is_dir() {
+            href.push('/');
+        }
+        k.clear();
+        if !props.is_empty() {
+            k.push_str(root_key.trim_end_matches('/'));
+            k.push('/');
+            k.push_str(&segment);
+        }
+        w.response(&href, &e.name, &e.meta, dead_of(&props, &k), &wanted);
     }
+    let mut out = w.out;
     out.push_str("</D:multistatus>");
     let mut resp = Response::new(Body::from(out));
     *resp.status_mut() = StatusCode::MULTI_STATUS;
@@ -150,108 +165,169 @@ fn encode(segment: &[u8]) -> String {
     percent_encoding::percent_encode(segment, SET).to_string()
 }
 
-/// One `<D:response>`: found properties under 200, asked-for missing ones under 404.
-fn response<'a>(
-    out: &mut String,
-    href: &str,
-    name: &[u8],
-    meta: &Meta,
-    dead: impl Iterator<Item = &'a DeadProp> + Clone,
-    wanted: &Wanted,
-) {
-    let _ = write!(out, "<D:response><D:href>{href}</D:href><D:propstat><D:prop>");
-    let mut missing = String::new();
-    match wanted {
-        Wanted::All => {
-            for live in LIVE {
-                let _ = live_prop(out, live, name, meta, dead.clone());
+/// Formatted dates, reused while consecutive entries share a second (photos often do).
+#[derive(Default)]
+struct DateCache {
+    http: Option<(SystemTime, String)>,
+    iso: Option<(SystemTime, String)>,
+}
+
+/// The answer being written, with small caches for values entries tend to share.
+struct Writer {
+    out: String,
+    dates: DateCache,
+    /// The last file extension and its MIME type.
+    mime: (Vec<u8>, &'static str),
+}
+
+impl Writer {
+    /// One `<D:response>`: found properties under 200, asked-for missing ones under 404.
+    fn response<'a>(
+        &mut self,
+        href: &str,
+        name: &[u8],
+        meta: &Meta,
+        dead: impl Iterator<Item = &'a DeadProp> + Clone,
+        wanted: &Wanted,
+    ) {
+        let out = &mut self.out;
+        out.push_str("<D:response><D:href>");
+        out.push_str(href);
+        out.push_str("</D:href><D:propstat><D:prop>");
+        let mut missing = String::new();
+        match wanted {
+            Wanted::All => {
+                for live in LIVE {
+                    let _ = self.live_prop(live, name, meta, dead.clone());
+                }
+                for p in dead.filter(|p| !(p.namespace == "DAV:" && LIVE.contains(&p.name.as_str()))) {
+                    self.out.push_str(element_text(&p.xml));
+                }
             }
-            for p in dead.filter(|p| !(p.namespace == "DAV:" && LIVE.contains(&p.name.as_str()))) {
-                out.push_str(element_text(&p.xml));
-            }
-        }
-        Wanted::Some(list) => {
-            for (ns, prop) in list {
-                let found = if ns == "DAV:" {
-                    live_prop(out, prop, name, meta, dead.clone())
-                } else if let Some(p) = dead.clone().find(|p| p.namespace == *ns && p.name == *prop) {
-                    out.push_str(element_text(&p.xml));
-                    true
-                } else {
-                    false
-                };
-                if !found {
-                    empty_element(&mut missing, ns, prop);
+            Wanted::Some(list) => {
+                for (ns, prop) in list {
+                    let found = if ns == "DAV:" {
+                        self.live_prop(prop, name, meta, dead.clone())
+                    } else if let Some(p) = dead.clone().find(|p| p.namespace == *ns && p.name == *prop) {
+                        self.out.push_str(element_text(&p.xml));
+                        true
+                    } else {
+                        false
+                    };
+                    if !found {
+                        empty_element(&mut missing, ns, prop);
+                    }
                 }
             }
         }
-    }
-    out.push_str("</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat>");
-    if !missing.is_empty() {
-        let _ = write!(
-            out,
-            "<D:propstat><D:prop>{missing}</D:prop><D:status>HTTP/1.1 404 Not Found</D:status></D:propstat>"
-        );
-    }
-    out.push_str("</D:response>");
-}
-
-/// Writes live property `prop` if the resource has it.
-fn live_prop<'a>(
-    out: &mut String,
-    prop: &str,
-    name: &[u8],
-    meta: &Meta,
-    mut dead: impl Iterator<Item = &'a DeadProp>,
-) -> bool {
-    match prop {
-        "creationdate" => {
-            let created = meta.status_changed().ok().zip(meta.modified().ok()).map(|(c, m)| c.min(m));
-            match created.and_then(rfc3339) {
-                Some(t) => write!(out, "<D:creationdate>{t}</D:creationdate>").is_ok(),
-                None => false,
-            }
+        let out = &mut self.out;
+        out.push_str("</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat>");
+        if !missing.is_empty() {
+            let _ = write!(
+                out,
+                "<D:propstat><D:prop>{missing}</D:prop><D:status>HTTP/1.1 404 Not Found</D:status></D:propstat>"
+            );
         }
-        "displayname" | "getcontentlanguage" => match dead.find(|p| p.namespace == "DAV:" && p.name == prop) {
-            Some(p) => {
-                out.push_str(element_text(&p.xml));
+        out.push_str("</D:response>");
+    }
+
+    /// Writes live property `prop` if the resource has it.
+    fn live_prop<'a>(
+        &mut self,
+        prop: &str,
+        name: &[u8],
+        meta: &Meta,
+        mut dead: impl Iterator<Item = &'a DeadProp>,
+    ) -> bool {
+        let out = &mut self.out;
+        match prop {
+            "creationdate" => {
+                let created = meta.status_changed().ok().zip(meta.modified().ok()).map(|(c, m)| c.min(m));
+                match created.and_then(|t| cached(&mut self.dates.iso, t, rfc3339)) {
+                    Some(t) => {
+                        out.push_str("<D:creationdate>");
+                        out.push_str(t);
+                        out.push_str("</D:creationdate>");
+                        true
+                    }
+                    None => false,
+                }
+            }
+            "displayname" | "getcontentlanguage" => match dead.find(|p| p.namespace == "DAV:" && p.name == prop) {
+                Some(p) => {
+                    out.push_str(element_text(&p.xml));
+                    true
+                }
+                None => false,
+            },
+            "getcontentlength" if !meta.is_dir() => {
+                write!(out, "<D:getcontentlength>{}</D:getcontentlength>", meta.len()).is_ok()
+            }
+            "getcontenttype" => {
+                let mime = if meta.is_dir() { "httpd/unix-directory" } else { mime_cached(&mut self.mime, name) };
+                out.push_str("<D:getcontenttype>");
+                out.push_str(mime);
+                out.push_str("</D:getcontenttype>");
                 true
             }
-            None => false,
-        },
-        "getcontentlength" if !meta.is_dir() => {
-            write!(out, "<D:getcontentlength>{}</D:getcontentlength>", meta.len()).is_ok()
+            "getetag" => match meta.etag() {
+                Some(tag) => write!(out, "<D:getetag>{tag}</D:getetag>").is_ok(),
+                None => false,
+            },
+            "getlastmodified" => match meta.modified().ok().and_then(|t| cached(&mut self.dates.http, t, httpdate)) {
+                Some(t) => {
+                    out.push_str("<D:getlastmodified>");
+                    out.push_str(t);
+                    out.push_str("</D:getlastmodified>");
+                    true
+                }
+                None => false,
+            },
+            "lockdiscovery" => {
+                out.push_str("<D:lockdiscovery/>");
+                true
+            }
+            "resourcetype" => {
+                out.push_str(if meta.is_dir() {
+                    "<D:resourcetype><D:collection/></D:resourcetype>"
+                } else {
+                    "<D:resourcetype/>"
+                });
+                true
+            }
+            "supportedlock" => {
+                out.push_str(SUPPORTED_LOCK);
+                true
+            }
+            _ => false,
         }
-        "getcontenttype" => {
-            let mime = if meta.is_dir() { "httpd/unix-directory" } else { mime_of(name) };
-            write!(out, "<D:getcontenttype>{mime}</D:getcontenttype>").is_ok()
-        }
-        "getetag" => match meta.etag() {
-            Some(tag) => write!(out, "<D:getetag>{tag}</D:getetag>").is_ok(),
-            None => false,
-        },
-        "getlastmodified" => match meta.modified().ok().and_then(httpdate) {
-            Some(t) => write!(out, "<D:getlastmodified>{t}</D:getlastmodified>").is_ok(),
-            None => false,
-        },
-        "lockdiscovery" => {
-            out.push_str("<D:lockdiscovery/>");
-            true
-        }
-        "resourcetype" => {
-            out.push_str(if meta.is_dir() {
-                "<D:resourcetype><D:collection/></D:resourcetype>"
-            } else {
-                "<D:resourcetype/>"
-            });
-            true
-        }
-        "supportedlock" => {
-            out.push_str(SUPPORTED_LOCK);
-            true
-        }
-        _ => false,
     }
+}
+
+/// `format(t)`, reusing the last answer while the whole second is the same.
+fn cached(
+    slot: &mut Option<(SystemTime, String)>,
+    t: SystemTime,
+    format: fn(SystemTime) -> Option<String>,
+) -> Option<&str> {
+    let second = |t: SystemTime| t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).ok();
+    let fresh = match slot {
+        Some((at, _)) => second(*at) != second(t),
+        None => true,
+    };
+    if fresh {
+        *slot = Some((t, format(t)?));
+    }
+    slot.as_ref().map(|(_, s)| s.as_str())
+}
+
+/// The MIME type of `name`, reusing the last answer for the same extension.
+fn mime_cached(last: &mut (Vec<u8>, &'static str), name: &[u8]) -> &'static str {
+    let ext = name.rsplit(|&b| b == b'.').next().filter(|e| e.len() < name.len()).unwrap_or(b"");
+    if last.1.is_empty() || last.0 != ext {
+        *last = (ext.to_vec(), mime_of(name));
+    }
+    last.1
 }
 
 /// A stored property element without its XML declaration, to embed.
@@ -289,7 +365,7 @@ fn rfc3339(t: SystemTime) -> Option<String> {
 }
 
 /// RFC 9110 §5.6.7 IMF-fixdate.
-fn httpdate(t: SystemTime) -> Option<String> {
+pub(super) fn httpdate(t: SystemTime) -> Option<String> {
     const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
     const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let d = time::OffsetDateTime::from(t);
