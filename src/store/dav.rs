@@ -94,9 +94,9 @@ pub trait DavLockStore {
         root: &str,
         now_ms: i64,
         decide: F,
-    ) -> Result<Result<LockRecord, LockRecord>, StoreError>
+    ) -> Result<Result<LockRecord, Box<LockRecord>>, StoreError>
     where
-        F: FnOnce(&[LockRecord]) -> Result<LockRecord, LockRecord> + Send;
+        F: FnOnce(&[LockRecord]) -> Result<LockRecord, Box<LockRecord>> + Send;
     /// Deletes a lock by token; false if there was none.
     async fn dav_unlock(&self, root: &str, token: &str) -> Result<bool, StoreError>;
     /// Gives a live lock a new timeout.
@@ -254,9 +254,9 @@ impl DavLockStore for Store {
         root: &str,
         now_ms: i64,
         decide: F,
-    ) -> Result<Result<LockRecord, LockRecord>, StoreError>
+    ) -> Result<Result<LockRecord, Box<LockRecord>>, StoreError>
     where
-        F: FnOnce(&[LockRecord]) -> Result<LockRecord, LockRecord> + Send,
+        F: FnOnce(&[LockRecord]) -> Result<LockRecord, Box<LockRecord>> + Send,
     {
         let mut tx = self.begin_write().await?;
         if self.backend == Backend::Postgres {

@@ -89,34 +89,44 @@ struct Caller<'a> {
 
 impl Caller<'_> {
     fn holds(&self, l: &LockRecord) -> bool {
-        self.tokens.iter().any(|t| *t == l.token) && (self.ignore_principal || self.principal == l.principal.as_deref())
+        self.tokens.contains(&l.token) && (self.ignore_principal || self.principal == l.principal.as_deref())
     }
 }
 
 /// The locks on `path` and above: exclusive ones block unless held; shared ones block
 /// unless `shared_ok` or one lock is held.
-fn check_up(locks: &[LockRecord], path: &str, who: &Caller<'_>, shared_ok: bool) -> Result<(), LockRecord> {
+fn check_up<'a>(
+    locks: &'a [LockRecord],
+    path: &'a str,
+    who: &Caller<'_>,
+    shared_ok: bool,
+) -> Result<(), &'a LockRecord> {
     let mut holds = false;
     let mut first_shared = None;
     for l in covering(locks, path) {
         if who.holds(l) {
             holds = true;
         } else if !l.shared {
-            return Err(l.clone());
+            return Err(l);
         } else if !shared_ok {
             first_shared.get_or_insert(l);
         }
     }
     match first_shared {
-        Some(l) if !holds => Err(l.clone()),
+        Some(l) if !holds => Err(l),
         _ => Ok(()),
     }
 }
 
 /// The locks on `path` and below it, for deep operations.
-fn check_down(locks: &[LockRecord], path: &str, who: &Caller<'_>, shared_ok: bool) -> Result<(), LockRecord> {
+fn check_down<'a>(
+    locks: &'a [LockRecord],
+    path: &str,
+    who: &Caller<'_>,
+    shared_ok: bool,
+) -> Result<(), &'a LockRecord> {
     match locks.iter().find(|l| within(&l.path, path) && (!l.shared || !shared_ok) && !who.holds(l)) {
-        Some(l) => Err(l.clone()),
+        Some(l) => Err(l),
         None => Ok(()),
     }
 }
@@ -173,9 +183,9 @@ impl DavLockSystem for DbLocks {
             let decided = self
                 .store
                 .dav_lock_with(self.root, now, |live| {
-                    check_up(live, &record.path, &nobody, shared)?;
+                    check_up(live, &record.path, &nobody, shared).map_err(|l| Box::new(l.clone()))?;
                     if deep {
-                        check_down(live, &record.path, &nobody, shared)?;
+                        check_down(live, &record.path, &nobody, shared).map_err(|l| Box::new(l.clone()))?;
                     }
                     Ok(record.clone())
                 })
@@ -236,7 +246,7 @@ impl DavLockSystem for DbLocks {
             let who = Caller { principal: principal.as_deref(), ignore_principal, tokens: &tokens };
             let result = check_up(&live, &path, &who, false)
                 .and_then(|()| if deep { check_down(&live, &path, &who, false) } else { Ok(()) });
-            result.map_err(|l| self.to_dav(&l, &asked))
+            result.map_err(|l| self.to_dav(l, &asked))
         }
         .boxed()
     }
