@@ -1,10 +1,12 @@
 //! The HTTP surface: [`app`] builds the whole router from the feature routers, with the
-//! shared layers (body limit, JSON errors for every 4xx/5xx, security headers).
+//! shared layers (body limit, JSON errors for every 4xx/5xx except HTML pages, security
+//! headers).
 
 pub mod api;
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod ui;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -19,6 +21,7 @@ pub fn app(state: Gatehouse) -> Router {
     let max_body = state.settings.max_body;
     Router::new()
         .merge(api::router())
+        .merge(ui::router())
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "This method is not allowed here")
@@ -30,15 +33,13 @@ pub fn app(state: Gatehouse) -> Router {
 }
 
 /// Every error answer is JSON, whoever produced it (our handlers, axum's extractors,
-/// the body limit), and every answer carries the security headers.
+/// the body limit) — except the UI's own HTML error pages — and every answer carries
+/// the security headers.
 async fn finish_response(mut resp: Response) -> Response {
     let status = resp.status();
-    let is_json = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if (status.is_client_error() || status.is_server_error()) && !is_json {
+    let content_type = resp.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let keep = content_type.starts_with("application/json") || content_type.starts_with("text/html");
+    if (status.is_client_error() || status.is_server_error()) && !keep {
         let message = status.canonical_reason().unwrap_or("Error").to_owned();
         let mut replaced = ApiError::new(status, code_for_status(status), message).into_response();
         for name in [header::RETRY_AFTER, header::WWW_AUTHENTICATE, header::ALLOW] {
