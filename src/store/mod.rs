@@ -9,6 +9,7 @@
 #![allow(async_fn_in_trait)]
 
 mod attempts;
+mod clients;
 mod events;
 mod passcodes;
 mod sessions;
@@ -23,6 +24,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor as _};
 
 pub use attempts::{AttemptStore, Outcome};
+pub use clients::{Client, ClientStore, ClientView, Counts};
 pub use events::EventStore;
 pub use passcodes::{Passcode, PasscodeStore};
 pub use sessions::{SessionFilter, SessionStore};
