@@ -27,7 +27,11 @@ pub const PENDING_TTL: i64 = 300;
 /// Failures counted for one key over the window.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Tally {
+    /// Completed failures: these set the growing delay.
     pub count: i64,
+    /// Attempts still being checked: they count towards the hard cap only, so that
+    /// concurrent requests cannot push a key past it.
+    pub pending: i64,
     pub oldest: Option<UnixTime>,
     pub newest: Option<UnixTime>,
 }
@@ -59,7 +63,7 @@ const KNOWN_PAIR: Rule = Rule { free: 5, max_delay: 300, cap: ACCOUNT_CAP };
 const ADDRESS: Rule = Rule { free: 20, max_delay: 300, cap: 500 };
 
 fn wait(rule: Rule, t: Tally, now: UnixTime) -> i64 {
-    if t.count >= rule.cap {
+    if t.count + t.pending >= rule.cap {
         return t.oldest.map_or(WINDOW, |o| o + WINDOW - now).max(1);
     }
     if t.count < rule.free {
@@ -102,7 +106,7 @@ mod tests {
     use super::*;
 
     fn tally(count: i64, oldest: i64, newest: i64) -> Tally {
-        Tally { count, oldest: Some(oldest), newest: Some(newest) }
+        Tally { count, pending: 0, oldest: Some(oldest), newest: Some(newest) }
     }
 
     #[test]
@@ -128,6 +132,14 @@ mod tests {
         assert_eq!(retry_after(&t, 4100), Some(1000 + WINDOW - 4100));
         let known = Tallies { known_address: true, ..t };
         assert_eq!(retry_after(&known, 4100), Some(1000 + WINDOW - 4100), "even from a known address");
+    }
+
+    #[test]
+    fn pending_attempts_count_towards_the_cap_but_not_the_delay() {
+        let busy = Tally { pending: 10, ..tally(3, 0, 100) };
+        assert_eq!(retry_after(&Tallies { account: busy, ..Default::default() }, 100), None);
+        let full = Tally { pending: 2, ..tally(ACCOUNT_CAP - 2, 0, 100) };
+        assert!(retry_after(&Tallies { account: full, known_address: true, ..Default::default() }, 100).is_some());
     }
 
     #[test]

@@ -17,8 +17,20 @@ pub enum ServiceError {
     NotFound(&'static str),
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    #[error("{0}")]
+    Forbidden(String),
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// A logged-in user confirmed an action with the wrong password.
+    #[error("the password is not correct")]
+    WrongPassword,
+    /// The right password, but the account needs a verification code too.
+    #[error("passcode required")]
+    PasscodeRequired,
+    #[error("invalid passcode")]
+    InvalidPasscode,
+    #[error("too many failed attempts, try again in {retry_after} seconds")]
+    Throttled { retry_after: i64 },
     #[error("{0}")]
     Busy(String),
     #[error("internal error: {0}")]
@@ -33,6 +45,21 @@ impl From<StoreError> for ServiceError {
             StoreError::Policy(p) => ServiceError::Policy(p),
             other => ServiceError::Internal(other.to_string()),
         }
+    }
+}
+
+impl From<super::throttle::ThrottleError> for ServiceError {
+    fn from(e: super::throttle::ThrottleError) -> Self {
+        match e {
+            super::throttle::ThrottleError::Limited { retry_after } => ServiceError::Throttled { retry_after },
+            super::throttle::ThrottleError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<crate::security::secret_key::KeyError> for ServiceError {
+    fn from(e: crate::security::secret_key::KeyError) -> Self {
+        ServiceError::Internal(e.to_string())
     }
 }
 

@@ -1,10 +1,10 @@
-//! Login with the account password (and, with 2FA, a code): SPEC §2 "Login".
+//! Login with the account password and, with 2FA, a code: SPEC §2 "Login".
 
 use super::sessions::IssuedSession;
 use super::{Gatehouse, RequestMeta, ServiceError, Subject};
 use crate::domain::event::EventKind;
 use crate::domain::password::presentable;
-use crate::domain::user::User;
+use crate::domain::user::{AuthMethod, User, username_key};
 use crate::store::UserStore as _;
 
 /// What a client presents to log in.
@@ -12,34 +12,8 @@ use crate::store::UserStore as _;
 pub struct LoginAttempt<'a> {
     pub username: &'a str,
     pub password: &'a str,
+    /// A TOTP code or the recovery code.
     pub code: Option<&'a str>,
-}
-
-/// Why a login failed, in the words the API answers with.
-#[derive(Debug, thiserror::Error)]
-pub enum LoginError {
-    #[error("invalid credentials")]
-    InvalidCredentials,
-    #[error("passcode required")]
-    PasscodeRequired,
-    #[error("invalid passcode")]
-    InvalidPasscode,
-    #[error("too many attempts")]
-    Throttled { retry_after: i64 },
-    #[error(transparent)]
-    Service(#[from] ServiceError),
-}
-
-impl From<crate::store::StoreError> for LoginError {
-    fn from(e: crate::store::StoreError) -> Self {
-        LoginError::Service(e.into())
-    }
-}
-
-impl From<crate::security::hasher::HashError> for LoginError {
-    fn from(e: crate::security::hasher::HashError) -> Self {
-        LoginError::Service(e.into())
-    }
 }
 
 /// A successful login.
@@ -55,26 +29,51 @@ pub struct LoggedIn {
 const MAX_NAME: usize = 256;
 
 impl Gatehouse {
-    /// Checks the password against the account (or a dummy hash, so unknown users cost
-    /// the same) and starts a web session.
-    pub async fn login(&self, attempt: LoginAttempt<'_>, meta: &RequestMeta) -> Result<LoggedIn, LoginError> {
+    /// Checks the password (against a dummy hash for unknown users, so both cost the
+    /// same), then the second factor, under the brute-force limits; starts a session.
+    pub async fn login(&self, attempt: LoginAttempt<'_>, meta: &RequestMeta) -> Result<LoggedIn, ServiceError> {
         let name = attempt.username.trim();
         if name.is_empty() || name.len() > MAX_NAME || !presentable(attempt.password) {
-            return Err(ServiceError::Invalid("username and password are required".to_owned()).into());
+            return Err(ServiceError::Invalid("username and password are required".to_owned()));
         }
+        let guard = self.throttle_begin(&username_key(name), meta).await?;
         let user = self.store.user_by_name(name).await?;
         let matches = self.hasher.verify(attempt.password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
         let user = match user {
             Some(u) if matches && u.can_login => u,
             other => {
+                guard.failed(self).await;
                 let subject = other.as_ref().map_or(Subject { uid: None, username: name }, Subject::from);
                 self.record(EventKind::LoginFailed, subject, meta, "", "wrong username or password").await;
-                return Err(LoginError::InvalidCredentials);
+                return Err(ServiceError::InvalidCredentials);
             }
         };
+        let mut notice = None;
+        let mut method = "password";
+        if user.auth_method == AuthMethod::TwoFactor {
+            let code = attempt.code.map(str::trim).filter(|c| !c.is_empty());
+            let Some(code) = code else {
+                // The right password is not a guess: nothing is counted.
+                guard.neutral(self).await;
+                self.record(EventKind::PasscodeRequired, (&user).into(), meta, "", "").await;
+                return Err(ServiceError::PasscodeRequired);
+            };
+            match self.check_second_factor(&user, code, meta).await {
+                Ok(second) => {
+                    method = second.method();
+                    notice = second.notice();
+                }
+                Err(e) => {
+                    guard.failed(self).await;
+                    return Err(e);
+                }
+            }
+        }
+        guard.succeeded(self).await;
         let issued = self.issue_web_session(&user, meta).await?;
         self.store.record_login(&user.uid, self.now()).await?;
-        self.record(EventKind::LoginOk, (&user).into(), meta, "", "password").await;
-        Ok(LoggedIn { issued, user, notice: None })
+        self.record(EventKind::LoginOk, (&user).into(), meta, "", method).await;
+        let user = if notice.is_some() { self.store.user_by_uid(&user.uid).await?.unwrap_or(user) } else { user };
+        Ok(LoggedIn { issued, user, notice })
     }
 }

@@ -156,10 +156,7 @@ impl Gatehouse {
         let target = self.store.user_by_uid(uid).await?.ok_or(ServiceError::NotFound("user"))?;
         let old = old_password.filter(|p| !p.is_empty());
         if policy::password_change(actor, &target, old.is_some())? {
-            let old = old.unwrap_or_default();
-            if !self.hasher.verify(old, Some(&target.password_hash)).await? {
-                return Err(ServiceError::Invalid("the current password is not correct".to_owned()));
-            }
+            self.confirm_password(&target, old.unwrap_or_default(), meta).await?;
         }
         let new = NewPassword::parse(new_password, &target.username)?;
         let hash = self.hasher.hash(new.expose()).await?;

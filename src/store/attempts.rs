@@ -37,12 +37,15 @@ pub trait AttemptStore {
 #[derive(FromRow)]
 struct TallyRow {
     account_n: i64,
+    account_p: i64,
     account_min: Option<i64>,
     account_max: Option<i64>,
     pair_n: i64,
+    pair_p: i64,
     pair_min: Option<i64>,
     pair_max: Option<i64>,
     address_n: i64,
+    address_p: i64,
     address_min: Option<i64>,
     address_max: Option<i64>,
     known_n: i64,
@@ -67,22 +70,25 @@ impl AttemptStore for Store {
         now: UnixTime,
         exclude: i64,
     ) -> Result<Tallies, StoreError> {
-        // One pass over the rows of this account or this address. A row counts as a
-        // failure if it failed within the window, or is still pending (recently).
+        // One pass over the rows of this account or this address: `f` is 2 for a
+        // failure within the window, 1 for an attempt still pending, 0 otherwise.
         let r = sqlx::query_as::<_, TallyRow>(
             "SELECT \
-             COUNT(CASE WHEN f = 1 AND account_key = $1 THEN 1 END) AS account_n, \
-             MIN(CASE WHEN f = 1 AND account_key = $1 THEN at END) AS account_min, \
-             MAX(CASE WHEN f = 1 AND account_key = $1 THEN at END) AS account_max, \
-             COUNT(CASE WHEN f = 1 AND account_key = $1 AND ip_prefix = $2 THEN 1 END) AS pair_n, \
-             MIN(CASE WHEN f = 1 AND account_key = $1 AND ip_prefix = $2 THEN at END) AS pair_min, \
-             MAX(CASE WHEN f = 1 AND account_key = $1 AND ip_prefix = $2 THEN at END) AS pair_max, \
-             COUNT(CASE WHEN f = 1 AND ip_prefix = $2 THEN 1 END) AS address_n, \
-             MIN(CASE WHEN f = 1 AND ip_prefix = $2 THEN at END) AS address_min, \
-             MAX(CASE WHEN f = 1 AND ip_prefix = $2 THEN at END) AS address_max, \
+             COUNT(CASE WHEN f = 2 AND account_key = $1 THEN 1 END) AS account_n, \
+             COUNT(CASE WHEN f = 1 AND account_key = $1 THEN 1 END) AS account_p, \
+             MIN(CASE WHEN f = 2 AND account_key = $1 THEN at END) AS account_min, \
+             MAX(CASE WHEN f = 2 AND account_key = $1 THEN at END) AS account_max, \
+             COUNT(CASE WHEN f = 2 AND account_key = $1 AND ip_prefix = $2 THEN 1 END) AS pair_n, \
+             COUNT(CASE WHEN f = 1 AND account_key = $1 AND ip_prefix = $2 THEN 1 END) AS pair_p, \
+             MIN(CASE WHEN f = 2 AND account_key = $1 AND ip_prefix = $2 THEN at END) AS pair_min, \
+             MAX(CASE WHEN f = 2 AND account_key = $1 AND ip_prefix = $2 THEN at END) AS pair_max, \
+             COUNT(CASE WHEN f = 2 AND ip_prefix = $2 THEN 1 END) AS address_n, \
+             COUNT(CASE WHEN f = 1 AND ip_prefix = $2 THEN 1 END) AS address_p, \
+             MIN(CASE WHEN f = 2 AND ip_prefix = $2 THEN at END) AS address_min, \
+             MAX(CASE WHEN f = 2 AND ip_prefix = $2 THEN at END) AS address_max, \
              COUNT(CASE WHEN outcome = 1 AND account_key = $1 AND ip_prefix = $2 THEN 1 END) AS known_n \
              FROM (SELECT account_key, ip_prefix, outcome, at, \
-                   CASE WHEN (outcome = 2 AND at > $3) OR (outcome = 0 AND at > $4) THEN 1 ELSE 0 END AS f \
+                   CASE WHEN outcome = 2 AND at > $3 THEN 2 WHEN outcome = 0 AND at > $4 THEN 1 ELSE 0 END AS f \
                    FROM auth_attempts \
                    WHERE (account_key = $1 OR ip_prefix = $2) AND at > $5 AND id <> $6) recent",
         )
@@ -94,11 +100,11 @@ impl AttemptStore for Store {
         .bind(exclude)
         .fetch_one(&self.pool)
         .await?;
-        let tally = |count, oldest, newest| Tally { count, oldest, newest };
+        let tally = |count, pending, oldest, newest| Tally { count, pending, oldest, newest };
         Ok(Tallies {
-            account: tally(r.account_n, r.account_min, r.account_max),
-            pair: tally(r.pair_n, r.pair_min, r.pair_max),
-            address: tally(r.address_n, r.address_min, r.address_max),
+            account: tally(r.account_n, r.account_p, r.account_min, r.account_max),
+            pair: tally(r.pair_n, r.pair_p, r.pair_min, r.pair_max),
+            address: tally(r.address_n, r.address_p, r.address_min, r.address_max),
             known_address: r.known_n > 0,
         })
     }

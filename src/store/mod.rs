@@ -9,7 +9,9 @@
 #![allow(async_fn_in_trait)]
 
 mod attempts;
+mod clients;
 mod events;
+mod passcodes;
 mod sessions;
 mod settings;
 mod users;
@@ -22,7 +24,9 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor as _};
 
 pub use attempts::{AttemptStore, Outcome};
+pub use clients::{Client, ClientStore, ClientView, Counts};
 pub use events::EventStore;
+pub use passcodes::{Passcode, PasscodeStore};
 pub use sessions::{SessionFilter, SessionStore};
 pub use settings::SettingsStore;
 pub use users::{UserChange, UserStore};

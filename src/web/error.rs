@@ -7,7 +7,6 @@ use serde_json::json;
 
 use crate::domain::policy::PolicyError;
 use crate::service::ServiceError;
-use crate::service::login::LoginError;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -92,8 +91,30 @@ impl From<ServiceError> for ApiError {
             ServiceError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
             ServiceError::NotFound(what) => ApiError::not_found(what),
             ServiceError::Policy(p) => p.into(),
+            ServiceError::Forbidden(m) => ApiError::forbidden(m),
             ServiceError::InvalidCredentials => {
                 ApiError::new(StatusCode::UNAUTHORIZED, "invalid credentials", "Invalid username or password")
+            }
+            ServiceError::WrongPassword => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid password", "The password is not correct")
+            }
+            ServiceError::PasscodeRequired => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "passcode required", "Enter verification code")
+                    .with_extra(json!({ "code": 32 }))
+            }
+            ServiceError::InvalidPasscode => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid passcode",
+                "Invalid verification code, please try again",
+            ),
+            ServiceError::Throttled { retry_after } => {
+                let mut err = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too many requests",
+                    format!("Too many failed attempts, please try again in {retry_after} seconds"),
+                );
+                err.retry_after = Some(retry_after);
+                err
             }
             ServiceError::Busy(m) => {
                 let mut err = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", m);
@@ -111,33 +132,6 @@ impl From<ServiceError> for ApiError {
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
         ServiceError::from(e).into()
-    }
-}
-
-impl From<LoginError> for ApiError {
-    fn from(e: LoginError) -> Self {
-        match e {
-            LoginError::InvalidCredentials => ServiceError::InvalidCredentials.into(),
-            LoginError::PasscodeRequired => {
-                ApiError::new(StatusCode::UNAUTHORIZED, "passcode required", "Enter verification code")
-                    .with_extra(json!({ "code": 32 }))
-            }
-            LoginError::InvalidPasscode => ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid passcode",
-                "Invalid verification code, please try again",
-            ),
-            LoginError::Throttled { retry_after } => {
-                let mut err = ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "too many requests",
-                    format!("Too many failed attempts, please try again in {retry_after} seconds"),
-                );
-                err.retry_after = Some(retry_after);
-                err
-            }
-            LoginError::Service(s) => s.into(),
-        }
     }
 }
 

@@ -225,3 +225,65 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// A TOTP code for the base32 `key` at unix time `at`, from the real `oathtool`.
+pub fn oathtool(key: &str, at: i64) -> String {
+    let out = std::process::Command::new("oathtool")
+        .args(["--totp", "-b", key, "-N", &format!("@{at}")])
+        .output()
+        .expect("oathtool is installed (scripts/test installs it)");
+    assert!(out.status.success(), "oathtool: {}", stderr(&out));
+    stdout(&out).trim().to_owned()
+}
+
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+/// A user with 2FA switched on through the API, as the setup steps do it.
+pub struct TwoFactorUser {
+    pub uid: String,
+    /// The web session that set it up (still valid).
+    pub token: String,
+    /// The setup key (base32).
+    pub key: String,
+    pub recovery_code: String,
+    /// The time step consumed by the confirmation.
+    pub confirmed_at: i64,
+}
+
+impl TestApp {
+    pub async fn uid_of(&self, token: &str) -> String {
+        self.get("/api/v1/session", token).await.body["user"]["uid"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates `username` (unless it exists) and turns 2FA on for it.
+    pub async fn enable_2fa(&self, username: &str, password: &str) -> TwoFactorUser {
+        let token = self.login(username, password).await;
+        let uid = self.uid_of(&token).await;
+        let base = format!("/api/v1/users/{uid}/passcode");
+        let start =
+            self.call(Method::POST, &base, Some(&token), Some(json!({"type": "totp", "password": password}))).await;
+        assert_eq!(start.status, StatusCode::OK, "{}", start.text);
+        let key = start.body["secret"].as_str().unwrap().to_owned();
+        let confirmed_at = unix_now();
+        let code = oathtool(&key, confirmed_at);
+        let confirm =
+            self.call(Method::POST, &format!("{base}/confirm"), Some(&token), Some(json!({"code": code}))).await;
+        assert_eq!(confirm.status, StatusCode::OK, "{}", confirm.text);
+        let activate = self.call(Method::POST, &format!("{base}/activate"), Some(&token), None).await;
+        assert_eq!(activate.status, StatusCode::OK, "{}", activate.text);
+        let recovery_code = activate.body["recovery_code"].as_str().unwrap().to_owned();
+        TwoFactorUser { uid, token, key, recovery_code, confirmed_at }
+    }
+
+    pub async fn login_with_code(&self, username: &str, password: &str, code: &str) -> Reply {
+        self.call(
+            Method::POST,
+            "/api/v1/session",
+            None,
+            Some(json!({ "username": username, "password": password, "code": code })),
+        )
+        .await
+    }
+}

@@ -1,0 +1,286 @@
+//! Two-factor authentication: setting up a TOTP authenticator (start, confirm,
+//! activate), turning it off, and checking a code or the recovery code at login
+//! (SPEC §2 "Enable 2FA", "Recovery code", "Disable 2FA"; §4's replay rule).
+
+use serde::Serialize;
+
+use super::{Gatehouse, RequestMeta, ServiceError};
+use crate::clock::rfc3339;
+use crate::domain::event::EventKind;
+use crate::domain::qr;
+use crate::domain::recovery::{RecoveryCode, looks_like_totp_code, normalize_recovery_code};
+use crate::domain::totp::{self, TotpParams, TotpSecret};
+use crate::domain::user::{AuthMethod, User, username_key};
+use crate::store::{Passcode, PasscodeStore as _};
+
+/// The passcode JSON of the API. Setup fields appear only in the answer that starts a
+/// setup; `recovery_code` only in the answer to activate.
+#[derive(Debug, Serialize)]
+pub struct PasscodeView {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_grouped: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qr_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qr_svg: Option<String>,
+    pub created_at: String,
+    pub verified_at: Option<String>,
+    pub activated_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_code: Option<String>,
+}
+
+impl PasscodeView {
+    pub fn status(p: &Passcode) -> Self {
+        Self {
+            kind: p.kind.clone(),
+            secret: None,
+            secret_grouped: None,
+            uri: None,
+            qr_code: None,
+            qr_svg: None,
+            created_at: rfc3339(p.created_at),
+            verified_at: p.verified_at.map(rfc3339),
+            activated_at: p.activated_at.map(rfc3339),
+            recovery_code: None,
+        }
+    }
+}
+
+/// Which second factor a login used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecondFactor {
+    Totp,
+    /// The recovery code: 2FA is now off.
+    Recovery,
+}
+
+impl SecondFactor {
+    pub fn method(self) -> &'static str {
+        match self {
+            SecondFactor::Totp => "password and verification code",
+            SecondFactor::Recovery => "password and recovery code",
+        }
+    }
+
+    pub fn notice(self) -> Option<String> {
+        (self == SecondFactor::Recovery).then(|| {
+            "Your recovery code has been used and two-factor authentication is now disabled. \
+             Set it up again in Settings > Account."
+                .to_owned()
+        })
+    }
+}
+
+fn now_u64(now: i64) -> u64 {
+    u64::try_from(now).unwrap_or(0)
+}
+
+impl Gatehouse {
+    /// The TOTP parameters gatehouse issues: SHA-1, 6 digits, 30 s, ±1 step.
+    pub fn totp_params(&self) -> TotpParams {
+        TotpParams::default()
+    }
+
+    fn open_secret(&self, p: &Passcode) -> Result<TotpSecret, ServiceError> {
+        let bytes = self.key.open(&p.secret_sealed, &p.user_uid)?;
+        Ok(TotpSecret::from_bytes(bytes.to_vec()))
+    }
+
+    /// Checks the account password for a sensitive change, under the brute-force limits.
+    pub(crate) async fn confirm_password(
+        &self,
+        user: &User,
+        password: &str,
+        meta: &RequestMeta,
+    ) -> Result<(), ServiceError> {
+        let guard = self.throttle_begin(&username_key(&user.username), meta).await?;
+        if self.hasher.verify(password, Some(&user.password_hash)).await? {
+            guard.neutral(self).await;
+            Ok(())
+        } else {
+            guard.failed(self).await;
+            Err(ServiceError::WrongPassword)
+        }
+    }
+
+    /// The user's authenticator, if any.
+    pub async fn passcode_status(&self, user: &User) -> Result<Option<Passcode>, ServiceError> {
+        Ok(self.store.passcode(&user.uid).await?)
+    }
+
+    /// Step 1: after the password, a new secret with its setup key, URI and QR code.
+    /// Replaces an unfinished setup; refused while 2FA is active.
+    pub async fn start_totp_setup(
+        &self,
+        user: &User,
+        password: &str,
+        meta: &RequestMeta,
+    ) -> Result<PasscodeView, ServiceError> {
+        self.confirm_password(user, password, meta).await?;
+        let active =
+            || ServiceError::Conflict("two-factor authentication is already active; deactivate it first".into());
+        if user.auth_method == AuthMethod::TwoFactor {
+            return Err(active());
+        }
+        let secret = TotpSecret::generate().map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let now = self.now();
+        let passcode = Passcode {
+            user_uid: user.uid.clone(),
+            kind: "totp".to_owned(),
+            secret_sealed: self.key.seal(secret.as_bytes(), &user.uid)?,
+            created_at: now,
+            verified_at: None,
+            activated_at: None,
+            last_step: -1,
+            recovery_hash: None,
+        };
+        if !self.store.start_passcode(&passcode).await? {
+            return Err(active());
+        }
+        let uri = totp::otpauth_uri(&self.settings.site_title, &user.username, &secret, &self.totp_params());
+        let qr_code = qr::png_data_url(&uri).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let qr_svg = qr::svg(&uri).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        Ok(PasscodeView {
+            secret: Some(secret.to_base32()),
+            secret_grouped: Some(secret.grouped_base32()),
+            uri: Some(uri),
+            qr_code: Some(qr_code),
+            qr_svg: Some(qr_svg),
+            ..PasscodeView::status(&passcode)
+        })
+    }
+
+    /// Checks a TOTP code against `p` and consumes its time step atomically. Returns
+    /// `Ok(false)` for a wrong code and records replays.
+    async fn accept_totp(
+        &self,
+        user: &User,
+        p: &Passcode,
+        code: &str,
+        meta: &RequestMeta,
+    ) -> Result<bool, ServiceError> {
+        let secret = self.open_secret(p)?;
+        let params = self.totp_params();
+        let now = now_u64(self.now());
+        let last = u64::try_from(p.last_step).ok();
+        let Some(step) = totp::verify(&secret, &params, code, now, last) else {
+            if totp::verify(&secret, &params, code, now, None).is_some() {
+                self.record(EventKind::ReplayRejected, user.into(), meta, "", "a code that was already used").await;
+            }
+            return Ok(false);
+        };
+        let step = i64::try_from(step).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        if self.store.consume_step(&user.uid, step).await? {
+            Ok(true)
+        } else {
+            // Another request used the same code a moment ago.
+            self.record(EventKind::ReplayRejected, user.into(), meta, "", "a code used by a concurrent request").await;
+            Ok(false)
+        }
+    }
+
+    /// Step 2: a code from the app proves the setup. The code is consumed.
+    pub async fn confirm_totp(
+        &self,
+        user: &User,
+        code: &str,
+        meta: &RequestMeta,
+    ) -> Result<PasscodeView, ServiceError> {
+        let guard = self.throttle_begin(&username_key(&user.username), meta).await?;
+        let pending = match self.store.passcode(&user.uid).await? {
+            Some(p) if p.activated_at.is_none() => p,
+            Some(_) => return Err(ServiceError::Conflict("two-factor authentication is already active".into())),
+            None => return Err(ServiceError::NotFound("two-factor setup")),
+        };
+        if !self.accept_totp(user, &pending, code, meta).await? {
+            guard.failed(self).await;
+            return Err(ServiceError::InvalidPasscode);
+        }
+        guard.neutral(self).await;
+        self.store.mark_verified(&user.uid, self.now()).await?;
+        let p = self.store.passcode(&user.uid).await?.ok_or(ServiceError::NotFound("two-factor setup"))?;
+        Ok(PasscodeView::status(&p))
+    }
+
+    /// Step 3: turns 2FA on and returns the recovery code, shown this once. Ends the
+    /// user's other web sessions; app passwords keep working.
+    pub async fn activate_totp(
+        &self,
+        user: &User,
+        current_session: &str,
+        meta: &RequestMeta,
+    ) -> Result<PasscodeView, ServiceError> {
+        let p = match self.store.passcode(&user.uid).await? {
+            Some(p) if p.activated_at.is_some() => {
+                return Err(ServiceError::Conflict("two-factor authentication is already active".into()));
+            }
+            Some(p) if p.verified_at.is_some() => p,
+            Some(_) => return Err(ServiceError::Conflict("confirm a verification code first".into())),
+            None => return Err(ServiceError::NotFound("two-factor setup")),
+        };
+        let code = RecoveryCode::generate().map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let hash = self.hasher.hash(code.as_str()).await?;
+        if !self.store.activate_passcode(&user.uid, &hash, self.now(), current_session).await? {
+            return Err(ServiceError::Conflict("the setup changed meanwhile; start again".into()));
+        }
+        self.record(EventKind::TwoFactorEnabled, user.into(), meta, "", "TOTP authenticator").await;
+        let activated = self.store.passcode(&user.uid).await?.unwrap_or(p);
+        Ok(PasscodeView { recovery_code: Some(code.as_str().to_owned()), ..PasscodeView::status(&activated) })
+    }
+
+    /// Turns 2FA off after the password (the user's own choice).
+    pub async fn deactivate_totp(&self, user: &User, password: &str, meta: &RequestMeta) -> Result<(), ServiceError> {
+        self.confirm_password(user, password, meta).await?;
+        if !self.store.remove_passcode(&user.uid, self.now()).await? && user.auth_method != AuthMethod::TwoFactor {
+            return Err(ServiceError::NotFound("two-factor authentication"));
+        }
+        self.record(EventKind::TwoFactorDisabled, user.into(), meta, "", "2FA disabled by the user").await;
+        Ok(())
+    }
+
+    /// Checks the `code` of a login for a user with 2FA: a TOTP code, or the recovery
+    /// code (which removes the authenticator and is thereby used up).
+    pub(crate) async fn check_second_factor(
+        &self,
+        user: &User,
+        code: &str,
+        meta: &RequestMeta,
+    ) -> Result<SecondFactor, ServiceError> {
+        let p = self
+            .store
+            .passcode(&user.uid)
+            .await?
+            .filter(|p| p.activated_at.is_some())
+            .ok_or_else(|| ServiceError::Internal(format!("user {} has 2FA on but no authenticator", user.uid)))?;
+        if looks_like_totp_code(code) {
+            if self.accept_totp(user, &p, code, meta).await? {
+                return Ok(SecondFactor::Totp);
+            }
+            self.record(EventKind::PasscodeInvalid, user.into(), meta, "", "wrong verification code").await;
+            return Err(ServiceError::InvalidPasscode);
+        }
+        let (Some(normalized), Some(hash)) = (normalize_recovery_code(code), p.recovery_hash.as_deref()) else {
+            self.record(EventKind::PasscodeInvalid, user.into(), meta, "", "malformed code").await;
+            return Err(ServiceError::InvalidPasscode);
+        };
+        if !self.hasher.verify(&normalized, Some(hash)).await? {
+            self.record(EventKind::PasscodeInvalid, user.into(), meta, "", "wrong recovery code").await;
+            return Err(ServiceError::InvalidPasscode);
+        }
+        if !self.store.redeem_recovery(&user.uid, hash, self.now()).await? {
+            // Used by a concurrent login a moment ago.
+            return Err(ServiceError::InvalidPasscode);
+        }
+        self.record(EventKind::RecoveryCodeUsed, user.into(), meta, "", "").await;
+        self.record(EventKind::TwoFactorDisabled, user.into(), meta, "recovery", "2FA disabled by the recovery code")
+            .await;
+        Ok(SecondFactor::Recovery)
+    }
+}

@@ -1,0 +1,174 @@
+//! TOTP authenticators: the sealed secret, setup progress, replay state and the hash of
+//! the recovery code. Every state change that must not race is one statement or one
+//! transaction, so it holds across instances.
+
+use sqlx::FromRow;
+
+use super::{Store, StoreError};
+use crate::clock::UnixTime;
+
+/// A user's authenticator as stored.
+#[derive(Clone, PartialEq, Eq, FromRow)]
+pub struct Passcode {
+    pub user_uid: String,
+    pub kind: String,
+    /// The TOTP secret, sealed with the server key and bound to `user_uid`.
+    pub secret_sealed: String,
+    pub created_at: i64,
+    pub verified_at: Option<i64>,
+    pub activated_at: Option<i64>,
+    /// The last accepted time step (-1: none yet).
+    pub last_step: i64,
+    /// Argon2id hash of the normalised recovery code.
+    pub recovery_hash: Option<String>,
+}
+
+impl std::fmt::Debug for Passcode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Passcode")
+            .field("user_uid", &self.user_uid)
+            .field("verified_at", &self.verified_at)
+            .field("activated_at", &self.activated_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Storage of authenticators.
+pub trait PasscodeStore {
+    async fn passcode(&self, uid: &str) -> Result<Option<Passcode>, StoreError>;
+    /// Stores a new, unconfirmed authenticator, replacing an unfinished one. Returns
+    /// `false` (and changes nothing) if an active one exists.
+    async fn start_passcode(&self, p: &Passcode) -> Result<bool, StoreError>;
+    /// Records `step` as used if it is newer than the last used one. Exactly one of any
+    /// number of concurrent callers with the same step gets `true`.
+    async fn consume_step(&self, uid: &str, step: i64) -> Result<bool, StoreError>;
+    async fn mark_verified(&self, uid: &str, now: UnixTime) -> Result<bool, StoreError>;
+    /// Turns a confirmed authenticator on: stores the recovery hash, sets the account's
+    /// auth method to 2FA and ends the user's other web sessions, in one transaction.
+    async fn activate_passcode(
+        &self,
+        uid: &str,
+        recovery_hash: &str,
+        now: UnixTime,
+        keep_session: &str,
+    ) -> Result<bool, StoreError>;
+    /// Removes the authenticator and sets the auth method back to password only.
+    async fn remove_passcode(&self, uid: &str, now: UnixTime) -> Result<bool, StoreError>;
+    /// Uses the recovery code whose hash is `recovery_hash`: removes the authenticator
+    /// if (and only if) it still holds that code. `true` for exactly one caller.
+    async fn redeem_recovery(&self, uid: &str, recovery_hash: &str, now: UnixTime) -> Result<bool, StoreError>;
+}
+
+impl PasscodeStore for Store {
+    async fn passcode(&self, uid: &str) -> Result<Option<Passcode>, StoreError> {
+        Ok(sqlx::query_as::<_, Passcode>(
+            "SELECT user_uid, kind, secret_sealed, created_at, verified_at, activated_at, last_step, recovery_hash \
+             FROM passcodes WHERE user_uid = $1",
+        )
+        .bind(uid)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn start_passcode(&self, p: &Passcode) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "INSERT INTO passcodes (user_uid, kind, secret_sealed, created_at, verified_at, activated_at, last_step, \
+             recovery_hash) VALUES ($1, $2, $3, $4, NULL, NULL, -1, NULL) \
+             ON CONFLICT (user_uid) DO UPDATE SET kind = excluded.kind, secret_sealed = excluded.secret_sealed, \
+             created_at = excluded.created_at, verified_at = NULL, activated_at = NULL, last_step = -1, \
+             recovery_hash = NULL WHERE passcodes.activated_at IS NULL",
+        )
+        .bind(&p.user_uid)
+        .bind(&p.kind)
+        .bind(&p.secret_sealed)
+        .bind(p.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn consume_step(&self, uid: &str, step: i64) -> Result<bool, StoreError> {
+        let r = sqlx::query("UPDATE passcodes SET last_step = $2 WHERE user_uid = $1 AND last_step < $2")
+            .bind(uid)
+            .bind(step)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn mark_verified(&self, uid: &str, now: UnixTime) -> Result<bool, StoreError> {
+        let r = sqlx::query("UPDATE passcodes SET verified_at = $2 WHERE user_uid = $1 AND activated_at IS NULL")
+            .bind(uid)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn activate_passcode(
+        &self,
+        uid: &str,
+        recovery_hash: &str,
+        now: UnixTime,
+        keep_session: &str,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let r = sqlx::query(
+            "UPDATE passcodes SET activated_at = $2, recovery_hash = $3 \
+             WHERE user_uid = $1 AND verified_at IS NOT NULL AND activated_at IS NULL",
+        )
+        .bind(uid)
+        .bind(now)
+        .bind(recovery_hash)
+        .execute(&mut *tx)
+        .await?;
+        if r.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE users SET auth_method = '2fa', updated_at = $2 WHERE uid = $1")
+            .bind(uid)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM sessions WHERE user_uid = $1 AND kind = 'web' AND parent_id IS NULL AND id <> $2")
+            .bind(uid)
+            .bind(keep_session)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn remove_passcode(&self, uid: &str, now: UnixTime) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let r = sqlx::query("DELETE FROM passcodes WHERE user_uid = $1").bind(uid).execute(&mut *tx).await?;
+        sqlx::query("UPDATE users SET auth_method = 'default', updated_at = $2 WHERE uid = $1")
+            .bind(uid)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn redeem_recovery(&self, uid: &str, recovery_hash: &str, now: UnixTime) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let r = sqlx::query(
+            "DELETE FROM passcodes WHERE user_uid = $1 AND recovery_hash = $2 AND activated_at IS NOT NULL",
+        )
+        .bind(uid)
+        .bind(recovery_hash)
+        .execute(&mut *tx)
+        .await?;
+        if r.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE users SET auth_method = 'default', updated_at = $2 WHERE uid = $1")
+            .bind(uid)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
