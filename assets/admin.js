@@ -95,10 +95,10 @@
         });
       });
       return GH.el('tr', {}, [
-        GH.el('td', { text: kinds[s.kind] || s.kind }),
-        GH.el('td', { text: s.name || GH.agentLabel(s.user_agent), title: s.user_agent || '' }),
-        GH.el('td', { text: s.login_ip || '—' }),
-        GH.el('td', {}, [GH.timeNode(s.last_active)]),
+        GH.el('td', { 'data-label': 'Kind', text: kinds[s.kind] || s.kind }),
+        GH.el('td', { 'data-label': 'Device or name', text: s.name || GH.agentLabel(s.user_agent), title: s.user_agent || '' }),
+        GH.el('td', { 'data-label': 'IP address', text: s.login_ip || '—' }),
+        GH.el('td', { 'data-label': 'Last active' }, [GH.timeNode(s.last_active)]),
         GH.el('td', { className: 'cell-action' }, [s.current ? GH.el('span', { className: 'badge badge-ok', text: 'This browser' }) : revoke])
       ]);
     });

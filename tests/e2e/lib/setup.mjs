@@ -37,12 +37,13 @@ export async function launch() {
 }
 
 let shotNo = 0;
-/** Saves a full-page screenshot as target/e2e-screenshots/NN-name.png. */
-export async function screenshot(page, name) {
+/** Saves a screenshot as target/e2e-screenshots/NN-name.png: the whole page, or with
+ * `{ dialog: true }` the viewport (a modal dialog's backdrop covers only that). */
+export async function screenshot(page, name, { dialog = false } = {}) {
   mkdirSync(SHOTS, { recursive: true });
   shotNo += 1;
   const file = join(SHOTS, `${String(shotNo).padStart(2, '0')}-${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
+  await page.screenshot({ path: file, fullPage: !dialog });
   return file;
 }
 
