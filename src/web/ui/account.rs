@@ -35,7 +35,8 @@ struct AccountPage {
 pub async fn page(State(app): State<Gatehouse>, visitor: PageUser) -> Response {
     let uid = visitor.user.uid.as_str();
     let filter = SessionFilter { user_uid: Some(uid), client_id: None, kind: None };
-    let (sessions, events) = tokio::join!(app.store.list_sessions(&filter), app.store.list_events(Some(uid), EVENTS_SHOWN));
+    let (sessions, events) =
+        tokio::join!(app.store.list_sessions(&filter), app.store.list_events(Some(uid), EVENTS_SHOWN));
     let (sessions, events) = match (sessions, events) {
         (Ok(s), Ok(e)) => (s, e),
         (Err(e), _) | (_, Err(e)) => {
@@ -48,7 +49,8 @@ pub async fn page(State(app): State<Gatehouse>, visitor: PageUser) -> Response {
     let current = visitor.session.id.as_str();
     let mut live: Vec<_> = sessions.into_iter().filter(|s| s.is_live(now)).collect();
     live.sort_by_key(|s| (s.id != current, -s.last_active));
-    let rows = |kind: SessionKind| live.iter().filter(|s| s.kind == kind).map(|s| SessionRow::new(s, current)).collect();
+    let rows =
+        |kind: SessionKind| live.iter().filter(|s| s.kind == kind).map(|s| SessionRow::new(s, current)).collect();
     let ctx = AccountPage {
         sessions: rows(SessionKind::Web),
         app_passwords: rows(SessionKind::AppPassword),

@@ -45,10 +45,7 @@ pub async fn page(
             return render::error_page(title, StatusCode::INTERNAL_SERVER_ERROR, "The users could not be loaded.");
         }
     };
-    let ctx = UsersPage {
-        users: users.iter().map(UserRow::from).collect(),
-        q,
-        layout: Layout::new(&app, &visitor, "users"),
-    };
+    let ctx =
+        UsersPage { users: users.iter().map(UserRow::from).collect(), q, layout: Layout::new(&app, &visitor, "users") };
     render::page(StatusCode::OK, "admin_users.html", &ctx)
 }

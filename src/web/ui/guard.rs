@@ -29,7 +29,9 @@ impl FromRequestParts<Gatehouse> for PageUser {
     async fn from_request_parts(parts: &mut Parts, app: &Gatehouse) -> Result<Self, Response> {
         match WebUser::from_request_parts(parts, app).await {
             Ok(WebUser { user, session }) => Ok(PageUser { user, session }),
-            Err(e) if e.status.is_server_error() => Err(render::error_page(&app.settings.site_title, e.status, &e.message)),
+            Err(e) if e.status.is_server_error() => {
+                Err(render::error_page(&app.settings.site_title, e.status, &e.message))
+            }
             Err(_) => Err(to_login(parts.uri.path())),
         }
     }

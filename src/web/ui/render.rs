@@ -42,7 +42,10 @@ pub fn page(status: StatusCode, name: &str, ctx: &impl Serialize) -> Response {
         Ok(body) => html(status, body),
         Err(e) => {
             tracing::error!(error = %e, template = name, "page could not be rendered");
-            html(StatusCode::INTERNAL_SERVER_ERROR, "<!doctype html><title>Error</title><p>The page could not be shown.".to_owned())
+            html(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "<!doctype html><title>Error</title><p>The page could not be shown.".to_owned(),
+            )
         }
     }
 }

@@ -260,7 +260,8 @@ mod tests {
 
     #[test]
     fn agents_and_scopes_have_names() {
-        let chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36";
+        let chrome =
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36";
         assert_eq!(agent_label(chrome), "Chrome on Linux");
         assert_eq!(agent_label("curl/8.1"), "curl");
         assert_eq!(agent_label(""), "Unknown device");
