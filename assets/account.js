@@ -46,6 +46,7 @@
     const row = button.closest('tr');
     const table = button.closest('table');
     const scope = button.closest('[data-step]') || button.closest('section');
+    const dialog = button.closest('dialog');
     button.disabled = true;
     try {
       await GH.api('DELETE', userUrl + '/sessions/' + encodeURIComponent(button.dataset.revoke));
@@ -56,8 +57,7 @@
         table.tBodies[0].append(GH.el('tr', {}, [GH.el('td', { colSpan: cols, className: 'muted', text: 'Nothing left here.' })]));
       }
       GH.announce('Revoked ' + name);
-      const dlg = button.closest('dialog');
-      if (dlg) dlg.dataset.reload = '1';
+      if (dialog) dialog.dataset.reload = '1';
     } catch (e) {
       button.disabled = false;
       const box = scope.querySelector('.form-error') || document.getElementById('sessions-error');

@@ -35,7 +35,11 @@ function step(name, fn) {
 
 /** A new browser context (its own cookies) with a page that fails on any script dialog. */
 async function newPage() {
-  const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 860 } });
+  const context = await browser.newContext({
+    acceptDownloads: true,
+    viewport: { width: 1280, height: 860 },
+    permissions: ['clipboard-read', 'clipboard-write'],
+  });
   const page = await context.newPage();
   page.on('dialog', async (d) => {
     pageErrors.push(`unexpected script dialog: ${d.type()} ${d.message()}`);
@@ -48,6 +52,11 @@ async function newPage() {
 async function text(locator) {
   await locator.waitFor({ state: 'visible' });
   return (await locator.textContent()).trim();
+}
+
+/** Runs `action`, which makes the page load again, and waits for the new page. */
+async function reloads(page, action) {
+  await Promise.all([page.waitForEvent('load'), action()]);
 }
 
 async function logIn(page, username, password) {
@@ -122,8 +131,7 @@ describe('the issue 6 journey', { concurrency: false }, () => {
     await dialog.getByLabel('Password', { exact: true }).fill(BOB.password);
     await dialog.getByLabel('WebDAV').check();
     await screenshot(page, 'admin-add-user', { dialog: true });
-    await dialog.getByRole('button', { name: 'Create user' }).click();
-    await page.waitForLoadState('load');
+    await reloads(page, () => dialog.getByRole('button', { name: 'Create user' }).click());
     const row = page.locator('#users-table tr', { hasText: '@bob' });
     await row.waitFor();
     assert.match(await row.textContent(), /Allowed/);
@@ -168,11 +176,15 @@ describe('the issue 6 journey', { concurrency: false }, () => {
     assert.match(download.suggestedFilename(), /recovery-code-bob\.txt$/);
     const file = readFileSync(await download.path(), 'utf8');
     assert.ok(file.includes(state.recovery), 'the downloaded file holds the recovery code');
+    await dialog.getByRole('button', { name: 'Copy recovery code' }).click();
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), state.recovery, 'Copy puts the code on the clipboard');
+    await page.evaluate(() => { window.print = () => { window.printedText = document.getElementById('print-area').textContent; }; });
+    await dialog.getByRole('button', { name: 'Print' }).click();
+    assert.ok((await page.evaluate(() => window.printedText)).includes(state.recovery), 'Print prints the code');
     const done = dialog.getByRole('button', { name: /Done|Activate/ });
     assert.equal(await done.isDisabled(), true, 'finishing waits for "I have saved it"');
     await dialog.getByLabel('I have saved my recovery code in a safe place').check();
-    await done.click();
-    await page.waitForLoadState('load');
+    await reloads(page, () => done.click());
     assert.equal(await text(page.locator('#twofactor-status')), 'Enabled');
   });
 
@@ -190,8 +202,7 @@ describe('the issue 6 journey', { concurrency: false }, () => {
     assert.match(state.appPassword, /^[A-Za-z0-9]{6}-[A-Za-z0-9]{6}-[A-Za-z0-9]{6}-[A-Za-z0-9]{6}$/);
     await dialog.getByRole('button', { name: 'Copy app password' }).waitFor();
     await screenshot(page, 'apps-created', { dialog: true });
-    await dialog.getByRole('button', { name: 'Done' }).click();
-    await page.waitForLoadState('load');
+    await reloads(page, () => dialog.getByRole('button', { name: 'Done' }).click());
     await page.getByRole('button', { name: 'Apps and Devices' }).click();
     const listed = page.locator('#apps-table tr', { hasText: 'PhotoSync' });
     assert.match(await text(listed), /WebDAV/);
@@ -224,6 +235,13 @@ describe('the issue 6 journey', { concurrency: false }, () => {
       const refused = curl(['-u', `${BOB.username}:${BOB.password}`, '-X', 'PROPFIND', '-H', 'Depth: 1', `${BASE}/originals/`]);
       assert.equal(refused.status, 401, 'with 2FA on, the account password does not work for WebDAV');
     }
+    // Revoked in the dialog, the app password stops working at once.
+    await page.getByRole('button', { name: 'Apps and Devices' }).click();
+    await page.getByRole('button', { name: 'Revoke app password PhotoSync' }).click();
+    await page.locator('#apps-table tr', { hasText: 'PhotoSync' }).waitFor({ state: 'detached' });
+    const revoked = curl(['-u', auth, `${BASE}/api/v1/session`]);
+    assert.equal(revoked.status, 401, revoked.body);
+    await reloads(page, () => page.getByRole('dialog', { name: 'Apps and Devices' }).getByRole('button', { name: 'Close' }).last().click());
     await logOut(page);
   });
 
@@ -268,9 +286,19 @@ describe('the issue 6 journey', { concurrency: false }, () => {
     await dialog.getByRole('button', { name: 'Yes, disable 2FA' }).click();
     assert.match(await text(dialog.locator('#user-notice')), /2FA has been disabled for carol/);
     assert.equal(await text(dialog.locator('#user-2fa-status .badge')), 'Disabled');
+    const sessions = dialog.locator('#user-sessions tbody tr');
+    const before = await sessions.count();
+    await sessions.first().getByRole('button', { name: /Revoke/ }).click();
+    assert.match(await text(dialog.locator('#user-notice')), /revoked/);
+    assert.equal(await sessions.count(), before - 1);
+    await reloads(page, () => dialog.getByRole('button', { name: 'Close' }).last().click());
+    // A super admin resets bob's password.
+    await page.getByRole('button', { name: 'Details of bob' }).click();
+    await dialog.getByLabel('New password').fill('bob-password-2');
+    await dialog.getByRole('button', { name: 'Reset password' }).click();
+    assert.match(await text(dialog.locator('#user-notice')), /password of bob has been reset/);
     // A guardrail: the admin cannot take away their own login.
     await dialog.getByRole('button', { name: 'Close' }).last().click();
-    await page.waitForLoadState('load');
     await page.getByRole('button', { name: 'Details of admin' }).click();
     await dialog.getByLabel('Login allowed').uncheck();
     await dialog.getByRole('button', { name: 'Save' }).click();
@@ -287,6 +315,46 @@ describe('the issue 6 journey', { concurrency: false }, () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await screenshot(page, 'account-mobile');
     await page.setViewportSize({ width: 1280, height: 860 });
+  });
+
+  step('carol changes her password, enables 2FA again and deactivates it with her password', async () => {
+    await page.getByRole('button', { name: 'Change Password' }).click();
+    const pw = page.getByRole('dialog', { name: 'Change Password' });
+    await pw.getByLabel('Current password').fill(CAROL.password);
+    await pw.getByLabel('New password', { exact: true }).fill('carol-password-2');
+    await pw.getByLabel('Repeat new password').fill('carol-password-3');
+    await pw.getByRole('button', { name: 'Change Password' }).click();
+    assert.match(await text(pw.getByRole('alert')), /do not match/);
+    await pw.getByLabel('Repeat new password').fill('carol-password-2');
+    await reloads(page, () => pw.getByRole('button', { name: 'Change Password' }).click());
+    assert.match(await text(page.locator('#flash')), /password has been changed/);
+    CAROL.password = 'carol-password-2';
+
+    await page.getByRole('button', { name: '2-Factor Authentication' }).click();
+    const tfa = page.getByRole('dialog', { name: '2-Factor Authentication' });
+    await tfa.getByLabel('Password').fill('wrong-password');
+    await tfa.getByRole('button', { name: 'Continue' }).click();
+    assert.match(await text(tfa.getByRole('alert')), /password/i);
+    await tfa.getByLabel('Password').fill(CAROL.password);
+    await tfa.getByRole('button', { name: 'Continue' }).click();
+    const key = (await text(tfa.locator('#tfa-key'))).replace(/\s/g, '');
+    const { code } = await freshCode(key);
+    await tfa.getByLabel('Verification code').fill(code);
+    await tfa.getByRole('button', { name: 'Continue' }).click();
+    await tfa.getByLabel('I have saved my recovery code in a safe place').check();
+    await reloads(page, () => tfa.getByRole('button', { name: /Done|Activate/ }).click());
+    assert.equal(await text(page.locator('#twofactor-status')), 'Enabled');
+
+    await page.getByRole('button', { name: '2-Factor Authentication' }).click();
+    assert.match(await text(tfa.getByText('2FA is enabled')), /enabled/);
+    await screenshot(page, '2fa-active', { dialog: true });
+    await tfa.getByLabel('Password').fill(CAROL.password);
+    await reloads(page, () => tfa.getByRole('button', { name: 'Deactivate' }).click());
+    assert.equal(await text(page.locator('#twofactor-status')), 'Disabled');
+    assert.match(await text(page.locator('#flash')), /deactivated/);
+    await logOut(page);
+    await logIn(page, BOB.username, 'bob-password-2');
+    await expectAccountPage(page);
     await logOut(page);
   });
 
