@@ -287,3 +287,23 @@ impl TestApp {
         .await
     }
 }
+
+impl TestApp {
+    /// Creates an app password for `username` through the API, as the UI does: from a
+    /// web session, with the account password. Returns the token JSON.
+    pub async fn app_password(&self, username: &str, password: &str, scope: &str, expires_in: i64) -> Value {
+        let web = self.login(username, password).await;
+        let body = json!({
+            "grant_type": "password", "client_name": format!("{scope} app"), "scope": scope,
+            "expires_in": expires_in, "username": username, "password": password,
+        });
+        let r = self.call(Method::POST, "/api/v1/oauth/token", Some(&web), Some(body)).await;
+        assert_eq!(r.status, StatusCode::OK, "app password: {}", r.text);
+        r.body
+    }
+
+    /// GET with HTTP Basic credentials.
+    pub async fn get_basic(&self, path: &str, user: &str, password: &str) -> Reply {
+        Reply::read(self.client.get(self.url(path)).basic_auth(user, Some(password)).send().await.unwrap()).await
+    }
+}
