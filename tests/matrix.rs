@@ -35,7 +35,7 @@ const COLUMNS: &[&str] = &[
 /// Route × credential → expected status. `{bob}` is bob's uid, `{victim}` another user.
 #[rustfmt::skip]
 const MATRIX: &[(&str, &str, &str)] = &[
-    //                                                        ano pen web oth pw  2fa dav all met ses exp rev dis del tok cli amt adm
+    //                                                       ano pen web oth pw  2fa dav all met ses exp rev dis del tok cli amt adm
     ("GET", "/api/v1/status",                                "200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200"),
     ("GET", "/.well-known/oauth-authorization-server",       "200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200"),
     ("GET", "/api/v1/session",                               "401 401 200 200 200 401 403 200 200 200 401 401 401 401 200 200 200 200"),

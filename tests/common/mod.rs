@@ -139,6 +139,37 @@ impl Reply {
 }
 
 impl TestApp {
+    /// A second server instance on the same database and data folder (same secret
+    /// key), as when several instances share one PostgreSQL.
+    pub async fn sibling(&self) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings::for_data_dir(self.data_dir.clone());
+        settings.database_url = self.database_url.clone();
+        let app = Gatehouse::open(settings).await.expect("second instance opens");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let server_app = app.clone();
+        let server = tokio::spawn(async move {
+            gatehouse::web::serve(server_app, listener, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        TestApp {
+            addr,
+            app,
+            client: Client::new(),
+            db: self.db,
+            database_url: self.database_url.clone(),
+            data_dir: self.data_dir.clone(),
+            _dir: dir,
+            shutdown: Some(tx),
+            server: Some(server),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
