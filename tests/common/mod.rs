@@ -99,6 +99,11 @@ pub async fn spawn_with(db: Db, configure: impl FnOnce(&mut Settings)) -> TestAp
     let database_url = settings.database_url.clone();
     let app = Gatehouse::open(settings).await.expect("server core opens");
     app.bootstrap_admin(Some(ADMIN_PASSWORD.to_owned())).await.unwrap();
+    serve(app, db, database_url, data_dir, dir).await
+}
+
+/// Serves `app` on a random loopback port until the returned [`TestApp`] is dropped.
+async fn serve(app: Gatehouse, db: Db, database_url: String, data_dir: PathBuf, dir: TempDir) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
@@ -146,28 +151,7 @@ impl TestApp {
         let mut settings = Settings::for_data_dir(self.data_dir.clone());
         settings.database_url = self.database_url.clone();
         let app = Gatehouse::open(settings).await.expect("second instance opens");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (tx, rx) = oneshot::channel::<()>();
-        let server_app = app.clone();
-        let server = tokio::spawn(async move {
-            gatehouse::web::serve(server_app, listener, async {
-                let _ = rx.await;
-            })
-            .await
-            .unwrap();
-        });
-        TestApp {
-            addr,
-            app,
-            client: Client::new(),
-            db: self.db,
-            database_url: self.database_url.clone(),
-            data_dir: self.data_dir.clone(),
-            _dir: dir,
-            shutdown: Some(tx),
-            server: Some(server),
-        }
+        serve(app, self.db, self.database_url.clone(), self.data_dir.clone(), dir).await
     }
 
     pub fn url(&self, path: &str) -> String {
