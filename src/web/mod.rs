@@ -75,14 +75,17 @@ pub async fn serve(
     result
 }
 
-/// Periodic clean-up of expired rows.
+/// Periodic clean-up of expired sessions and old login attempts.
 async fn housekeeping(state: Gatehouse) {
-    use crate::store::SessionStore as _;
+    use crate::store::{AttemptStore as _, SessionStore as _};
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
     loop {
         tick.tick().await;
         if let Err(e) = state.store.purge_expired_sessions(state.now()).await {
             tracing::warn!(error = %e, "session clean-up failed");
+        }
+        if let Err(e) = state.store.purge_attempts(state.now()).await {
+            tracing::warn!(error = %e, "login attempt clean-up failed");
         }
     }
 }

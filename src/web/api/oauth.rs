@@ -35,10 +35,18 @@ struct TokenRequest {
     client_secret: Option<String>,
     scope: Option<String>,
     client_name: Option<String>,
-    expires_in: Option<Value>,
+    expires_in: Option<Seconds>,
     username: Option<String>,
     password: Option<String>,
     token: Option<String>,
+}
+
+/// Seconds as a JSON number or as text (forms carry only text).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Seconds {
+    Number(i64),
+    Text(String),
 }
 
 /// An error in RFC 6749 §5.2 form, with our usual `message` too.
@@ -55,6 +63,7 @@ async fn split_body(req: Request, max: usize) -> Result<(axum::http::request::Pa
         ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "The request body is too large")
     })?;
     let rebuilt = Request::builder()
+        .method(axum::http::Method::POST)
         .header(CONTENT_TYPE, &content_type)
         .body(Body::from(bytes))
         .map_err(|_| ApiError::bad_request("The request could not be read"))?;
@@ -69,14 +78,14 @@ async fn split_body(req: Request, max: usize) -> Result<(axum::http::request::Pa
     Ok((parts, parsed))
 }
 
-fn expires_in(v: Option<&Value>) -> Result<i64, ApiError> {
-    let bad = || ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", "expires_in must be whole seconds");
+fn expires_in(v: Option<&Seconds>) -> Result<i64, ApiError> {
     match v {
-        None | Some(Value::Null) => Ok(0),
-        Some(Value::Number(n)) => n.as_i64().ok_or_else(bad),
-        Some(Value::String(s)) if s.is_empty() => Ok(0),
-        Some(Value::String(s)) => s.trim().parse().map_err(|_| bad()),
-        Some(_) => Err(bad()),
+        None => Ok(0),
+        Some(Seconds::Number(n)) => Ok(*n),
+        Some(Seconds::Text(s)) if s.trim().is_empty() => Ok(0),
+        Some(Seconds::Text(s)) => s.trim().parse().map_err(|_| {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", "expires_in must be whole seconds")
+        }),
     }
 }
 
