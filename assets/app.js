@@ -121,6 +121,10 @@
     if (current && current !== dialog) current.close();
     dialog.dispatchEvent(new CustomEvent('gh:open'));
     if (!dialog.open) dialog.showModal();
+    // Start at the first field of the visible step rather than at the close button.
+    const field = Array.from(dialog.querySelectorAll('input:not([readonly]), select, textarea'))
+      .find(function (f) { return f.offsetParent !== null; });
+    if (field) field.focus();
   }
 
   /** A message shown on the next page (after a reload or redirect). */

@@ -227,7 +227,7 @@ describe('the issue 6 journey', { concurrency: false }, () => {
       const wrong = curl(['-u', `${BOB.username}:AAAAAA-AAAAAA-AAAAAA-AAAAAA`, `${BASE}/api/v1/session`]);
       assert.equal(wrong.status, 401, wrong.body);
     } else {
-      const put = curl(['-u', auth, '-T', '-', `${BASE}/originals/hello-from-curl.txt`, '--data-binary', 'hello']);
+      const put = curl(['-u', auth, '-X', 'PUT', '--data-binary', 'hello', `${BASE}/originals/hello-from-curl.txt`]);
       assert.ok([200, 201, 204].includes(put.status), `PUT ${put.status} ${put.body}`);
       const list = curl(['-u', auth, '-X', 'PROPFIND', '-H', 'Depth: 1', `${BASE}/originals/`]);
       assert.equal(list.status, 207, list.body);
