@@ -24,14 +24,15 @@ export async function api(method, path, { token, body } = {}) {
   return { status: resp.status, body: json, text };
 }
 
-/** Headless Debian Chromium, never a downloaded browser; Playwright gives it a fresh profile. */
+/** Headless Debian Chromium, never a downloaded browser; Playwright starts it with a fresh,
+ * empty --user-data-dir of its own. */
 export async function launch() {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,
     args: [
       '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run',
+      '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run',
     ],
   });
 }
