@@ -110,6 +110,39 @@ async fn passwd_reads_a_piped_password_and_ends_web_sessions(db: Db) {
     assert!(!stdout(&audit).contains("gina-password"));
 }
 
+/// On a terminal the password is asked for twice and never echoed. `script` gives the
+/// command a real pseudo-terminal; what it prints is exactly what a person would see.
+async fn passwd_on_a_terminal_asks_twice_without_echo(db: Db) {
+    use std::io::Write as _;
+    let t = spawn(db).await;
+    t.cli(&["users", "add", "hana", "--password", "hana-password-1"]);
+    let command = format!(
+        "GATEHOUSE_DATA_DIR='{}' GATEHOUSE_DATABASE_URL='{}' '{}' passwd hana",
+        t.data_dir.display(),
+        t.database_url,
+        env!("CARGO_BIN_EXE_gatehouse")
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    for _ in 0..2 {
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        stdin.write_all(b"hana-terminal-pass\n").unwrap();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let screen = stdout(&out);
+    assert!(screen.contains("New password for hana:") && screen.contains("Repeat it:"), "{screen}");
+    assert!(screen.contains("password changed for hana"), "{screen}");
+    assert!(!screen.contains("hana-terminal-pass"), "the password is not echoed: {screen}");
+    t.login("hana", "hana-terminal-pass").await;
+}
+
 async fn the_first_start_bootstraps_an_admin_once(db: Db) {
     let t = spawn(db).await;
     // spawn() bootstrapped `admin`; a second bootstrap is a no-op.
@@ -124,5 +157,6 @@ on_both_databases!(
     users_add_mod_show_rm_round_trip_while_the_server_runs,
     cli_errors_are_clear_and_exit_non_zero,
     passwd_reads_a_piped_password_and_ends_web_sessions,
+    passwd_on_a_terminal_asks_twice_without_echo,
     the_first_start_bootstraps_an_admin_once,
 );

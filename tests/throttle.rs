@@ -142,7 +142,27 @@ async fn forwarded_for_is_believed_only_from_trusted_proxies(db: Db) {
     assert_eq!(ips, ["203.0.113.5"], "the right-most address that is not a trusted proxy");
 }
 
+async fn old_attempts_are_purged_but_known_addresses_are_kept(db: Db) {
+    use gatehouse::store::AttemptStore as _;
+    let t = spawn(db).await;
+    let now = unix_now();
+    for (outcome, age) in [(2, 2 * 86_400), (2, 600), (1, 2 * 86_400), (1, 40 * 86_400)] {
+        t.sql(&format!(
+            "INSERT INTO auth_attempts (account_key, ip_prefix, outcome, at) VALUES ('bob', '192.0.2.1', {outcome}, {})",
+            now - age
+        ))
+        .await;
+    }
+    t.app.store.purge_attempts(now).await.unwrap();
+    let left: Vec<(i64, i64)> = sqlx::query_as("SELECT outcome, at FROM auth_attempts ORDER BY at")
+        .fetch_all(t.app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(left, [(1, now - 2 * 86_400), (2, now - 600)], "a recent failure and a 2-day-old success stay");
+}
+
 on_both_databases!(
+    old_attempts_are_purged_but_known_addresses_are_kept,
     wrong_passwords_meet_growing_delays,
     at_most_100_failures_per_account_per_hour,
     a_flood_from_many_addresses_does_not_lock_the_owner_out,

@@ -151,6 +151,21 @@ async fn one_code_in_twenty_parallel_logins_succeeds_once(db: Db) {
     assert!(replies.iter().all(|r| r.status == StatusCode::OK || r.status.is_client_error()));
 }
 
+async fn one_code_sent_to_two_instances_succeeds_once(db: Db) {
+    let t = spawn(db).await;
+    let other = t.sibling().await;
+    bob(&t).await;
+    let tf = t.enable_2fa("bob", "bob-password-1").await;
+    let code = oathtool(&tf.key, tf.confirmed_at + 30);
+    let attempts = (0..16).map(|i| {
+        let server = if i % 2 == 0 { &t } else { &other };
+        server.login_with_code("bob", "bob-password-1", &code)
+    });
+    let replies = futures_join_all(attempts).await;
+    let ok = replies.iter().filter(|r| r.status == StatusCode::OK).count();
+    assert_eq!(ok, 1, "{:?}", replies.iter().map(|r| (r.status, r.error().to_owned())).collect::<Vec<_>>());
+}
+
 /// `join_all` without another dependency: spawn-free, polls all futures together.
 async fn futures_join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
     let mut pinned: Vec<_> = futures.map(Box::pin).collect();
@@ -294,6 +309,7 @@ on_both_databases!(
     the_qr_code_decodes_to_the_otpauth_uri,
     setup_can_restart_until_active_and_not_after,
     one_code_in_twenty_parallel_logins_succeeds_once,
+    one_code_sent_to_two_instances_succeeds_once,
     the_recovery_code_logs_in_once_and_turns_2fa_off,
     deactivation_needs_the_password,
     admins_disable_2fa_by_api_and_cli_removing_the_authenticator,

@@ -4,6 +4,8 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod audit;
+mod auth;
+mod clients;
 mod output;
 mod prompt;
 mod start;
@@ -84,6 +86,12 @@ pub enum Command {
     Users(users::UsersCommand),
     /// Set a user's password
     Passwd(users::PasswdArgs),
+    /// Manage app passwords, access tokens and sessions
+    #[command(subcommand)]
+    Auth(auth::AuthCommand),
+    /// Manage OAuth2 clients
+    #[command(subcommand)]
+    Clients(clients::ClientsCommand),
     /// Read the security event log
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -132,6 +140,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Users(cmd) => users::run(&open(&cli.global).await?, cmd, format).await,
         Command::Passwd(args) => users::passwd(&open(&cli.global).await?, args, format).await,
         Command::Audit(cmd) => audit::run(&open(&cli.global).await?, cmd, format).await,
+        Command::Auth(cmd) => auth::run(&open(&cli.global).await?, cmd, format).await,
+        Command::Clients(cmd) => clients::run(&open(&cli.global).await?, cmd, format).await,
     }
 }
 

@@ -17,6 +17,8 @@ pub enum ServiceError {
     NotFound(&'static str),
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    #[error("{0}")]
+    Forbidden(String),
     #[error("invalid credentials")]
     InvalidCredentials,
     /// A logged-in user confirmed an action with the wrong password.

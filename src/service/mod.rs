@@ -2,11 +2,13 @@
 //! operations on it (login, account changes, sessions). Web handlers and CLI commands
 //! stay thin and call these.
 
+pub mod clients;
 pub mod credentials;
 mod error;
 pub mod login;
 pub mod sessions;
 pub mod throttle;
+pub mod tokens;
 pub mod twofactor;
 pub mod users;
 

@@ -9,6 +9,7 @@
 #![allow(async_fn_in_trait)]
 
 mod attempts;
+mod clients;
 mod dav;
 mod events;
 mod passcodes;
@@ -24,6 +25,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor as _};
 
 pub use attempts::{AttemptStore, Outcome};
+pub use clients::{Client, ClientStore, ClientView, Counts};
 pub use dav::{DavLockStore, DavPropStore, DeadProp, LockRecord};
 pub use events::EventStore;
 pub use passcodes::{Passcode, PasscodeStore};

@@ -125,11 +125,7 @@ impl PasscodeStore for Store {
         if r.rows_affected() != 1 {
             return Ok(false);
         }
-        sqlx::query("UPDATE users SET auth_method = '2fa', updated_at = $2 WHERE uid = $1")
-            .bind(uid)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        set_auth_method(&mut tx, uid, "2fa", now).await?;
         sqlx::query("DELETE FROM sessions WHERE user_uid = $1 AND kind = 'web' AND parent_id IS NULL AND id <> $2")
             .bind(uid)
             .bind(keep_session)
@@ -142,11 +138,7 @@ impl PasscodeStore for Store {
     async fn remove_passcode(&self, uid: &str, now: UnixTime) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
         let r = sqlx::query("DELETE FROM passcodes WHERE user_uid = $1").bind(uid).execute(&mut *tx).await?;
-        sqlx::query("UPDATE users SET auth_method = 'default', updated_at = $2 WHERE uid = $1")
-            .bind(uid)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        set_auth_method(&mut tx, uid, "default", now).await?;
         tx.commit().await?;
         Ok(r.rows_affected() == 1)
     }
@@ -163,12 +155,24 @@ impl PasscodeStore for Store {
         if r.rows_affected() != 1 {
             return Ok(false);
         }
-        sqlx::query("UPDATE users SET auth_method = 'default', updated_at = $2 WHERE uid = $1")
-            .bind(uid)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        set_auth_method(&mut tx, uid, "default", now).await?;
         tx.commit().await?;
         Ok(true)
     }
+}
+
+/// Sets the account's auth method inside the transaction that changed its authenticator.
+async fn set_auth_method(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    uid: &str,
+    method: &str,
+    now: UnixTime,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE users SET auth_method = $3, updated_at = $2 WHERE uid = $1")
+        .bind(uid)
+        .bind(now)
+        .bind(method)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }

@@ -280,3 +280,46 @@ pub fn session_cookie(token: Option<&str>, max_age: i64, secure: bool) -> String
         None => format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}"),
     }
 }
+
+/// A resource that a [`Scoped`] extractor guards.
+pub trait ScopeRequirement {
+    const RESOURCE: Resource;
+    const ACCESS: Access;
+    /// Whether a user-bound caller must also be an admin (server-wide data).
+    const ADMIN_ONLY: bool;
+}
+
+/// Reading server metrics: scope `metrics`; users must be admins.
+#[derive(Debug)]
+pub struct MetricsScope;
+
+impl ScopeRequirement for MetricsScope {
+    const RESOURCE: Resource = Resource::Metrics;
+    const ACCESS: Access = Access::Read;
+    const ADMIN_ONLY: bool = true;
+}
+
+/// A caller whose scope grants `R`.
+#[derive(Debug, Clone)]
+pub struct Scoped<R> {
+    pub principal: Principal,
+    _requirement: std::marker::PhantomData<R>,
+}
+
+impl<R: ScopeRequirement + Send + Sync> FromRequestParts<Gatehouse> for Scoped<R> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Gatehouse) -> Result<Self, ApiError> {
+        let principal = match Principal::from_request_parts(parts, app).await? {
+            Principal::Anonymous => return Err(ApiError::unauthorized()),
+            p => p,
+        };
+        if !principal.allows(R::RESOURCE, R::ACCESS) {
+            return Err(ApiError::forbidden(format!("This needs the \"{}\" scope", R::RESOURCE.name())));
+        }
+        if R::ADMIN_ONLY && principal.user().is_some_and(|u| !u.is_admin()) {
+            return Err(ApiError::forbidden("Only admins may see this"));
+        }
+        Ok(Scoped { principal, _requirement: std::marker::PhantomData })
+    }
+}

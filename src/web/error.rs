@@ -91,6 +91,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
             ServiceError::NotFound(what) => ApiError::not_found(what),
             ServiceError::Policy(p) => p.into(),
+            ServiceError::Forbidden(m) => ApiError::forbidden(m),
             ServiceError::InvalidCredentials => {
                 ApiError::new(StatusCode::UNAUTHORIZED, "invalid credentials", "Invalid username or password")
             }

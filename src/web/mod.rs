@@ -1,11 +1,13 @@
 //! The HTTP surface: [`app`] builds the whole router from the feature routers, with the
-//! shared layers (body limit, JSON errors for every 4xx/5xx, security headers).
+//! shared layers (body limit, JSON errors for every 4xx/5xx except HTML pages, security
+//! headers).
 
 pub mod api;
 pub mod auth;
 pub mod dav;
 pub mod error;
 pub mod extract;
+pub mod ui;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -20,6 +22,7 @@ pub fn app(state: Gatehouse) -> Router {
     let max_body = state.settings.max_body;
     Router::new()
         .merge(api::router())
+        .merge(ui::router())
         // WebDAV bodies are files: streamed, never buffered, so no body limit there.
         .merge(dav::router(&state).layer(DefaultBodyLimit::disable()))
         .fallback(|| async { ApiError::not_found("route") })
@@ -33,15 +36,13 @@ pub fn app(state: Gatehouse) -> Router {
 }
 
 /// Every error answer is JSON, whoever produced it (our handlers, axum's extractors,
-/// the body limit), and every answer carries the security headers.
+/// the body limit) — except the UI's own HTML error pages — and every answer carries
+/// the security headers.
 async fn finish_response(mut resp: Response) -> Response {
     let status = resp.status();
-    let is_json = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if (status.is_client_error() || status.is_server_error()) && !is_json {
+    let content_type = resp.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let keep = content_type.starts_with("application/json") || content_type.starts_with("text/html");
+    if (status.is_client_error() || status.is_server_error()) && !keep {
         let message = status.canonical_reason().unwrap_or("Error").to_owned();
         let mut replaced = ApiError::new(status, code_for_status(status), message).into_response();
         for name in [header::RETRY_AFTER, header::WWW_AUTHENTICATE, header::ALLOW] {
@@ -77,14 +78,17 @@ pub async fn serve(
     result
 }
 
-/// Periodic clean-up of expired rows.
+/// Periodic clean-up of expired sessions and old login attempts.
 async fn housekeeping(state: Gatehouse) {
-    use crate::store::SessionStore as _;
+    use crate::store::{AttemptStore as _, SessionStore as _};
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
     loop {
         tick.tick().await;
         if let Err(e) = state.store.purge_expired_sessions(state.now()).await {
             tracing::warn!(error = %e, "session clean-up failed");
+        }
+        if let Err(e) = state.store.purge_attempts(state.now()).await {
+            tracing::warn!(error = %e, "login attempt clean-up failed");
         }
     }
 }

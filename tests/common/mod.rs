@@ -99,6 +99,11 @@ pub async fn spawn_with(db: Db, configure: impl FnOnce(&mut Settings)) -> TestAp
     let database_url = settings.database_url.clone();
     let app = Gatehouse::open(settings).await.expect("server core opens");
     app.bootstrap_admin(Some(ADMIN_PASSWORD.to_owned())).await.unwrap();
+    serve(app, db, database_url, data_dir, dir).await
+}
+
+/// Serves `app` on a random loopback port until the returned [`TestApp`] is dropped.
+async fn serve(app: Gatehouse, db: Db, database_url: String, data_dir: PathBuf, dir: TempDir) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
@@ -139,6 +144,16 @@ impl Reply {
 }
 
 impl TestApp {
+    /// A second server instance on the same database and data folder (same secret
+    /// key), as when several instances share one PostgreSQL.
+    pub async fn sibling(&self) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings::for_data_dir(self.data_dir.clone());
+        settings.database_url = self.database_url.clone();
+        let app = Gatehouse::open(settings).await.expect("second instance opens");
+        serve(app, self.db, self.database_url.clone(), self.data_dir.clone(), dir).await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
@@ -285,5 +300,25 @@ impl TestApp {
             Some(json!({ "username": username, "password": password, "code": code })),
         )
         .await
+    }
+}
+
+impl TestApp {
+    /// Creates an app password for `username` through the API, as the UI does: from a
+    /// web session, with the account password. Returns the token JSON.
+    pub async fn app_password(&self, username: &str, password: &str, scope: &str, expires_in: i64) -> Value {
+        let web = self.login(username, password).await;
+        let body = json!({
+            "grant_type": "password", "client_name": format!("{scope} app"), "scope": scope,
+            "expires_in": expires_in, "username": username, "password": password,
+        });
+        let r = self.call(Method::POST, "/api/v1/oauth/token", Some(&web), Some(body)).await;
+        assert_eq!(r.status, StatusCode::OK, "app password: {}", r.text);
+        r.body
+    }
+
+    /// GET with HTTP Basic credentials.
+    pub async fn get_basic(&self, path: &str, user: &str, password: &str) -> Reply {
+        Reply::read(self.client.get(self.url(path)).basic_auth(user, Some(password)).send().await.unwrap()).await
     }
 }

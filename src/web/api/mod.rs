@@ -1,5 +1,7 @@
 //! The JSON API under `/api/v1`: each feature module exports its routes.
 
+mod metrics;
+mod oauth;
 mod passcode;
 mod session;
 mod status;
@@ -10,5 +12,11 @@ use axum::Router;
 use crate::service::Gatehouse;
 
 pub fn router() -> Router<Gatehouse> {
-    Router::new().merge(status::router()).merge(session::router()).merge(users::router()).merge(passcode::router())
+    Router::new()
+        .merge(status::router())
+        .merge(session::router())
+        .merge(users::router())
+        .merge(passcode::router())
+        .merge(oauth::router())
+        .merge(metrics::router())
 }

@@ -8,6 +8,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::domain::app_password::is_app_password;
 use crate::domain::event::EventKind;
 use crate::service::Gatehouse;
 use crate::service::login::LoginAttempt;
@@ -33,13 +34,19 @@ async fn login(
     Meta(meta): Meta,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let attempt = LoginAttempt { username: &body.username, password: &body.password, code: body.code.as_deref() };
-    let done = app.login(attempt, &meta).await?;
     let now = app.now();
-    let session = &done.issued.session;
-    let token = done.issued.token.expose();
+    // An app password in the password field opens a session limited like the app
+    // password itself (if its scope allows sessions at all).
+    let (token, session, user, notice) = if is_app_password(&body.password) {
+        let (issued, user) = app.login_with_app_password(&body.username, &body.password, &meta).await?;
+        (issued.secret, issued.session, user, None)
+    } else {
+        let attempt = LoginAttempt { username: &body.username, password: &body.password, code: body.code.as_deref() };
+        let done = app.login(attempt, &meta).await?;
+        (done.issued.token.expose().to_owned(), done.issued.session, done.user, done.notice)
+    };
     let mut headers = HeaderMap::new();
-    let cookie = session_cookie(Some(token), session.expires_in(now), app.settings.secure_cookies);
+    let cookie = session_cookie(Some(&token), session.expires_in(now), app.settings.secure_cookies);
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         headers.insert(header::SET_COOKIE, v);
     }
@@ -49,9 +56,9 @@ async fn login(
         "token_type": "Bearer",
         "expires_in": session.expires_in(now),
         "scope": session.scope,
-        "user": done.user.view(),
+        "user": user.view(),
     });
-    if let (Some(notice), Some(obj)) = (done.notice, body.as_object_mut()) {
+    if let (Some(notice), Some(obj)) = (notice, body.as_object_mut()) {
         obj.insert("notice".into(), json!(notice));
     }
     Ok((headers, Json(body)))

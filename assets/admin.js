@@ -1,0 +1,190 @@
+/* Admin > Users: Add user and the User Details dialog (fields, Disable 2FA, password
+   reset for super admins, sessions with revoke, delete). Guardrail refusals from the
+   API are shown as they are worded there. */
+'use strict';
+
+(function () {
+  const GH = window.GH;
+  const me = document.body.dataset.uid;
+  const isSuper = document.body.dataset.superAdmin === 'true';
+  const $ = function (id) { return document.getElementById(id); };
+  const userUrl = function (uid) { return '/api/v1/users/' + encodeURIComponent(uid); };
+
+  // Add user.
+  const addDialog = $('dlg-add-user');
+  const addForm = $('add-user-form');
+  addDialog.addEventListener('gh:open', function () { addForm.reset(); GH.formError(addForm, null); });
+  GH.onSubmit(addForm, async function () {
+    const body = {
+      username: $('new-username').value.trim(),
+      password: $('new-password').value,
+      name: $('new-name').value.trim(),
+      email: $('new-email').value.trim(),
+      role: $('new-role').value,
+      can_login: $('new-can-login').checked,
+      webdav: $('new-webdav').checked
+    };
+    if (isSuper) body.super_admin = $('new-super-admin').checked;
+    const user = await GH.api('POST', '/api/v1/users', body);
+    GH.flash('User ' + user.username + ' has been created.');
+    addDialog.dataset.reload = '1';
+    addDialog.close();
+  });
+
+  // User Details.
+  const dialog = $('dlg-user');
+  const form = $('user-form');
+  const errorBox = $('user-error');
+  const notice = $('user-notice');
+  let user = null;
+
+  function say(message, isError) {
+    errorBox.hidden = true;
+    notice.hidden = true;
+    const box = isError ? errorBox : notice;
+    box.textContent = message;
+    box.hidden = !message;
+    if (message) box.scrollIntoView({ block: 'nearest' });
+  }
+
+  async function attempt(work) {
+    say('', false);
+    try {
+      await work();
+    } catch (e) {
+      say(e.message, true);
+    }
+  }
+
+  function fill(u) {
+    user = u;
+    $('dlg-user-title').textContent = 'User Details: ' + (u.name || u.username);
+    $('user-username').value = u.username;
+    $('user-name').value = u.name;
+    $('user-email').value = u.email;
+    $('user-role').value = u.role;
+    $('user-can-login').checked = u.can_login;
+    $('user-webdav').checked = u.webdav;
+    $('user-super-admin').checked = u.super_admin;
+    dialog.querySelectorAll('.js-username').forEach(function (n) { n.textContent = u.username; });
+    const on = u.auth_method === '2fa';
+    $('user-2fa-status').replaceChildren(
+      GH.el('span', { className: on ? 'badge badge-ok' : 'badge badge-off', text: on ? 'Enabled' : 'Disabled' }),
+      on ? ' This user logs in with a password and a verification code.' : ' This user logs in with a password only.'
+    );
+    $('user-disable-2fa').hidden = !on;
+    $('user-2fa-confirm').hidden = true;
+    $('user-delete-confirm').hidden = true;
+    const reset = $('user-reset-form');
+    if (reset) { reset.hidden = u.uid === me; reset.reset(); }
+  }
+
+  function sessionRows(list) {
+    const tbody = $('user-sessions').tBodies[0];
+    const kinds = { web: 'Web', app_password: 'App password', access_token: 'Access token', client: 'Client' };
+    const rows = list.map(function (s) {
+      const revoke = GH.el('button', {
+        type: 'button', className: 'btn btn-small btn-danger-quiet', text: 'Revoke',
+        'aria-label': 'Revoke ' + (kinds[s.kind] || s.kind) + ' ' + (s.name || s.login_ip)
+      });
+      revoke.addEventListener('click', function () {
+        attempt(async function () {
+          await GH.api('DELETE', userUrl(user.uid) + '/sessions/' + encodeURIComponent(s.id));
+          revoke.closest('tr').remove();
+          say('The session has been revoked.', false);
+        });
+      });
+      return GH.el('tr', {}, [
+        GH.el('td', { 'data-label': 'Kind', text: kinds[s.kind] || s.kind }),
+        GH.el('td', { 'data-label': 'Device or name', text: s.name || GH.agentLabel(s.user_agent), title: s.user_agent || '' }),
+        GH.el('td', { 'data-label': 'IP address', text: s.login_ip || '—' }),
+        GH.el('td', { 'data-label': 'Last active' }, [GH.timeNode(s.last_active)]),
+        GH.el('td', { className: 'cell-action' }, [s.current ? GH.el('span', { className: 'badge badge-ok', text: 'This browser' }) : revoke])
+      ]);
+    });
+    if (!rows.length) rows.push(GH.el('tr', {}, [GH.el('td', { colSpan: 5, className: 'muted', text: 'No active sessions.' })]));
+    tbody.replaceChildren.apply(tbody, rows);
+  }
+
+  async function open(uid, button) {
+    if (button) button.disabled = true;
+    try {
+      const results = await Promise.all([GH.api('GET', userUrl(uid)), GH.api('GET', userUrl(uid) + '/sessions')]);
+      fill(results[0]);
+      sessionRows(results[1]);
+      say('', false);
+      GH.openDialog('dlg-user');
+    } catch (e) {
+      GH.showFlash(e.message);
+    } finally {
+      if (button) button.disabled = false;
+    }
+  }
+
+  document.addEventListener('click', function (event) {
+    const b = event.target.closest('[data-user]');
+    if (b) { open(b.dataset.user, b); return; }
+    const cancel = event.target.closest('[data-cancel-confirm]');
+    if (cancel) cancel.closest('.confirm').hidden = true;
+  });
+
+  form.addEventListener('submit', function (event) {
+    event.preventDefault();
+    if (!form.reportValidity()) return;
+    attempt(async function () {
+      const wanted = {
+        name: $('user-name').value.trim(),
+        email: $('user-email').value.trim(),
+        role: $('user-role').value,
+        can_login: $('user-can-login').checked,
+        webdav: $('user-webdav').checked,
+        super_admin: $('user-super-admin').checked
+      };
+      const patch = {};
+      Object.keys(wanted).forEach(function (k) { if (wanted[k] !== user[k]) patch[k] = wanted[k]; });
+      if (!Object.keys(patch).length) { say('Nothing has changed.', false); return; }
+      fill(await GH.api('PUT', userUrl(user.uid), patch));
+      dialog.dataset.reload = '1';
+      say('The changes have been saved.', false);
+    });
+  });
+
+  $('user-disable-2fa').addEventListener('click', function () {
+    $('user-2fa-confirm').hidden = false;
+    $('user-disable-2fa-yes').focus();
+  });
+  $('user-disable-2fa-yes').addEventListener('click', function () {
+    attempt(async function () {
+      fill(await GH.api('PUT', userUrl(user.uid), { auth_method: 'default' }));
+      dialog.dataset.reload = '1';
+      say('2FA has been disabled for ' + user.username + '.', false);
+    });
+  });
+
+  const reset = $('user-reset-form');
+  if (reset) {
+    reset.addEventListener('submit', function (event) {
+      event.preventDefault();
+      if (!reset.reportValidity()) return;
+      attempt(async function () {
+        await GH.api('PUT', userUrl(user.uid) + '/password', { new_password: $('user-new-password').value });
+        reset.reset();
+        sessionRows(await GH.api('GET', userUrl(user.uid) + '/sessions'));
+        say('The password of ' + user.username + ' has been reset.', false);
+      });
+    });
+  }
+
+  $('user-delete').addEventListener('click', function () {
+    $('user-delete-confirm').hidden = false;
+    $('user-delete-yes').focus();
+  });
+  $('user-delete-yes').addEventListener('click', function () {
+    attempt(async function () {
+      await GH.api('DELETE', userUrl(user.uid));
+      GH.flash('User ' + user.username + ' has been deleted.');
+      dialog.dataset.reload = '1';
+      dialog.close();
+    });
+  });
+})();

@@ -1,0 +1,55 @@
+//! `GET /api/v1/metrics`: Prometheus text exposition (version 0.0.4).
+
+use std::fmt::Write as _;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+use axum::routing::get;
+
+use crate::service::Gatehouse;
+use crate::store::ClientStore as _;
+use crate::web::auth::{MetricsScope, Scoped};
+use crate::web::error::ApiError;
+
+pub fn router() -> Router<Gatehouse> {
+    Router::new().route("/api/v1/metrics", get(metrics))
+}
+
+async fn metrics(State(app): State<Gatehouse>, _caller: Scoped<MetricsScope>) -> Result<impl IntoResponse, ApiError> {
+    let c = app.store.counts(app.now()).await?;
+    let mut out = String::new();
+    let mut gauge = |name: &str, help: &str, kind: &str, samples: &[(&str, i64)]| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (labels, value) in samples {
+            let _ = writeln!(out, "{name}{labels} {value}");
+        }
+    };
+    gauge("gatehouse_users", "Accounts that are not deleted.", "gauge", &[("", c.users)]);
+    gauge("gatehouse_users_2fa", "Accounts with two-factor authentication on.", "gauge", &[("", c.users_2fa)]);
+    gauge(
+        "gatehouse_sessions",
+        "Unexpired sessions by kind.",
+        "gauge",
+        &[
+            ("{kind=\"web\"}", c.sessions_web),
+            ("{kind=\"app_password\"}", c.sessions_app_password),
+            ("{kind=\"access_token\"}", c.sessions_access_token),
+            ("{kind=\"client\"}", c.sessions_client),
+        ],
+    );
+    gauge(
+        "gatehouse_logins_total",
+        "Login attempts by result, from the security event log.",
+        "counter",
+        &[("{result=\"ok\"}", c.logins_ok), ("{result=\"failed\"}", c.logins_failed)],
+    );
+    gauge(
+        "gatehouse_throttled_total",
+        "Throttled login attempts (recorded at most once a minute per account).",
+        "counter",
+        &[("", c.throttled)],
+    );
+    Ok(([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out))
+}
