@@ -33,32 +33,42 @@ async fn webdav_needs_a_user_with_the_webdav_flag_and_a_webdav_scope(db: Db) {
     let bearer = t.client.get(t.url("/originals/")).bearer_auth(&token).header("Depth", "0");
     assert_ne!(bearer.send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
     for scope in ["webdav", "*"] {
-        let pw = app_password(&t, DAV_USER, scope).await;
+        let pw = app_password(&t, scope).await;
         let put = dav(&t, "PUT", &format!("/originals/{}.txt", scope.len()), DAV_USER, &pw).body("x");
         assert_eq!(put.send().await.unwrap().status(), StatusCode::CREATED, "scope {scope}");
     }
-    let metrics = app_password(&t, DAV_USER, "metrics").await;
+    let metrics = app_password(&t, "metrics").await;
     let r = dav(&t, "PROPFIND", "/originals/", DAV_USER, &metrics).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let read_only = app_password(&t, DAV_USER, "read webdav").await;
+    let read_only = app_password(&t, "read webdav").await;
     assert_eq!(dav(&t, "GET", "/originals/1.txt", DAV_USER, &read_only).send().await.unwrap().status(), 200);
     let put = dav(&t, "PUT", "/originals/ro.txt", DAV_USER, &read_only).body("x").send().await.unwrap();
     assert_eq!(put.status(), StatusCode::FORBIDDEN);
     assert!(!t.data_dir.join("originals/ro.txt").exists());
-    // An app password only works with its owner's name.
-    let r = dav(&t, "PROPFIND", "/originals/", "admin", &metrics).send().await.unwrap();
+    // An app password only works with its owner's name, and stops at once when revoked.
+    let pw = app_password(&t, "webdav").await;
+    let r = dav(&t, "PROPFIND", "/originals/", "admin", &pw).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(dav(&t, "PROPFIND", "/originals/", DAV_USER, &pw).send().await.unwrap().status(), 207);
+    let web = t.login(DAV_USER, DAV_PASSWORD).await;
+    let revoke = t
+        .call(reqwest::Method::POST, "/api/v1/oauth/revoke", Some(&web), Some(serde_json::json!({ "token": pw })))
+        .await;
+    assert!(revoke.status.is_success(), "{}", revoke.text);
+    let r = dav(&t, "PROPFIND", "/originals/", DAV_USER, &pw).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
 
 async fn two_factor_accounts_must_use_an_app_password(db: Db) {
     let t = spawn(db).await;
     dav_user(&t).await;
+    // Made before 2FA is turned on: app passwords keep working after it.
+    let pw = app_password(&t, "webdav").await;
     t.enable_2fa(DAV_USER, DAV_PASSWORD).await;
     let r = bob(&t, "PROPFIND", "/originals/").send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert!(r.headers().contains_key("www-authenticate"));
     assert!(r.text().await.unwrap().contains("app password"));
-    let pw = app_password(&t, DAV_USER, "webdav").await;
     assert_eq!(dav(&t, "PROPFIND", "/originals/", DAV_USER, &pw).send().await.unwrap().status(), 207);
 }
 

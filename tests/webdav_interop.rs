@@ -27,7 +27,7 @@ fn run(cmd: &mut Command) -> Output {
 async fn litmus_passes_every_test_of_every_suite(db: Db) {
     let t = spawn(db).await;
     dav_user(&t).await;
-    let password = app_password(&t, DAV_USER, "webdav").await;
+    let password = app_password(&t, "webdav").await;
     let work = tempfile::tempdir().unwrap();
     let url = t.url("/originals/");
     for suite in ["basic", "copymove", "props", "locks", "http"] {
@@ -95,7 +95,7 @@ fn rclone(remote_url: &str, password: &str, config: &Path) -> Command {
 async fn rclone_uploads_a_tree_and_gets_it_back_byte_identical(db: Db) {
     let t = spawn(db).await;
     dav_user(&t).await;
-    let password = app_password(&t, DAV_USER, "webdav").await;
+    let password = app_password(&t, "webdav").await;
     let work = tempfile::tempdir().unwrap();
     let (up, down, config) = (work.path().join("up"), work.path().join("down"), work.path().join("rclone.conf"));
     let files = make_tree(&up);
@@ -129,7 +129,7 @@ fn curl(t: &TestApp, password: &str) -> Command {
 async fn curl_sets_modification_times_and_reads_ranges(db: Db) {
     let t = spawn(db).await;
     dav_user(&t).await;
-    let password = app_password(&t, DAV_USER, "webdav").await;
+    let password = app_password(&t, "webdav").await;
     let work = tempfile::tempdir().unwrap();
     let body = pattern(100_000, 9);
     let file = work.path().join("photo.jpg");

@@ -3,10 +3,6 @@
 //! segments) or could not send (a body cut in half).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use gatehouse::domain::app_password::AppPassword;
-use gatehouse::domain::session::{Session, SessionKind};
-use gatehouse::domain::token::token_hash;
-use gatehouse::store::{SessionStore as _, UserStore as _};
 use reqwest::{Method, RequestBuilder};
 use serde_json::json;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -21,30 +17,10 @@ pub async fn dav_user(t: &TestApp) {
     t.create_user(DAV_USER, DAV_PASSWORD, json!({ "webdav": true })).await;
 }
 
-/// An app password of `username` with `scope`, stored through the session store (the
-/// same row the app-password API creates).
-pub async fn app_password(t: &TestApp, username: &str, scope: &str) -> String {
-    let user = t.app.store.user_by_name(username).await.unwrap().unwrap();
-    let password = AppPassword::generate().unwrap();
-    let now = t.app.now();
-    let session = Session {
-        id: gatehouse::domain::random::public_id("sess", 16).unwrap(),
-        token_hash: token_hash(password.as_str()),
-        user_uid: Some(user.uid),
-        client_id: None,
-        parent_id: None,
-        kind: SessionKind::AppPassword,
-        name: "webdav test".into(),
-        scope: scope.into(),
-        created_at: now,
-        expires_at: None,
-        idle_timeout: 0,
-        last_active: now,
-        login_ip: "127.0.0.1".into(),
-        user_agent: "test".into(),
-    };
-    t.app.store.create_session(&session).await.unwrap();
-    password.as_str().to_owned()
+/// A new app password of `bob` with `scope`, made through the API as a user does.
+pub async fn app_password(t: &TestApp, scope: &str) -> String {
+    let issued = t.app_password(DAV_USER, DAV_PASSWORD, scope, 0).await;
+    issued["access_token"].as_str().unwrap().to_owned()
 }
 
 /// A request with any method (PROPFIND, MKCOL, …) and Basic credentials.
