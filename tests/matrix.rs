@@ -1,6 +1,7 @@
-//! The authorisation matrix (SPEC §4, last point): every route × every credential
-//! state, with the expected status in one readable table. A new route must be added
-//! here; `every_api_route_is_in_the_matrix` checks the router against this table.
+//! The authorisation matrix (SPEC §4, last point): every route of the API and WebDAV ×
+//! every credential state, with the expected status in one readable table. A new route
+//! must be added here; `every_api_route_is_in_the_matrix` checks the API router's source
+//! against this table. (The pages have their own matrix in `ui_matrix.rs`.)
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -56,6 +57,9 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/oauth/token",                          "401 401 422 403 403 401 403 403 403 403 401 401 401 401 403 403 403 403"),
     ("POST", "/api/v1/oauth/revoke",                         "401 401 404 404 403 401 403 403 403 403 401 401 401 401 403 403 403 404"),
     ("GET", "/api/v1/metrics",                               "401 401 403 403 403 401 403 403 403 403 401 401 401 401 200 200 200 200"),
+    ("PROPFIND", "/originals/",                              "401 401 207 403 207 401 207 207 403 403 401 401 401 401 403 403 403 207"),
+    ("PUT", "/originals/matrix-{col}.txt",                   "401 401 201 403 201 401 201 201 403 403 401 401 401 401 403 403 403 201"),
+    ("GET", "/originals/matrix-{col}.txt",                   "401 401 200 403 200 401 200 200 403 403 401 401 401 401 403 403 403 200"),
     ("DELETE", "/api/v1/session",                            "401 401 200 200 400 401 403 200 200 200 401 401 401 401 200 200 200 200"),
 ];
 
@@ -177,8 +181,14 @@ async fn every_route_answers_every_credential_as_the_table_says(db: Db) {
         for (method, path, expected) in MATRIX {
             let want: Vec<u16> = expected.split_whitespace().map(|s| s.parse().unwrap()).collect();
             assert_eq!(want.len(), COLUMNS.len(), "row {method} {path} has a cell per column");
-            let url = path.replace("{bob}", &bob).replace("{victim}", &victim);
+            let url = path.replace("{bob}", &bob).replace("{victim}", &victim).replace("{col}", &col.to_string());
             let mut req = t.client.request(method.parse::<Method>().unwrap(), t.url(&url));
+            if *method == "PROPFIND" {
+                req = req.header("Depth", "1");
+            }
+            if *method == "PUT" && path.starts_with("/originals/") {
+                req = req.body(format!("written as {}", COLUMNS[col]));
+            }
             req = match cred {
                 Cred::None => req,
                 Cred::Bearer(tok) => req.bearer_auth(tok),
