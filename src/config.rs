@@ -27,6 +27,8 @@ pub struct Settings {
     pub secure_cookies: bool,
     /// Largest accepted JSON body, bytes.
     pub max_body: usize,
+    /// How long a throttled attempt waits for its 429 (a tarpit for floods).
+    pub throttle_delay: std::time::Duration,
 }
 
 impl std::fmt::Debug for Settings {
@@ -57,6 +59,7 @@ impl Settings {
             sessions: SessionPolicy::default(),
             secure_cookies: false,
             max_body: 64 * 1024,
+            throttle_delay: std::time::Duration::from_secs(1),
         }
     }
 

@@ -26,8 +26,10 @@ async fn wrong_passwords_meet_growing_delays(db: Db) {
     t.create_user("bob", "bob-password-1", json!({})).await;
     let mut throttled = None;
     for attempt in 1..=10 {
+        let started = std::time::Instant::now();
         let r = t.login_reply("bob", "wrong-password").await;
         if r.status == StatusCode::TOO_MANY_REQUESTS {
+            assert!(started.elapsed() >= common::THROTTLE_DELAY, "the refusal is held back (tarpit)");
             throttled = Some((attempt, r));
             break;
         }

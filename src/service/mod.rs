@@ -64,6 +64,7 @@ pub struct Gatehouse {
     pub key: SecretKey,
     pub clock: Arc<dyn Clock>,
     pub settings: Arc<Settings>,
+    throttle_log: Arc<throttle::ThrottleLog>,
 }
 
 impl Gatehouse {
@@ -80,7 +81,14 @@ impl Gatehouse {
         }
         let hasher =
             PasswordHasher::new(PasswordHasher::default_concurrency()).map_err(|e| BootError::Hasher(e.to_string()))?;
-        Ok(Self { store, hasher, key, clock: Arc::new(SystemClock), settings: Arc::new(settings) })
+        Ok(Self {
+            store,
+            hasher,
+            key,
+            clock: Arc::new(SystemClock),
+            settings: Arc::new(settings),
+            throttle_log: Arc::default(),
+        })
     }
 
     pub fn now(&self) -> UnixTime {

@@ -3,7 +3,11 @@
 use super::{Gatehouse, RequestMeta, Subject};
 use crate::domain::event::EventKind;
 use crate::domain::throttle::{address_key, retry_after};
-use crate::store::{AttemptStore as _, EventStore as _, Outcome, StoreError, UserStore as _};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::clock::UnixTime;
+use crate::store::{AttemptStore as _, Outcome, StoreError, UserStore as _};
 
 /// A refused or failed throttle check.
 #[derive(Debug, thiserror::Error)]
@@ -42,17 +46,33 @@ impl Attempt {
 impl Gatehouse {
     /// Admits an attempt on `account_key` from the request's address, or says how long
     /// to wait. Throttled attempts are not checked at all, so they cost no hashing.
+    ///
+    /// A refused attempt costs one read and no write, and its answer is held back for
+    /// `settings.throttle_delay` (a tarpit): a flood then ties up sleeping connections,
+    /// not the cores that serve everyone else. An admitted attempt is recorded as pending
+    /// and checked again, so concurrent attempts cannot slip past the hourly cap.
     pub async fn throttle_begin(&self, account_key: &str, meta: &RequestMeta) -> Result<Attempt, ThrottleError> {
         let now = self.now();
         let address = address_key(meta.ip);
+        let before = self.store.tallies(account_key, &address, now, -1).await?;
+        if let Some(wait) = retry_after(&before, now) {
+            return Err(self.refuse(account_key, meta, wait).await);
+        }
         let id = self.store.begin_attempt(account_key, &address, now).await?;
-        let tallies = self.store.tallies(account_key, &address, now, id).await?;
-        if let Some(wait) = retry_after(&tallies, now) {
+        let with_pending = self.store.tallies(account_key, &address, now, id).await?;
+        if let Some(wait) = retry_after(&with_pending, now) {
             self.store.forget_attempt(id).await?;
-            self.record_throttled(account_key, meta, wait).await;
-            return Err(ThrottleError::Limited { retry_after: wait });
+            return Err(self.refuse(account_key, meta, wait).await);
         }
         Ok(Attempt { id })
+    }
+
+    async fn refuse(&self, account_key: &str, meta: &RequestMeta, wait: i64) -> ThrottleError {
+        if self.throttle_log.should_record(account_key, self.now()) {
+            self.record_throttled(account_key, meta, wait).await;
+        }
+        tokio::time::sleep(self.settings.throttle_delay).await;
+        ThrottleError::Limited { retry_after: wait }
     }
 
     async fn finish(&self, id: i64, outcome: Option<Outcome>) {
@@ -65,15 +85,46 @@ impl Gatehouse {
         }
     }
 
-    /// Records a throttled attempt at most once a minute per account, so a flood does
-    /// not flood the event log too.
     async fn record_throttled(&self, account_key: &str, meta: &RequestMeta, wait: i64) {
-        let last = self.store.last_event_at(EventKind::Throttled, account_key).await.ok().flatten();
-        if last.is_some_and(|at| self.now() - at < 60) {
-            return;
-        }
         let user = self.store.user_by_name(account_key).await.ok().flatten();
         let subject = Subject { uid: user.as_ref().map(|u| u.uid.as_str()), username: account_key };
         self.record(EventKind::Throttled, subject, meta, "", &format!("retry after {wait} s")).await;
+    }
+}
+
+/// Remembers when a throttled attempt was last logged per account, so a flood is logged
+/// once a minute per account and instance rather than once per request.
+#[derive(Debug, Default)]
+pub struct ThrottleLog {
+    last: Mutex<HashMap<String, UnixTime>>,
+}
+
+impl ThrottleLog {
+    fn should_record(&self, account_key: &str, now: UnixTime) -> bool {
+        let Ok(mut last) = self.last.lock() else { return true };
+        if last.len() > 10_000 {
+            last.retain(|_, at| now - *at < 60);
+        }
+        match last.get(account_key) {
+            Some(at) if now - *at < 60 => false,
+            _ => {
+                last.insert(account_key.to_owned(), now);
+                true
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_throttled_account_is_logged_once_a_minute() {
+        let log = ThrottleLog::default();
+        assert!(log.should_record("bob", 1000));
+        assert!(!log.should_record("bob", 1059));
+        assert!(log.should_record("carol", 1059));
+        assert!(log.should_record("bob", 1060));
     }
 }

@@ -4,13 +4,11 @@ use sqlx::FromRow;
 
 use super::{Store, StoreError};
 use crate::clock::rfc3339;
-use crate::domain::event::{EventKind, EventView, NewEvent};
+use crate::domain::event::{EventView, NewEvent};
 
 /// Storage of security events.
 pub trait EventStore {
     async fn record_event(&self, e: &NewEvent) -> Result<(), StoreError>;
-    /// When an event of `kind` was last recorded for `username`.
-    async fn last_event_at(&self, kind: EventKind, username: &str) -> Result<Option<i64>, StoreError>;
     /// Newest first; `user_uid` `None` lists every user's events.
     async fn list_events(&self, user_uid: Option<&str>, limit: i64) -> Result<Vec<EventView>, StoreError>;
 }
@@ -29,14 +27,6 @@ struct EventRow {
 }
 
 impl EventStore for Store {
-    async fn last_event_at(&self, kind: EventKind, username: &str) -> Result<Option<i64>, StoreError> {
-        Ok(sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(at) FROM events WHERE kind = $1 AND username = $2")
-            .bind(kind.as_str())
-            .bind(username)
-            .fetch_one(&self.pool)
-            .await?)
-    }
-
     async fn record_event(&self, e: &NewEvent) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO events (at, kind, user_uid, username, actor, ip, user_agent, detail) \

@@ -17,6 +17,7 @@ use tempfile::TempDir;
 use tokio::sync::oneshot;
 
 pub const ADMIN_PASSWORD: &str = "admin-password-1";
+pub const THROTTLE_DELAY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +96,8 @@ pub async fn spawn_with(db: Db, configure: impl FnOnce(&mut Settings)) -> TestAp
     std::fs::create_dir_all(&data_dir).unwrap();
     let mut settings = Settings::for_data_dir(data_dir.clone());
     settings.database_url = fresh_database(db, &data_dir).await;
+    // The tarpit on throttled answers is a second in production; tests keep it short.
+    settings.throttle_delay = THROTTLE_DELAY;
     configure(&mut settings);
     let database_url = settings.database_url.clone();
     let app = Gatehouse::open(settings).await.expect("server core opens");
@@ -150,6 +153,7 @@ impl TestApp {
         let dir = tempfile::tempdir().unwrap();
         let mut settings = Settings::for_data_dir(self.data_dir.clone());
         settings.database_url = self.database_url.clone();
+        settings.throttle_delay = THROTTLE_DELAY;
         let app = Gatehouse::open(settings).await.expect("second instance opens");
         serve(app, self.db, self.database_url.clone(), self.data_dir.clone(), dir).await
     }
