@@ -57,7 +57,26 @@ impl Meta {
     }
 }
 
+impl Meta {
+    /// Writes the ETag (without quotes) onto `out`, in dav-server's format: size and
+    /// modification time in microseconds, in hex. False if there is none.
+    pub fn write_etag(&self, out: &mut String) -> bool {
+        use std::fmt::Write as _;
+        let Ok(t) = self.modified.duration_since(UNIX_EPOCH) else { return false };
+        let t = t.as_secs() * 1_000_000 + u64::from(t.subsec_micros());
+        if !self.is_dir && self.len > 0 {
+            write!(out, "{:x}-{t:x}", self.len).is_ok()
+        } else {
+            write!(out, "{t:x}").is_ok()
+        }
+    }
+}
+
 impl DavMetaData for Meta {
+    fn etag(&self) -> Option<String> {
+        let mut tag = String::with_capacity(32);
+        self.write_etag(&mut tag).then_some(tag)
+    }
     fn len(&self) -> u64 {
         self.len
     }
@@ -333,5 +352,24 @@ impl DavFile for Upload {
             Ok(())
         }
         .boxed()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn meta(len: u64, is_dir: bool) -> Meta {
+        let t = UNIX_EPOCH + Duration::new(1_500_000_000, 123_456_789);
+        Meta { len, modified: t, changed: t, accessed: t, is_dir, is_symlink: false, executable: false }
+    }
+
+    /// The same tag as dav-server's default `DavMetaData::etag` (size and microseconds).
+    #[test]
+    fn etags_keep_dav_servers_format() {
+        assert_eq!(meta(1024, false).etag().unwrap(), format!("400-{:x}", 1_500_000_000_123_456u64));
+        assert_eq!(meta(0, false).etag().unwrap(), format!("{:x}", 1_500_000_000_123_456u64));
+        assert_eq!(meta(4096, true).etag().unwrap(), format!("{:x}", 1_500_000_000_123_456u64));
     }
 }

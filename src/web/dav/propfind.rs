@@ -131,16 +131,16 @@ pub async fn answer(lib: &Arc<Library>, store: &Store, parts: &Parts, body: &[u8
         href.clear();
         href.push_str(base);
         href.push('/');
-        let segment = encode(&e.name);
-        href.push_str(&segment);
-        if e.meta.is_dir() {
-            href.push('/');
-        }
+        let start = href.len();
+        encode_into(&mut href, &e.name);
         k.clear();
         if !props.is_empty() {
             k.push_str(root_key.trim_end_matches('/'));
             k.push('/');
-            k.push_str(&segment);
+            k.push_str(&href[start..]);
+        }
+        if e.meta.is_dir() {
+            href.push('/');
         }
         w.response(&href, &e.name, &e.meta, dead_of(&props, &k), &wanted);
     }
@@ -158,11 +158,11 @@ fn dead_of<'a>(props: &'a [DeadProp], k: &'a str) -> impl Iterator<Item = &'a De
     props.iter().filter(move |p| p.path == k)
 }
 
-/// Percent-encodes one path segment as dav-server does.
-fn encode(segment: &[u8]) -> String {
+/// Percent-encodes one path segment as dav-server does, onto `out`.
+fn encode_into(out: &mut String, segment: &[u8]) {
     const SET: &percent_encoding::AsciiSet =
         &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
-    percent_encoding::percent_encode(segment, SET).to_string()
+    out.extend(percent_encoding::percent_encode(segment, SET));
 }
 
 /// Formatted dates, reused while consecutive entries share a second (photos often do).
@@ -270,10 +270,17 @@ impl Writer {
                 out.push_str("</D:getcontenttype>");
                 true
             }
-            "getetag" => match meta.etag() {
-                Some(tag) => write!(out, "<D:getetag>{tag}</D:getetag>").is_ok(),
-                None => false,
-            },
+            "getetag" => {
+                let mark = out.len();
+                out.push_str("<D:getetag>");
+                if meta.write_etag(out) {
+                    out.push_str("</D:getetag>");
+                    true
+                } else {
+                    out.truncate(mark);
+                    false
+                }
+            }
             "getlastmodified" => match meta.modified().ok().and_then(|t| cached(&mut self.dates.http, t, httpdate)) {
                 Some(t) => {
                     out.push_str("<D:getlastmodified>");
@@ -422,6 +429,8 @@ mod tests {
 
     #[test]
     fn segments_are_encoded_like_dav_server() {
-        assert_eq!(encode("a b#c%d?é".as_bytes()), "a%20b%23c%25d%3F%C3%A9");
+        let mut out = String::from("x/");
+        encode_into(&mut out, "a b#c%d?é".as_bytes());
+        assert_eq!(out, "x/a%20b%23c%25d%3F%C3%A9");
     }
 }
