@@ -71,7 +71,9 @@ fn wait(rule: Rule, t: Tally, now: UnixTime) -> i64 {
     }
     let exponent = u32::try_from((t.count - rule.free).min(20)).unwrap_or(20);
     let delay = 2i64.pow(exponent).min(rule.max_delay);
-    t.newest.map_or(0, |n| n + delay - now).max(0)
+    // Times are whole seconds: a failure stamped `n` happened somewhere in [n, n+1),
+    // so the delay runs from n+1 — otherwise a "1 s" wait could end after a few ms.
+    t.newest.map_or(0, |n| n + 1 + delay - now).max(0)
 }
 
 /// Seconds the client must wait before this attempt may be checked, or `None`.
@@ -118,12 +120,21 @@ mod tests {
     #[test]
     fn delays_double_and_are_capped() {
         let at = |n| Tallies { account: tally(n, 0, 1000), ..Default::default() };
-        assert_eq!(retry_after(&at(5), 1000), Some(1));
-        assert_eq!(retry_after(&at(6), 1000), Some(2));
-        assert_eq!(retry_after(&at(8), 1000), Some(8));
-        assert_eq!(retry_after(&at(30), 1000), Some(60));
-        assert_eq!(retry_after(&at(30), 1030), Some(30));
-        assert_eq!(retry_after(&at(30), 1060), None, "waited out");
+        assert_eq!(retry_after(&at(5), 1000), Some(2));
+        assert_eq!(retry_after(&at(6), 1000), Some(3));
+        assert_eq!(retry_after(&at(8), 1000), Some(9));
+        assert_eq!(retry_after(&at(30), 1000), Some(61));
+        assert_eq!(retry_after(&at(30), 1031), Some(30));
+        assert_eq!(retry_after(&at(30), 1061), None, "waited out");
+    }
+
+    #[test]
+    fn a_delay_is_never_shorter_than_promised_despite_whole_second_stamps() {
+        // The failure happened at 1000.999 (stamped 1000); the check runs at 1001.001.
+        // Only 2 ms passed, so the 1 s delay must still hold.
+        let t = Tallies { account: tally(5, 0, 1000), ..Default::default() };
+        assert_eq!(retry_after(&t, 1001), Some(1));
+        assert_eq!(retry_after(&t, 1002), None);
     }
 
     #[test]
@@ -147,15 +158,15 @@ mod tests {
         let flood = Tallies { account: tally(60, 0, 1000), known_address: true, ..Default::default() };
         assert_eq!(retry_after(&flood, 1000), None);
         let unknown = Tallies { known_address: false, ..flood };
-        assert_eq!(retry_after(&unknown, 1000), Some(60));
+        assert_eq!(retry_after(&unknown, 1000), Some(61));
         let own_failures = Tallies { pair: tally(7, 900, 1000), ..flood };
-        assert_eq!(retry_after(&own_failures, 1000), Some(4));
+        assert_eq!(retry_after(&own_failures, 1000), Some(5));
     }
 
     #[test]
     fn one_address_spraying_many_accounts_is_slowed() {
         let t = Tallies { address: tally(25, 0, 1000), ..Default::default() };
-        assert_eq!(retry_after(&t, 1000), Some(32));
+        assert_eq!(retry_after(&t, 1000), Some(33));
         let capped = Tallies { address: tally(500, 100, 1000), ..Default::default() };
         assert_eq!(retry_after(&capped, 1000), Some(100 + WINDOW - 1000));
     }
