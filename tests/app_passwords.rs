@@ -290,6 +290,46 @@ async fn malformed_credentials_are_401s(db: Db) {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
 
+/// A PROPFIND of the library root with an app password, as a sync app sends it.
+async fn sync_status(t: &TestApp, secret: &str) -> StatusCode {
+    let req = t.client.request(Method::from_bytes(b"PROPFIND").unwrap(), t.url("/originals/"));
+    req.basic_auth("bob", Some(secret)).header("Depth", "0").send().await.unwrap().status()
+}
+
+/// Token lookups are cached in memory for speed; no revoke may wait for that cache,
+/// wherever it happens: the command line (another process), a second instance on the
+/// same database, or disabling the user.
+async fn a_password_in_use_stops_at_once_wherever_it_is_revoked(db: Db) {
+    let t = spawn(db).await;
+    bob(&t).await;
+    let make = || async {
+        let a = t.app_password("bob", "bob-password-1", "webdav", 0).await;
+        (a["access_token"].as_str().unwrap().to_owned(), a["session_id"].as_str().unwrap().to_owned())
+    };
+    let (by_cli, by_cli_id) = make().await;
+    let (by_sibling, _) = make().await;
+    let (kept, _) = make().await;
+    for secret in [&by_cli, &by_sibling, &kept] {
+        for _ in 0..3 {
+            assert_eq!(sync_status(&t, secret).await, StatusCode::MULTI_STATUS, "in use");
+        }
+    }
+
+    assert!(t.cli(&["auth", "rm", &by_cli_id]).status.success());
+    assert_eq!(sync_status(&t, &by_cli).await, StatusCode::UNAUTHORIZED, "revoked at the command line");
+    assert_eq!(sync_status(&t, &kept).await, StatusCode::MULTI_STATUS, "the others keep working");
+
+    let other = t.sibling().await;
+    let web = other.login("bob", "bob-password-1").await;
+    let r = other.call(Method::POST, "/api/v1/oauth/revoke", Some(&web), Some(json!({"token": by_sibling}))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(sync_status(&t, &by_sibling).await, StatusCode::UNAUTHORIZED, "revoked on another instance");
+    assert_eq!(sync_status(&t, &kept).await, StatusCode::MULTI_STATUS);
+
+    assert!(t.cli(&["users", "mod", "bob", "--no-login"]).status.success());
+    assert_eq!(sync_status(&t, &kept).await, StatusCode::UNAUTHORIZED, "the user was disabled");
+}
+
 on_both_databases!(
     creation_rechecks_the_password_and_shows_the_secret_once,
     app_passwords_never_manage_the_account_whatever_their_scope,
@@ -300,4 +340,5 @@ on_both_databases!(
     last_used_is_written_at_most_once_a_minute,
     a_2fa_user_syncs_with_an_app_password_only,
     malformed_credentials_are_401s,
+    a_password_in_use_stops_at_once_wherever_it_is_revoked,
 );

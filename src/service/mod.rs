@@ -8,6 +8,7 @@ mod error;
 pub mod login;
 pub mod sessions;
 pub mod throttle;
+mod token_cache;
 pub mod tokens;
 pub mod twofactor;
 pub mod users;
@@ -65,6 +66,7 @@ pub struct Gatehouse {
     pub clock: Arc<dyn Clock>,
     pub settings: Arc<Settings>,
     throttle_log: Arc<throttle::ThrottleLog>,
+    tokens: Arc<token_cache::TokenCache>,
 }
 
 impl Gatehouse {
@@ -88,6 +90,7 @@ impl Gatehouse {
             clock: Arc::new(SystemClock),
             settings: Arc::new(settings),
             throttle_log: Arc::default(),
+            tokens: Arc::default(),
         })
     }
 

@@ -50,27 +50,50 @@ impl Gatehouse {
     /// Resolves a presented bearer token. Returns `None` for anything that is not a live
     /// session of a live account: unknown, expired, idle, revoked, or whose user was
     /// deleted or disabled. Records activity at most once a minute.
+    ///
+    /// A token seen since the last credential change anywhere is answered from memory
+    /// (`token_cache`); everything else, and every refusal, comes from the database.
     pub async fn authenticate_token(&self, token: &str) -> Result<Option<Authenticated>, StoreError> {
         if !plausible_token(token) {
             return Ok(None);
         }
-        let Some((session, user)) = self.store.session_by_token(&token_hash(token)).await? else {
-            return Ok(None);
-        };
+        let hash = token_hash(token);
         let now = self.now();
-        if !session.is_live(now) {
-            return Ok(None);
-        }
-        match (&session.user_uid, &user) {
-            (Some(_), None) => return Ok(None),
-            (Some(_), Some(u)) if !u.can_login => return Ok(None),
-            _ => {}
-        }
+        // The epoch is read before the lookup: a change committed meanwhile moves it,
+        // so what is cached below can never be used after that change.
+        let epoch = self.store.credential_epoch();
+        let cached = epoch.and_then(|e| self.tokens.get(&hash, e)).filter(|(s, u)| grants(s, u.as_ref(), now));
+        let (session, user) = match cached {
+            Some(found) => found,
+            None => {
+                let Some(found) = self.store.session_by_token(&hash).await? else {
+                    return Ok(None);
+                };
+                if !grants(&found.0, found.1.as_ref(), now) {
+                    return Ok(None);
+                }
+                if let Some(e) = epoch {
+                    self.tokens.put(&hash, e, found.clone());
+                }
+                found
+            }
+        };
         if session.needs_touch(now) {
             self.store.touch_session(&session.id, now).await?;
+            self.tokens.touched(&hash, now);
         }
         Ok(Some(Authenticated { session, user }))
     }
+}
+
+/// Whether a stored session lets its bearer in now.
+fn grants(session: &Session, user: Option<&User>, now: crate::clock::UnixTime) -> bool {
+    let account_ok = match (&session.user_uid, user) {
+        (Some(_), None) => false,
+        (Some(_), Some(u)) => u.can_login,
+        (None, _) => true,
+    };
+    account_ok && session.is_live(now)
 }
 
 fn truncate_chars(s: &str, max: usize) -> String {

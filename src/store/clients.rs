@@ -181,7 +181,7 @@ impl ClientStore for Store {
         if !c.enabled {
             sqlx::query("DELETE FROM sessions WHERE client_id = $1").bind(&c.client_id).execute(&mut *tx).await?;
         }
-        tx.commit().await?;
+        self.commit_credentials(tx).await?;
         Ok(())
     }
 
@@ -189,7 +189,7 @@ impl ClientStore for Store {
         let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM sessions WHERE client_id = $1").bind(client_id).execute(&mut *tx).await?;
         let r = sqlx::query("DELETE FROM clients WHERE client_id = $1").bind(client_id).execute(&mut *tx).await?;
-        tx.commit().await?;
+        self.commit_credentials(tx).await?;
         Ok(r.rows_affected() == 1)
     }
 
@@ -202,7 +202,7 @@ impl ClientStore for Store {
         .bind(keep.max(1))
         .execute(&self.pool)
         .await?;
-        Ok(r.rows_affected())
+        self.deleted_sessions(r.rows_affected())
     }
 
     async fn counts(&self, now: UnixTime) -> Result<Counts, StoreError> {

@@ -15,10 +15,12 @@ mod events;
 mod passcodes;
 mod sessions;
 mod settings;
+mod signal;
 mod users;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -31,6 +33,7 @@ pub use events::EventStore;
 pub use passcodes::{Passcode, PasscodeStore};
 pub use sessions::{SessionFilter, SessionStore};
 pub use settings::SettingsStore;
+pub use signal::Epoch;
 pub use users::{UserChange, UserStore};
 
 /// Which database a [`Store`] talks to.
@@ -74,6 +77,7 @@ impl StoreError {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    signal: Arc<signal::ChangeSignal>,
 }
 
 /// The default database inside a data folder.
@@ -93,6 +97,10 @@ impl Store {
             return Err(StoreError::UnsupportedUrl);
         };
         let options = AnyConnectOptions::from_str(url)?;
+        let signal = match backend {
+            Backend::Sqlite => signal::ChangeSignal::for_sqlite(sqlite_file(url)?),
+            Backend::Postgres => signal::ChangeSignal::off(),
+        };
         let pool = match backend {
             Backend::Sqlite => {
                 AnyPoolOptions::new()
@@ -119,7 +127,7 @@ impl Store {
                     .await?
             }
         };
-        let store = Self { pool, backend };
+        let store = Self { pool, backend, signal: Arc::new(signal) };
         store.migrate().await?;
         Ok(store)
     }
@@ -150,9 +158,37 @@ impl Store {
         })
     }
 
+    /// Where the history of credential changes stands, or `None` when token lookups
+    /// must not be cached (see [`signal`]). Read it *before* the lookup you cache.
+    pub fn credential_epoch(&self) -> Option<Epoch> {
+        self.signal.epoch()
+    }
+
+    /// Tells every process on this database that a session, user or client changed.
+    /// The store calls it after each such commit; anything that writes those tables
+    /// behind the store's back (tests, repairs) must call it too.
+    pub fn credentials_changed(&self) {
+        self.signal.changed();
+    }
+
+    /// Commits a transaction that changed sessions, users or clients, then signals it.
+    pub(crate) async fn commit_credentials(&self, tx: sqlx::Transaction<'static, sqlx::Any>) -> Result<(), StoreError> {
+        tx.commit().await?;
+        self.credentials_changed();
+        Ok(())
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// The database file of a SQLite URL, or `None` for an in-memory database.
+fn sqlite_file(url: &str) -> Result<Option<PathBuf>, StoreError> {
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?;
+    let file = options.get_filename();
+    let in_memory = file.as_os_str().is_empty() || url.contains(":memory:") || url.contains("mode=memory");
+    Ok((!in_memory).then(|| file.to_path_buf()))
 }
 
 /// BIGINT 0/1 → bool.

@@ -131,7 +131,7 @@ impl PasscodeStore for Store {
             .bind(keep_session)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        self.commit_credentials(tx).await?;
         Ok(true)
     }
 
@@ -139,7 +139,7 @@ impl PasscodeStore for Store {
         let mut tx = self.begin_write().await?;
         let r = sqlx::query("DELETE FROM passcodes WHERE user_uid = $1").bind(uid).execute(&mut *tx).await?;
         set_auth_method(&mut tx, uid, "default", now).await?;
-        tx.commit().await?;
+        self.commit_credentials(tx).await?;
         Ok(r.rows_affected() == 1)
     }
 
@@ -156,7 +156,7 @@ impl PasscodeStore for Store {
             return Ok(false);
         }
         set_auth_method(&mut tx, uid, "default", now).await?;
-        tx.commit().await?;
+        self.commit_credentials(tx).await?;
         Ok(true)
     }
 }

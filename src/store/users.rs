@@ -236,7 +236,7 @@ impl UserStore for Store {
                 None
             }
         };
-        tx.commit().await?;
+        self.commit_credentials(tx).await?;
         Ok(result)
     }
 
@@ -263,12 +263,13 @@ impl UserStore for Store {
             .bind(keep_session.unwrap_or(""))
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        self.commit_credentials(tx).await?;
         Ok(())
     }
 
     async fn record_login(&self, uid: &str, now: UnixTime) -> Result<(), StoreError> {
         sqlx::query("UPDATE users SET login_at = $2 WHERE uid = $1").bind(uid).bind(now).execute(&self.pool).await?;
+        self.credentials_changed();
         Ok(())
     }
 }

@@ -228,12 +228,16 @@ impl TestApp {
     }
 
     /// Runs one SQL statement on the server's database (to age rows or read raw data).
+    /// Runs a statement behind the store's back, then signals it as a repair would, so
+    /// that no cached token lookup outlives it.
     pub async fn sql(&self, statement: &str) -> u64 {
-        sqlx::query(sqlx::AssertSqlSafe(statement.to_owned()))
+        let n = sqlx::query(sqlx::AssertSqlSafe(statement.to_owned()))
             .execute(self.app.store.pool())
             .await
             .unwrap()
-            .rows_affected()
+            .rows_affected();
+        self.app.store.credentials_changed();
+        n
     }
 }
 

@@ -1,0 +1,150 @@
+//! The credential change signal: how every process on one SQLite database learns at
+//! once that a session, user or client changed, so that a cache of token lookups never
+//! outlives a revoke, a password change or a user being disabled (SPEC §2).
+//!
+//! Every write that can end a credential calls [`ChangeSignal::changed`] after it
+//! commits. That bumps a counter in this process and appends one byte to a file next
+//! to the database (`index.db-credentials`, beside SQLite's own `-wal` and `-shm`).
+//! The file only ever grows, so its (inode, size) is a counter every process — the
+//! server, `gatehouse auth rm` at the command line, a second server on the same file —
+//! can read with one `stat`, without a trip to the database. It grows by one byte per
+//! change: a million revocations make a megabyte.
+//!
+//! PostgreSQL instances may run on other machines, where a file tells nothing and a
+//! `NOTIFY` arrives only after the commit; there the signal reports no epoch, which
+//! turns caching off: every request does its one indexed lookup.
+
+use std::io::Write as _;
+use std::os::unix::fs::MetadataExt as _;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// A point in the history of credential changes. Two equal epochs mean nothing that can
+/// end a credential was committed in between.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Epoch {
+    local: u64,
+    inode: u64,
+    size: u64,
+}
+
+impl Epoch {
+    #[cfg(test)]
+    pub(crate) fn for_test(local: u64) -> Self {
+        Self { local, inode: 0, size: 0 }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct ChangeSignal {
+    /// `None` where caching is off (PostgreSQL).
+    mode: Option<Shared>,
+    local: AtomicU64,
+    /// Set when the file could not be bumped: other processes might then keep stale
+    /// entries, so this one stops trusting the file too (and says so in the log).
+    broken: AtomicBool,
+}
+
+#[derive(Debug)]
+enum Shared {
+    /// A database file: other processes may write it.
+    File(PathBuf),
+    /// An in-memory database: this process is the only writer.
+    Private,
+}
+
+impl ChangeSignal {
+    pub(crate) fn for_sqlite(database: Option<PathBuf>) -> Self {
+        let mode = Some(match database {
+            Some(db) => {
+                let mut name = db.into_os_string();
+                name.push("-credentials");
+                Shared::File(PathBuf::from(name))
+            }
+            None => Shared::Private,
+        });
+        Self { mode, local: AtomicU64::new(0), broken: AtomicBool::new(false) }
+    }
+
+    pub(crate) fn off() -> Self {
+        Self { mode: None, local: AtomicU64::new(0), broken: AtomicBool::new(false) }
+    }
+
+    /// The current epoch, or `None` when lookups must not be cached.
+    pub(crate) fn epoch(&self) -> Option<Epoch> {
+        if self.broken.load(Ordering::Acquire) {
+            return None;
+        }
+        let local = self.local.load(Ordering::Acquire);
+        match self.mode.as_ref()? {
+            Shared::Private => Some(Epoch { local, inode: 0, size: 0 }),
+            Shared::File(path) => {
+                // No file yet: nothing was ever revoked. A later first bump creates it,
+                // which changes (inode, size) from (0, 0).
+                let (inode, size) = match std::fs::metadata(path) {
+                    Ok(m) => (m.ino(), m.len()),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => (0, 0),
+                    Err(_) => return None,
+                };
+                Some(Epoch { local, inode, size })
+            }
+        }
+    }
+
+    /// Announces a committed change to credentials.
+    pub(crate) fn changed(&self) {
+        self.local.fetch_add(1, Ordering::AcqRel);
+        let Some(Shared::File(path)) = &self.mode else { return };
+        let bumped =
+            std::fs::OpenOptions::new().create(true).append(true).open(path).and_then(|mut f| f.write_all(b"."));
+        if let Err(e) = bumped {
+            self.broken.store(true, Ordering::Release);
+            tracing::error!(
+                error = %e,
+                file = %path.display(),
+                "cannot signal a credential change to other processes; token lookups are no longer cached"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_change_moves_the_epoch_for_every_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("index.db");
+        let server = ChangeSignal::for_sqlite(Some(db.clone()));
+        let cli = ChangeSignal::for_sqlite(Some(db));
+        let before = server.epoch().unwrap();
+        assert_eq!(server.epoch(), Some(before), "stable while nothing changes");
+        cli.changed();
+        let after = server.epoch().unwrap();
+        assert_ne!(after, before, "another process's change is seen");
+        cli.changed();
+        assert_ne!(server.epoch().unwrap(), after);
+        server.changed();
+        assert_ne!(cli.epoch().unwrap(), server.epoch().unwrap(), "the local counter moved too");
+    }
+
+    #[test]
+    fn in_memory_databases_count_locally_and_postgres_never_caches() {
+        let mem = ChangeSignal::for_sqlite(None);
+        let a = mem.epoch().unwrap();
+        mem.changed();
+        assert_ne!(mem.epoch().unwrap(), a);
+        assert_eq!(ChangeSignal::off().epoch(), None);
+    }
+
+    #[test]
+    fn a_signal_that_cannot_be_written_turns_caching_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let signal = ChangeSignal::for_sqlite(Some(dir.path().join("missing-folder").join("index.db")));
+        assert!(signal.epoch().is_some());
+        signal.changed();
+        assert_eq!(signal.epoch(), None);
+    }
+}
