@@ -223,6 +223,105 @@ async fn a_cut_upload_leaves_no_file_and_temporary_files_stay_hidden(db: Db) {
     assert_eq!(std::fs::read(folder.join(".gatehouse-upload-abc")).unwrap(), b"half");
 }
 
+/// `n` bytes that differ from chunk to chunk and from zeros, so a byte from the wrong
+/// place or a zero-filled gap shows.
+fn pattern(n: usize) -> Vec<u8> {
+    (0..n as u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8 | 1).collect()
+}
+
+/// One response read off a raw connection: status, declared length, body bytes (all
+/// of them, or as many as came before the server closed).
+async fn read_response(s: &mut tokio::net::TcpStream) -> (u16, usize, Vec<u8>) {
+    use tokio::io::AsyncReadExt as _;
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        assert_eq!(s.read(&mut byte).await.unwrap(), 1, "connection closed inside the head");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    let status = head[9..12].parse().unwrap();
+    let length = head
+        .lines()
+        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length: ").map(|v| v.trim().parse().unwrap()))
+        .unwrap();
+    let mut body = Vec::with_capacity(length);
+    while body.len() < length {
+        let mut buf = vec![0u8; (length - body.len()).min(1 << 20)];
+        match s.read(&mut buf).await.unwrap() {
+            0 => break,
+            n => body.extend_from_slice(&buf[..n]),
+        }
+    }
+    (status, length, body)
+}
+
+fn get_request(t: &common::TestApp, path: &str, extra_headers: &str) -> String {
+    let auth = basic(DAV_USER, DAV_PASSWORD);
+    format!("GET {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: {auth}\r\n{extra_headers}\r\n", t.addr)
+}
+
+/// Large files go from the page cache straight to the socket; parts the cache does not
+/// hold are read from disk. Either way the bytes are exact, one connection carries
+/// several downloads in a row; a file replaced meanwhile still arrives whole, and one
+/// cut short behind the server's back gives a download visibly short.
+async fn large_downloads_are_exact_cached_or_not_and_a_shrinking_file_is_cut_short(db: Db) {
+    let t = spawn(db).await;
+    dav_user(&t).await;
+    let folder = t.data_dir.join("originals");
+    let data = pattern(9 * 1024 * 1024 + 77);
+    let file = folder.join("big.bin");
+    std::fs::write(&file, &data).unwrap();
+    std::fs::write(folder.join("small.txt"), b"small").unwrap();
+    // Write the file out and drop its second half from the page cache.
+    let f = std::fs::File::open(&file).unwrap();
+    f.sync_all().unwrap();
+    rustix::fs::fadvise(&f, data.len() as u64 / 2, None, rustix::fs::Advice::DontNeed).unwrap();
+
+    let mut s = tokio::net::TcpStream::connect(t.addr).await.unwrap();
+    for path in ["/originals/big.bin", "/originals/small.txt", "/originals/big.bin", "/originals/big.bin"] {
+        s.write_all(get_request(&t, path, "").as_bytes()).await.unwrap();
+        let (status, length, body) = read_response(&mut s).await;
+        assert_eq!(status, 200, "{path}");
+        assert_eq!(body.len(), length, "{path}: complete");
+        let expected: &[u8] = if path.ends_with("small.txt") { b"small" } else { &data };
+        assert!(body == expected, "{path}: byte-identical");
+    }
+
+    // A sync app replaces the file while it is being downloaded: the download still
+    // gets the whole old file (uploads replace, they never write into a file in use).
+    let old = pattern(32 * 1024 * 1024);
+    std::fs::write(folder.join("replaced.bin"), &old).unwrap();
+    let mut s = tokio::net::TcpStream::connect(t.addr).await.unwrap();
+    s.write_all(get_request(&t, "/originals/replaced.bin", "Connection: close\r\n").as_bytes()).await.unwrap();
+    let mut first = [0u8; 1];
+    tokio::io::AsyncReadExt::read_exact(&mut s, &mut first).await.unwrap();
+    let put = bob(&t, "PUT", "/originals/replaced.bin").body(vec![b'n'; 3 * 1024 * 1024]).send().await.unwrap();
+    assert_eq!(put.status(), 204);
+    let mut rest = vec![first[0]];
+    tokio::io::AsyncReadExt::read_to_end(&mut s, &mut rest).await.unwrap();
+    let body = &rest[rest.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4..];
+    assert!(body == old.as_slice(), "the download in flight is the old file, whole ({} bytes)", body.len());
+
+    // A file cut short behind the server's back while it is sent: the client gets fewer
+    // bytes than announced, so it knows the download failed; the server does not hang.
+    let big = pattern(64 * 1024 * 1024);
+    std::fs::write(folder.join("shrinks.bin"), &big).unwrap();
+    let mut s = tokio::net::TcpStream::connect(t.addr).await.unwrap();
+    s.write_all(get_request(&t, "/originals/shrinks.bin", "Connection: close\r\n").as_bytes()).await.unwrap();
+    tokio::io::AsyncReadExt::read_exact(&mut s, &mut first).await.unwrap();
+    std::fs::OpenOptions::new().write(true).open(folder.join("shrinks.bin")).unwrap().set_len(1 << 20).unwrap();
+    let mut rest = Vec::new();
+    let ended = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        tokio::io::AsyncReadExt::read_to_end(&mut s, &mut rest),
+    )
+    .await;
+    assert!(ended.is_ok(), "the server ends the download");
+    let body_len = rest.len() - (rest.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4);
+    assert!(body_len < big.len(), "the download is cut short ({body_len} bytes)");
+}
+
 on_both_databases!(
     webdav_needs_a_user_with_the_webdav_flag_and_a_webdav_scope,
     two_factor_accounts_must_use_an_app_password,
@@ -231,4 +330,5 @@ on_both_databases!(
     dead_properties_follow_moves_and_copies_and_go_with_deletes,
     locks_hold_across_instances,
     a_cut_upload_leaves_no_file_and_temporary_files_stay_hidden,
+    large_downloads_are_exact_cached_or_not_and_a_shrinking_file_is_cut_short,
 );

@@ -1,6 +1,6 @@
 //! Request extractors whose failures are JSON API errors, and the client's address.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
@@ -9,6 +9,7 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
+use super::zerocopy::Peer;
 use crate::service::{Gatehouse, RequestMeta};
 
 /// A JSON body; malformed JSON, wrong types, missing fields, a wrong content type or an
@@ -84,7 +85,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 /// direct peer is a configured trusted proxy; then the right-most address that is not
 /// itself a trusted proxy is the client.
 pub fn request_meta(parts: &Parts, app: &Gatehouse) -> RequestMeta {
-    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+    let peer = parts.extensions.get::<ConnectInfo<Peer>>().map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.addr.ip());
     let mut ip = peer;
     if app.settings.is_trusted_proxy(peer) {
         let hops = parts

@@ -8,6 +8,7 @@ pub mod dav;
 pub mod error;
 pub mod extract;
 pub mod ui;
+pub mod zerocopy;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -61,18 +62,15 @@ async fn finish_response(mut resp: Response) -> Response {
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, then lets in-flight requests
-/// finish. Accepted connections get `TCP_NODELAY` (no Nagle stalls on keep-alive).
+/// finish. Connections can send files without copying them ([`zerocopy`]).
 pub async fn serve(
     state: Gatehouse,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    use axum::serve::ListenerExt as _;
     let housekeeping = tokio::spawn(housekeeping(state.clone()));
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let listener = zerocopy::ZeroCopyListener(listener);
+    let service = app(state).into_make_service_with_connect_info::<zerocopy::Peer>();
     let result = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
     housekeeping.abort();
     result

@@ -1,26 +1,34 @@
-//! Plain GET and HEAD of a file written directly: one trip to the disk thread for a
-//! small file (resolve, open, `stat`, read), and large files streamed in 1 MiB chunks,
-//! so memory stays flat whatever the size. Conditional and range requests are left to
-//! dav-server, which implements them (RFC 9110 §13, §14).
+//! Plain GET and HEAD of a file written directly. The file is opened on the async
+//! thread in one confined system call ([`Library::open_beneath`]); a small file the page
+//! cache holds is read right there, anything else on the disk thread; large files are
+//! streamed in 1 MiB chunks — from the page cache to the socket where possible
+//! ([`zerocopy`](crate::web::zerocopy)) — so memory stays flat whatever the size.
+//! Conditional and range requests are left to dav-server, which implements them
+//! (RFC 9110 §13, §14).
 
-use std::io::Read as _;
+use std::fs::File;
+use std::io::{IoSliceMut, Read as _};
+use std::os::unix::fs::FileExt as _;
 use std::sync::Arc;
 
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
 use dav_server::davpath::DavPath;
 use dav_server::fs::DavMetaData as _;
+use rustix::io::ReadWriteFlags;
 
 use super::file::{Meta, blocking};
 use super::library::{Library, fs_error};
+use crate::web::zerocopy::{FileSink, MAX_CHUNK, Peer};
 
 /// Files up to this size are read in the same trip as the open.
 const SMALL_FILE: u64 = 256 * 1024;
 /// Chunk size for streaming larger files.
-const CHUNK: u64 = 1024 * 1024;
+const CHUNK: u64 = MAX_CHUNK as u64;
 
 /// Headers that make a GET conditional or partial: dav-server handles those.
 const LEAVE_TO_DAV_SERVER: [&str; 7] =
@@ -34,21 +42,25 @@ pub async fn answer(lib: &Arc<Library>, parts: &Parts) -> Option<Response> {
     }
     let mut path = DavPath::new(parts.uri.path()).ok()?;
     path.set_prefix(&lib.prefix()).ok()?;
-    let lib2 = lib.clone();
-    let path2 = path.clone();
-    let (meta, file, data) = blocking(move || {
-        let real = lib2.resolve(&path2)?;
-        let mut file = std::fs::File::open(real).map_err(|e| fs_error(&e))?;
-        let meta = Meta::new(&file.metadata().map_err(|e| fs_error(&e))?);
-        if meta.is_dir() || head || meta.len() > SMALL_FILE {
-            return Ok((meta, Some(file), None));
+    let (meta, file, data) = match lib.open_beneath(&path) {
+        Some((file, meta)) => opened(file, Meta::new(&meta), head).await?,
+        None => {
+            let lib2 = lib.clone();
+            let path2 = path.clone();
+            blocking(move || {
+                let real = lib2.resolve(&path2)?;
+                let file = std::fs::File::open(real).map_err(|e| fs_error(&e))?;
+                let meta = Meta::new(&file.metadata().map_err(|e| fs_error(&e))?);
+                if meta.is_dir() || head || meta.len() > SMALL_FILE {
+                    return Ok((meta, Some(file), None));
+                }
+                let data = read_whole(&file, meta.len()).map_err(|e| fs_error(&e))?;
+                Ok((meta, None, Some(data)))
+            })
+            .await
+            .ok()?
         }
-        let mut data = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-        file.read_to_end(&mut data).map_err(|e| fs_error(&e))?;
-        Ok((meta, None, Some(data)))
-    })
-    .await
-    .ok()?;
+    };
     if meta.is_dir() {
         return None;
     }
@@ -56,7 +68,10 @@ pub async fn answer(lib: &Arc<Library>, parts: &Parts) -> Option<Response> {
     let body = match (head, data, file) {
         (true, _, _) => Body::empty(),
         (false, Some(data), _) => Body::from(data),
-        (false, None, Some(file)) => stream(file),
+        (false, None, Some(file)) => {
+            let sink = parts.extensions.get::<ConnectInfo<Peer>>().and_then(|c| c.0.sink.clone());
+            stream(file, meta.len(), sink)
+        }
         (false, None, None) => return None,
     };
     let mut resp = Response::new(body);
@@ -77,22 +92,89 @@ pub async fn answer(lib: &Arc<Library>, parts: &Parts) -> Option<Response> {
     Some(resp)
 }
 
-/// The rest of `file`, chunk by chunk, each read on the disk thread.
-fn stream(file: std::fs::File) -> Body {
-    let chunks = futures_util::stream::unfold(Some(file), |state| async move {
-        let mut file = state?;
-        let read = blocking(move || {
-            let mut buf = Vec::with_capacity(CHUNK as usize);
-            let result = (&mut file).take(CHUNK).read_to_end(&mut buf).map(|_| buf);
-            Ok((file, result))
-        })
-        .await;
-        match read {
-            Ok((file, Ok(buf))) if !buf.is_empty() => Some((Ok(Bytes::from(buf)), Some(file))),
-            Ok((_, Ok(_))) => None,
-            Ok((_, Err(e))) => Some((Err(e), None)),
-            Err(_) => Some((Err(std::io::Error::other("read failed")), None)),
+/// A file opened on the async thread: a small one is read right there when the page
+/// cache holds it (`RWF_NOWAIT` refuses instead of waiting for the disk), otherwise on
+/// the disk thread; a large one is streamed.
+async fn opened(file: File, meta: Meta, head: bool) -> Option<(Meta, Option<File>, Option<Vec<u8>>)> {
+    if head || meta.len() > SMALL_FILE {
+        return Some((meta, Some(file), None));
+    }
+    let len = usize::try_from(meta.len()).ok()?;
+    let mut data = vec![0; len];
+    let cached = rustix::io::preadv2(&file, &mut [IoSliceMut::new(&mut data)], 0, ReadWriteFlags::NOWAIT);
+    if cached.is_ok_and(|n| n == len) {
+        return Some((meta, None, Some(data)));
+    }
+    let size = meta.len();
+    let data = blocking(move || read_whole(&file, size).map_err(|e| fs_error(&e))).await.ok()?;
+    Some((meta, None, Some(data)))
+}
+
+/// Up to `len` bytes from the start of `file` (fewer if it shrank meanwhile).
+fn read_whole(file: &File, len: u64) -> std::io::Result<Vec<u8>> {
+    let mut data = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    file.take(len).read_to_end(&mut data)?;
+    Ok(data)
+}
+
+/// A large file as a body of chunks. Where the connection can send files itself
+/// ([`zerocopy`]) and the page cache holds a chunk, the chunk goes from the cache to the
+/// socket without passing through memory here; other chunks are read on the disk thread.
+/// Memory stays flat whatever the size. A file that shrinks meanwhile ends the body
+/// with an error, so the client sees a short download, never a wrong one.
+fn stream(file: File, len: u64, sink: Option<FileSink>) -> Body {
+    let download = Download { file: Arc::new(file), offset: 0, len, sink: sink.filter(FileSink::is_idle) };
+    let chunks = futures_util::stream::unfold(Some(download), |state| async move {
+        let mut d = state?;
+        match d.next_chunk().await? {
+            Ok(bytes) => Some((Ok(bytes), Some(d))),
+            Err(e) => Some((Err(e), None)),
         }
     });
     Body::from_stream(chunks)
+}
+
+/// Where a large download stands.
+struct Download {
+    file: Arc<File>,
+    offset: u64,
+    len: u64,
+    sink: Option<FileSink>,
+}
+
+impl Download {
+    async fn next_chunk(&mut self) -> Option<std::io::Result<Bytes>> {
+        let want = usize::try_from((self.len - self.offset).min(CHUNK)).ok().filter(|&n| n > 0)?;
+        if let Some(sink) = &self.sink {
+            sink.room().await;
+            if in_page_cache(&self.file, self.offset, want) {
+                let marker = sink.send(self.file.clone(), self.offset, want);
+                self.offset += want as u64;
+                return Some(Ok(marker));
+            }
+        }
+        let (file, offset) = (self.file.clone(), self.offset);
+        let read = tokio::task::spawn_blocking(move || {
+            let mut buf = vec![0; want];
+            file.read_exact_at(&mut buf, offset).map(|()| buf)
+        })
+        .await;
+        Some(match read {
+            Ok(Ok(buf)) => {
+                self.offset += want as u64;
+                Ok(Bytes::from(buf))
+            }
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(std::io::Error::other("read failed")),
+        })
+    }
+}
+
+/// Whether the page cache holds the first and last byte of a region: a read that
+/// refuses (`RWF_NOWAIT`) rather than wait for the disk.
+fn in_page_cache(file: &File, offset: u64, len: usize) -> bool {
+    let mut probe = [0u8; 1];
+    [offset, offset + len as u64 - 1].into_iter().all(|at| {
+        matches!(rustix::io::preadv2(file, &mut [IoSliceMut::new(&mut probe)], at, ReadWriteFlags::NOWAIT), Ok(1))
+    })
 }
