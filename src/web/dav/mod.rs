@@ -59,7 +59,9 @@ const MAX_XML_BODY: usize = 65_536;
 
 async fn serve(app: Gatehouse, lib: Option<Arc<Library>>, req: Request) -> Response {
     match prepare(&app, lib, req).await {
-        Ok((handler, mut req, mtime_asked, lib)) => {
+        Ok((checked, mut req)) => {
+            let lib = checked.lib.clone();
+            let mtime_asked = checked.mtime.is_some();
             if matches!(*req.method(), Method::GET | Method::HEAD) {
                 let (parts, body) = req.into_parts();
                 if let Some(resp) = get::answer(&lib, &parts).await {
@@ -82,7 +84,7 @@ async fn serve(app: Gatehouse, lib: Option<Arc<Library>>, req: Request) -> Respo
                 }
                 req = Request::from_parts(parts, axum::body::Body::from(body));
             }
-            let mut resp = handler.handle(req).await.map(axum::body::Body::new);
+            let mut resp = checked.handler(&app).handle(req).await.map(axum::body::Body::new);
             if mtime_asked && resp.status().is_success() {
                 resp.headers_mut().insert("x-oc-mtime", HeaderValue::from_static("accepted"));
             }
@@ -92,12 +94,34 @@ async fn serve(app: Gatehouse, lib: Option<Arc<Library>>, req: Request) -> Respo
     }
 }
 
-/// Authenticates and checks the request, and builds the handler for it.
-async fn prepare(
-    app: &Gatehouse,
-    lib: Option<Arc<Library>>,
-    req: Request,
-) -> Result<(DavHandler, Request, bool, Arc<Library>), ApiError> {
+/// A request that passed authentication and the path checks.
+struct Checked {
+    uid: String,
+    lib: Arc<Library>,
+    mtime: Option<std::time::SystemTime>,
+    copy: Option<(String, String)>,
+}
+
+impl Checked {
+    /// dav-server's handler for it (built only when the fast paths pass).
+    fn handler(self, app: &Gatehouse) -> DavHandler {
+        let prefix = self.lib.prefix();
+        let fs = LibraryFs::new(self.lib.clone(), app.store.clone(), self.mtime, self.copy);
+        let locks = DbLocks::new(app.store.clone(), self.lib.name, prefix.clone());
+        DavHandler::builder()
+            .filesystem(Box::new(fs))
+            .locksystem(Box::new(locks))
+            .strip_prefix(prefix)
+            .principal(self.uid)
+            .read_buf_size(READ_CHUNK)
+            .autoindex(false)
+            .hide_symlinks(false)
+            .build_handler()
+    }
+}
+
+/// Authenticates and checks the request.
+async fn prepare(app: &Gatehouse, lib: Option<Arc<Library>>, req: Request) -> Result<(Checked, Request), ApiError> {
     let (mut parts, body) = req.into_parts();
     let user = DavUser::resolve(&mut parts, app).await?;
     let lib = lib.ok_or_else(|| {
@@ -121,18 +145,7 @@ async fn prepare(
         }
         _ => None,
     };
-    let fs = LibraryFs::new(lib.clone(), app.store.clone(), mtime, copy);
-    let locks = DbLocks::new(app.store.clone(), lib.name, prefix.clone());
-    let handler = DavHandler::builder()
-        .filesystem(Box::new(fs))
-        .locksystem(Box::new(locks))
-        .strip_prefix(prefix)
-        .principal(user.user.uid)
-        .read_buf_size(READ_CHUNK)
-        .autoindex(false)
-        .hide_symlinks(false)
-        .build_handler();
-    Ok((handler, Request::from_parts(parts, body), mtime.is_some(), lib))
+    Ok((Checked { uid: user.user.uid, lib, mtime, copy }, Request::from_parts(parts, body)))
 }
 
 /// The database key of a URL path inside the library at `prefix`.
