@@ -173,10 +173,30 @@ async fn a_folder_the_server_may_not_write_answers_403(db: Db) {
     assert_eq!(names_in(&locked), ["old.txt"]);
 }
 
+/// A FIFO or device node in the library (put there by hand) is refused at once: opening
+/// one for reading would otherwise wait for a writer forever, a thread per request.
+async fn special_files_are_refused_without_waiting(db: Db) {
+    let t = spawn(db).await;
+    dav_user(&t).await;
+    let originals = t.data_dir.join("originals");
+    rustix::fs::mknodat(rustix::fs::CWD, originals.join("pipe"), rustix::fs::FileType::Fifo, rustix::fs::Mode::RUSR, 0)
+        .unwrap();
+    let in_time = |req: reqwest::RequestBuilder| async move {
+        tokio::time::timeout(std::time::Duration::from_secs(10), req.send()).await.expect("answered").unwrap().status()
+    };
+    assert_eq!(in_time(bob(&t, "GET", "/originals/pipe")).await, StatusCode::FORBIDDEN);
+    assert_eq!(in_time(bob(&t, "GET", "/originals/pipe").header("Range", "bytes=0-9")).await, StatusCode::FORBIDDEN);
+    let copy = bob(&t, "COPY", "/originals/pipe").header("Destination", "/originals/copied");
+    assert_eq!(in_time(copy).await, StatusCode::FORBIDDEN);
+    assert!(!originals.join("copied").exists());
+    assert_eq!(in_time(bob(&t, "PROPFIND", "/originals/").header("Depth", "1")).await, StatusCode::MULTI_STATUS);
+}
+
 on_both_databases!(
     dot_segments_encoded_slashes_and_backslashes_are_refused,
     destination_headers_stay_on_this_server_and_in_this_folder,
     symlinks_that_lead_out_of_the_library_are_not_followed,
     a_full_disk_answers_507_and_leaves_nothing_behind,
     a_folder_the_server_may_not_write_answers_403,
+    special_files_are_refused_without_waiting,
 );

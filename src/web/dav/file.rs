@@ -11,7 +11,7 @@ use bytes::{Buf, Bytes};
 use dav_server::fs::{DavFile, DavMetaData, FsError, FsFuture, FsResult};
 use futures_util::FutureExt as _;
 
-use super::library::fs_error;
+use super::library::{fs_error, open_for_reading};
 
 /// Files up to this size are read whole when opened: one trip to the disk thread.
 const SMALL_FILE: u64 = 64 * 1024;
@@ -116,8 +116,8 @@ enum Source {
 impl ReadFile {
     /// Opens `path` (already resolved). Blocking.
     pub fn open(path: &std::path::Path) -> FsResult<ReadFile> {
-        let mut file = std::fs::File::open(path).map_err(|e| fs_error(&e))?;
-        let meta = Meta::new(&file.metadata().map_err(|e| fs_error(&e))?);
+        let (mut file, meta) = open_for_reading(path)?;
+        let meta = Meta::new(&meta);
         let source = if meta.is_dir || meta.len > SMALL_FILE {
             Source::Disk(Some(file))
         } else {
@@ -248,7 +248,7 @@ impl Upload {
     /// Fills the upload with a copy of `source` and commits it (COPY). Blocking.
     pub fn fill_from(&mut self, source: &std::path::Path) -> FsResult<()> {
         let mut file = self.file.take().ok_or(FsError::GeneralFailure)?;
-        let mut input = std::fs::File::open(source).map_err(|e| fs_error(&e))?;
+        let (mut input, _) = open_for_reading(source)?;
         std::io::copy(&mut input, &mut file).map_err(|e| fs_error(&e))?;
         drop(file);
         std::fs::rename(&self.temp, &self.target).map_err(|e| fs_error(&e))?;

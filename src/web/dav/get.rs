@@ -22,7 +22,7 @@ use dav_server::fs::DavMetaData as _;
 use rustix::io::ReadWriteFlags;
 
 use super::file::{Meta, blocking};
-use super::library::{Library, fs_error};
+use super::library::{Library, fs_error, open_for_reading};
 use crate::web::zerocopy::{FileSink, MAX_CHUNK, Peer};
 
 /// Files up to this size are read in the same trip as the open.
@@ -49,8 +49,8 @@ pub async fn answer(lib: &Arc<Library>, parts: &Parts) -> Option<Response> {
             let path2 = path.clone();
             blocking(move || {
                 let real = lib2.resolve(&path2)?;
-                let file = std::fs::File::open(real).map_err(|e| fs_error(&e))?;
-                let meta = Meta::new(&file.metadata().map_err(|e| fs_error(&e))?);
+                let (file, meta) = open_for_reading(&real)?;
+                let meta = Meta::new(&meta);
                 if meta.is_dir() || head || meta.len() > SMALL_FILE {
                     return Ok((meta, Some(file), None));
                 }

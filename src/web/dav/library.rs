@@ -133,6 +133,24 @@ impl Library {
     }
 }
 
+/// Opens a resolved path for reading. Never waits on a special file (a FIFO would block
+/// until some writer came along): anything but a regular file or a folder is refused.
+/// Blocking.
+pub fn open_for_reading(real: &Path) -> Result<(File, std::fs::Metadata), FsError> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let flags = OFlags::NONBLOCK | OFlags::NOCTTY;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(i32::try_from(flags.bits()).unwrap_or(0))
+        .open(real)
+        .map_err(|e| fs_error(&e))?;
+    let meta = file.metadata().map_err(|e| fs_error(&e))?;
+    if !(meta.is_file() || meta.is_dir()) {
+        return Err(FsError::Forbidden);
+    }
+    Ok((file, meta))
+}
+
 /// Whether a file name belongs to an upload in progress.
 pub fn is_hidden(name: &[u8]) -> bool {
     name.starts_with(UPLOAD_PREFIX)
