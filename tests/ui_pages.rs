@@ -132,9 +132,27 @@ async fn only_admins_see_the_users_page(db: Db) {
     assert_eq!(junk.status, StatusCode::OK);
 }
 
+/// A mistyped address in a browser gets a page with a way back; API clients and
+/// anything under /api/ keep getting JSON.
+async fn unknown_addresses_get_a_page_in_a_browser_and_json_elsewhere(db: Db) {
+    let t = spawn(db).await;
+    let p = page(&t, "/settings/acount", None).await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND);
+    assert!(p.header("content-type").starts_with("text/html"), "{}", p.header("content-type"));
+    assert!(p.html.contains("Error 404") && p.html.contains("href=\"/\""), "{}", p.html);
+    assert!(p.header("content-security-policy").contains("default-src 'none'"));
+    let api = page(&t, "/api/v1/nothing-here", None).await;
+    assert_eq!(api.status, StatusCode::NOT_FOUND);
+    assert!(api.header("content-type").starts_with("application/json"));
+    let script = t.client.get(t.url("/settings/acount")).send().await.unwrap();
+    assert_eq!(script.status(), StatusCode::NOT_FOUND);
+    assert_eq!(script.json::<serde_json::Value>().await.unwrap()["error"], "not_found");
+}
+
 on_both_databases!(
     visitors_without_a_web_session_are_sent_to_the_login_page,
     logged_in_visitors_go_straight_to_their_pages,
     the_account_page_shows_the_visitors_own_security,
     only_admins_see_the_users_page,
+    unknown_addresses_get_a_page_in_a_browser_and_json_elsewhere,
 );

@@ -26,7 +26,7 @@ pub fn app(state: Gatehouse) -> Router {
         .merge(ui::router())
         // WebDAV bodies are files: streamed, never buffered, so no body limit there.
         .merge(dav::router(&state).layer(DefaultBodyLimit::disable()))
-        .fallback(|| async { ApiError::not_found("route") })
+        .fallback(ui::not_found)
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "This method is not allowed here")
         })

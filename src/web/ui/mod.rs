@@ -14,7 +14,8 @@ mod render;
 mod view;
 
 use axum::Router;
-use axum::http::{HeaderValue, header};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 
@@ -43,6 +44,17 @@ pub fn router() -> Router<Gatehouse> {
 async fn home(principal: Result<Principal, ApiError>) -> Response {
     let target = if guard::is_page_visitor(principal.as_ref().ok()) { "/settings/account" } else { "/login" };
     Redirect::to(target).into_response()
+}
+
+/// The answer to an address nothing serves: a page for a browser that asked for one
+/// outside the API, the API's JSON 404 for everything else.
+pub async fn not_found(State(app): State<Gatehouse>, headers: HeaderMap, uri: Uri) -> Response {
+    let wants_html = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
+    if !wants_html || uri.path().starts_with("/api/") {
+        return ApiError::not_found("route").into_response();
+    }
+    let message = "There is no page at this address.";
+    page_headers(render::error_page(&app.settings.site_title, StatusCode::NOT_FOUND, message)).await
 }
 
 /// Headers that only make sense for documents; the shared layer in [`crate::web`] adds
