@@ -164,6 +164,7 @@ impl AsyncWrite for ZeroCopyStream {
     ) -> Poll<io::Result<usize>> {
         // Ordinary bytes up to the first marker go out in one writev; a marker first
         // is sent from its file. Short writes are fine: the caller comes back for the rest.
+        let bufs = &bufs[bufs.iter().take_while(|b| b.is_empty()).count()..];
         match bufs.iter().position(|b| is_marker(b)) {
             Some(0) => self.poll_send_file(cx, &bufs[0]),
             Some(n) => Pin::new(&mut self.tcp).poll_write_vectored(cx, &bufs[..n]),
@@ -215,5 +216,83 @@ impl Listener for ZeroCopyListener {
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
         Ok(Peer { addr: self.0.local_addr()?, sink: None })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::io::Write as _;
+
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    use super::*;
+
+    /// A connected pair over loopback: our stream and the client's end.
+    async fn pair() -> (ZeroCopyStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        (ZeroCopyStream { tcp: server, sink: FileSink::default() }, client)
+    }
+
+    fn file_with(content: &[u8]) -> Arc<File> {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(content).unwrap();
+        Arc::new(f)
+    }
+
+    #[tokio::test]
+    async fn a_marker_sends_its_region_of_the_file_between_ordinary_bytes() {
+        let (mut stream, mut client) = pair().await;
+        let marker = stream.sink.send(file_with(b"0123456789"), 2, 5);
+        assert!(!stream.sink.is_idle());
+        let parts: [&[u8]; 3] = [b"head:", &marker, b":tail"];
+        let mut sent = 0;
+        while sent < 15 {
+            sent += stream.write_vectored(&slices_after(&parts, sent)).await.unwrap();
+        }
+        let mut got = [0u8; 15];
+        client.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"head:23456:tail");
+        assert!(stream.sink.is_idle(), "the job is done");
+    }
+
+    /// The slices still to send after `skip` bytes, as hyper passes them after a short write.
+    fn slices_after<'a>(parts: &[&'a [u8]], mut skip: usize) -> Vec<io::IoSlice<'a>> {
+        let mut out = Vec::new();
+        for part in parts {
+            if skip >= part.len() {
+                skip -= part.len();
+                continue;
+            }
+            out.push(io::IoSlice::new(&part[skip..]));
+            skip = 0;
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn a_marker_out_of_step_fails_instead_of_sending_wrong_bytes() {
+        let (mut stream, _client) = pair().await;
+        let marker = bytes::Bytes::from_static(&MARKER[..4]);
+        assert!(stream.write(&marker).await.is_err(), "no job registered");
+        let marker = stream.sink.send(file_with(b"abcdefgh"), 0, 8);
+        assert!(stream.write(&marker[3..]).await.is_err(), "a position the job is not at");
+    }
+
+    #[tokio::test]
+    async fn a_file_shorter_than_its_job_fails_the_write() {
+        let (mut stream, _client) = pair().await;
+        let marker = stream.sink.send(file_with(b"abc"), 2, 8);
+        let mut written = 0;
+        let result = loop {
+            match stream.write(&marker[written..]).await {
+                Ok(n) => written += n,
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(result.kind(), io::ErrorKind::UnexpectedEof);
+        assert_eq!(written, 1, "the one byte there was");
     }
 }
