@@ -322,6 +322,53 @@ async fn large_downloads_are_exact_cached_or_not_and_a_shrinking_file_is_cut_sho
     assert!(body_len < big.len(), "the download is cut short ({body_len} bytes)");
 }
 
+/// PROPFIND shows each lock where it applies — on the locked file, in its folder's
+/// listing, below a deep lock — and a lock in one folder leaves the answers for the
+/// others as they were.
+async fn listings_show_locks_where_they_apply(db: Db) {
+    let t = spawn(db).await;
+    dav_user(&t).await;
+    for folder in ["/originals/a/", "/originals/a/sub/", "/originals/b/", "/originals/deep/", "/originals/deep/in/"] {
+        assert_eq!(bob(&t, "MKCOL", folder).send().await.unwrap().status(), 201, "{folder}");
+    }
+    for file in ["/originals/a/x.txt", "/originals/b/y.txt", "/originals/deep/in/z.txt"] {
+        assert_eq!(bob(&t, "PUT", file).body("data").send().await.unwrap().status(), 201, "{file}");
+    }
+    let propfind = |path: &'static str, depth: &'static str| {
+        let t = &t;
+        async move {
+            let r = bob(t, "PROPFIND", path).header("Depth", depth).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::MULTI_STATUS, "{path}");
+            r.text().await.unwrap()
+        }
+    };
+    let b_before = propfind("/originals/b/", "1").await;
+    let lockinfo = |scope: &str| {
+        format!(
+            r#"<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:{scope}/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner>test</D:owner></D:lockinfo>"#
+        )
+    };
+    let lock = |path: &'static str, depth: &'static str| {
+        let t = &t;
+        let body = lockinfo("exclusive");
+        async move {
+            let r = bob(t, "LOCK", path).header("Timeout", "Second-600").header("Depth", depth).body(body);
+            let r = r.send().await.unwrap();
+            assert_eq!(r.status(), 200, "LOCK {path}");
+            r.headers()["lock-token"].to_str().unwrap().trim_matches(|c| c == '<' || c == '>').to_owned()
+        }
+    };
+    let file_lock = lock("/originals/a/x.txt", "0").await;
+    let deep_lock = lock("/originals/deep/", "infinity").await;
+
+    assert!(propfind("/originals/a/x.txt", "0").await.contains(&file_lock), "on the file itself");
+    assert!(propfind("/originals/a/", "1").await.contains(&file_lock), "in its folder's listing");
+    assert!(propfind("/originals/deep/in/", "1").await.contains(&deep_lock), "below a deep lock");
+    assert!(!propfind("/originals/a/sub/", "1").await.contains(&file_lock), "not in a sibling folder");
+    let b_after = propfind("/originals/b/", "1").await;
+    assert_eq!(b_after, b_before, "another folder answers exactly as before");
+}
+
 on_both_databases!(
     webdav_needs_a_user_with_the_webdav_flag_and_a_webdav_scope,
     two_factor_accounts_must_use_an_app_password,
@@ -331,4 +378,5 @@ on_both_databases!(
     locks_hold_across_instances,
     a_cut_upload_leaves_no_file_and_temporary_files_stay_hidden,
     large_downloads_are_exact_cached_or_not_and_a_shrinking_file_is_cut_short,
+    listings_show_locks_where_they_apply,
 );

@@ -71,7 +71,7 @@ fn now_ms() -> i64 {
 }
 
 /// Whether `path` is `at` or below it.
-fn within(path: &str, at: &str) -> bool {
+pub(super) fn within(path: &str, at: &str) -> bool {
     at == "/" || path == at || path.strip_prefix(at).is_some_and(|rest| rest.starts_with('/'))
 }
 

@@ -2,7 +2,8 @@
 //! one property query and one lock query per request, and the XML built as text. This
 //! is the request sync apps send most, on folders of thousands of photos; dav-server's
 //! general path costs tens of microseconds per entry. Anything unusual (other depths,
-//! `propname`, `include`, properties this file does not know, locked resources) is left
+//! `propname`, `include`, properties this file does not know, resources a lock applies
+//! to) is left
 //! to dav-server, which answers every case (RFC 4918 §9.1).
 
 use std::fmt::Write as _;
@@ -21,7 +22,8 @@ use xmltree::Element;
 use super::file::{Meta, blocking};
 use super::fs::list;
 use super::library::{Library, key};
-use crate::store::{DavLockStore as _, DavPropStore as _, DeadProp, Store};
+use super::locks::within;
+use crate::store::{DavLockStore as _, DavPropStore as _, DeadProp, LockRecord, Store};
 
 /// Folders larger than this go to dav-server, which streams its answer.
 const MAX_ENTRIES: usize = 20_000;
@@ -112,8 +114,11 @@ pub async fn answer(lib: &Arc<Library>, store: &Store, parts: &Parts, body: &[u8
     let (listing, locks, props) =
         tokio::join!(listing, store.dav_locks(lib.name, now), store.dav_props(lib.name, &root_key, depth == 1));
     let (meta, entries) = listing.ok()?;
-    // Locked resources have a lockdiscovery worth dav-server's full treatment.
-    if !locks.ok()?.is_empty() || entries.len() > MAX_ENTRIES {
+    // Locked resources have a lockdiscovery worth dav-server's full treatment: any lock on
+    // this resource, above it or below it sends the request there. Locks elsewhere in the
+    // library do not slow down the rest of it.
+    let touches = |l: &LockRecord| within(&root_key, &l.path) || within(&l.path, &root_key);
+    if locks.ok()?.iter().any(touches) || entries.len() > MAX_ENTRIES {
         return None;
     }
     let props = props.ok()?;
