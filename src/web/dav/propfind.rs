@@ -3,8 +3,7 @@
 //! is the request sync apps send most, on folders of thousands of photos; dav-server's
 //! general path costs tens of microseconds per entry. Anything unusual (other depths,
 //! `propname`, `include`, properties this file does not know, resources a lock applies
-//! to) is left
-//! to dav-server, which answers every case (RFC 4918 §9.1).
+//! to) is left to dav-server, which answers every case (RFC 4918 §9.1).
 
 use std::fmt::Write as _;
 use std::io::Cursor;
