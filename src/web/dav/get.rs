@@ -25,7 +25,7 @@ use super::file::{Meta, blocking};
 use super::library::{Library, fs_error, open_for_reading};
 use crate::web::zerocopy::{FileSink, MAX_CHUNK, Peer};
 
-/// Files up to this size are read in the same trip as the open.
+/// Files up to this size are read whole; larger ones are streamed.
 const SMALL_FILE: u64 = 256 * 1024;
 /// Chunk size for streaming larger files.
 const CHUNK: u64 = MAX_CHUNK as u64;
@@ -42,37 +42,26 @@ pub async fn answer(lib: &Arc<Library>, parts: &Parts) -> Option<Response> {
     }
     let mut path = DavPath::new(parts.uri.path()).ok()?;
     path.set_prefix(&lib.prefix()).ok()?;
-    let (meta, file, data) = match lib.open_beneath(&path) {
-        Some((file, meta)) => opened(file, Meta::new(&meta), head).await?,
+    let (file, meta) = match lib.open_beneath(&path) {
+        Some(opened) => opened,
         None => {
-            let lib2 = lib.clone();
-            let path2 = path.clone();
-            blocking(move || {
-                let real = lib2.resolve(&path2)?;
-                let (file, meta) = open_for_reading(&real)?;
-                let meta = Meta::new(&meta);
-                if meta.is_dir() || head || meta.len() > SMALL_FILE {
-                    return Ok((meta, Some(file), None));
-                }
-                let data = read_whole(&file, meta.len()).map_err(|e| fs_error(&e))?;
-                Ok((meta, None, Some(data)))
-            })
-            .await
-            .ok()?
+            let (lib2, path2) = (lib.clone(), path.clone());
+            blocking(move || open_for_reading(&lib2.resolve(&path2)?)).await.ok()?
         }
     };
     if meta.is_dir() {
         return None;
     }
-    let len = data.as_ref().map_or(meta.len(), |d| d.len() as u64);
-    let body = match (head, data, file) {
-        (true, _, _) => Body::empty(),
-        (false, Some(data), _) => Body::from(data),
-        (false, None, Some(file)) => {
-            let sink = parts.extensions.get::<ConnectInfo<Peer>>().and_then(|c| c.0.sink.clone());
-            stream(file, meta.len(), sink)
-        }
-        (false, None, None) => return None,
+    let meta = Meta::new(&meta);
+    let (body, len) = if head {
+        (Body::empty(), meta.len())
+    } else if meta.len() > SMALL_FILE {
+        let sink = parts.extensions.get::<ConnectInfo<Peer>>().and_then(|c| c.0.sink.clone());
+        (stream(file, meta.len(), sink), meta.len())
+    } else {
+        let data = read_small(file, meta.len()).await?;
+        let len = data.len() as u64;
+        (Body::from(data), len)
     };
     let mut resp = Response::new(body);
     *resp.status_mut() = StatusCode::OK;
@@ -92,22 +81,16 @@ pub async fn answer(lib: &Arc<Library>, parts: &Parts) -> Option<Response> {
     Some(resp)
 }
 
-/// A file opened on the async thread: a small one is read right there when the page
-/// cache holds it (`RWF_NOWAIT` refuses instead of waiting for the disk), otherwise on
-/// the disk thread; a large one is streamed.
-async fn opened(file: File, meta: Meta, head: bool) -> Option<(Meta, Option<File>, Option<Vec<u8>>)> {
-    if head || meta.len() > SMALL_FILE {
-        return Some((meta, Some(file), None));
-    }
-    let len = usize::try_from(meta.len()).ok()?;
+/// A small file whole: read right here when the page cache holds it (`RWF_NOWAIT`
+/// refuses instead of waiting for the disk), otherwise on the disk thread.
+async fn read_small(file: File, size: u64) -> Option<Vec<u8>> {
+    let len = usize::try_from(size).ok()?;
     let mut data = vec![0; len];
     let cached = rustix::io::preadv2(&file, &mut [IoSliceMut::new(&mut data)], 0, ReadWriteFlags::NOWAIT);
     if cached.is_ok_and(|n| n == len) {
-        return Some((meta, None, Some(data)));
+        return Some(data);
     }
-    let size = meta.len();
-    let data = blocking(move || read_whole(&file, size).map_err(|e| fs_error(&e))).await.ok()?;
-    Some((meta, None, Some(data)))
+    blocking(move || read_whole(&file, size).map_err(|e| fs_error(&e))).await.ok()
 }
 
 /// Up to `len` bytes from the start of `file` (fewer if it shrank meanwhile).
