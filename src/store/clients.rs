@@ -202,7 +202,7 @@ impl ClientStore for Store {
         .bind(keep.max(1))
         .execute(&self.pool)
         .await?;
-        self.deleted_sessions(r.rows_affected())
+        Ok(self.deleted_sessions(r.rows_affected()))
     }
 
     async fn counts(&self, now: UnixTime) -> Result<Counts, StoreError> {

@@ -201,7 +201,7 @@ impl SessionStore for Store {
 
     async fn delete_session(&self, id: &str) -> Result<bool, StoreError> {
         let r = sqlx::query("DELETE FROM sessions WHERE id = $1").bind(id).execute(&self.pool).await?;
-        Ok(self.deleted_sessions(r.rows_affected())? > 0)
+        Ok(self.deleted_sessions(r.rows_affected()) > 0)
     }
 
     async fn delete_sessions(&self, f: &SessionFilter<'_>, keep: Option<&str>) -> Result<u64, StoreError> {
@@ -215,7 +215,7 @@ impl SessionStore for Store {
         .bind(keep.unwrap_or(""))
         .execute(&self.pool)
         .await?;
-        self.deleted_sessions(r.rows_affected())
+        Ok(self.deleted_sessions(r.rows_affected()))
     }
 
     async fn list_sessions(&self, f: &SessionFilter<'_>) -> Result<Vec<Session>, StoreError> {
@@ -238,16 +238,16 @@ impl SessionStore for Store {
             .bind(now)
             .execute(&self.pool)
             .await?;
-        self.deleted_sessions(r.rows_affected())
+        Ok(self.deleted_sessions(r.rows_affected()))
     }
 }
 
 impl Store {
     /// Signals deleted sessions (if any) and passes their number on.
-    pub(crate) fn deleted_sessions(&self, n: u64) -> Result<u64, StoreError> {
+    pub(crate) fn deleted_sessions(&self, n: u64) -> u64 {
         if n > 0 {
             self.credentials_changed();
         }
-        Ok(n)
+        n
     }
 }
