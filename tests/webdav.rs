@@ -8,7 +8,7 @@ mod webdav_util;
 use common::{Db, spawn, spawn_with};
 use reqwest::StatusCode;
 use tokio::io::AsyncWriteExt as _;
-use webdav_util::{DAV_PASSWORD, DAV_USER, app_password, basic, bob, dav, dav_user, names_in};
+use webdav_util::{DAV_PASSWORD, DAV_USER, app_password, bob, dav, dav_user, names_in, pattern, raw_head};
 
 const PROPPATCH: &str = r#"<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:g="urn:gatehouse:test"><D:set><D:prop><g:colour>blue</g:colour></D:prop></D:set></D:propertyupdate>"#;
 const PROPFIND_COLOUR: &str = r#"<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:g="urn:gatehouse:test"><D:prop><g:colour/></D:prop></D:propfind>"#;
@@ -198,11 +198,7 @@ async fn a_cut_upload_leaves_no_file_and_temporary_files_stay_hidden(db: Db) {
     assert_eq!(bob(&t, "PUT", "/originals/keep.txt").body("old").send().await.unwrap().status(), 201);
     for target in ["new.bin", "keep.txt"] {
         let mut s = tokio::net::TcpStream::connect(t.addr).await.unwrap();
-        let head = format!(
-            "PUT /originals/{target} HTTP/1.1\r\nHost: {}\r\nAuthorization: {}\r\nContent-Length: 1000000\r\n\r\n",
-            t.addr,
-            basic(DAV_USER, DAV_PASSWORD)
-        );
+        let head = raw_head(&t, "PUT", &format!("/originals/{target}"), "Content-Length: 1000000\r\n");
         s.write_all(head.as_bytes()).await.unwrap();
         s.write_all(&vec![b'x'; 500_000]).await.unwrap();
         s.flush().await.unwrap();
@@ -221,12 +217,6 @@ async fn a_cut_upload_leaves_no_file_and_temporary_files_stay_hidden(db: Db) {
     let put = bob(&t, "PUT", "/originals/.gatehouse-upload-abc").body("x").send().await.unwrap();
     assert!(put.status().is_client_error());
     assert_eq!(std::fs::read(folder.join(".gatehouse-upload-abc")).unwrap(), b"half");
-}
-
-/// `n` bytes that differ from chunk to chunk and from zeros, so a byte from the wrong
-/// place or a zero-filled gap shows.
-fn pattern(n: usize) -> Vec<u8> {
-    (0..n as u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8 | 1).collect()
 }
 
 /// One response read off a raw connection: status, declared length, body bytes (all
@@ -256,11 +246,6 @@ async fn read_response(s: &mut tokio::net::TcpStream) -> (u16, usize, Vec<u8>) {
     (status, length, body)
 }
 
-fn get_request(t: &common::TestApp, path: &str, extra_headers: &str) -> String {
-    let auth = basic(DAV_USER, DAV_PASSWORD);
-    format!("GET {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: {auth}\r\n{extra_headers}\r\n", t.addr)
-}
-
 /// Large files go from the page cache straight to the socket; parts the cache does not
 /// hold are read from disk. Either way the bytes are exact, one connection carries
 /// several downloads in a row; a file replaced meanwhile still arrives whole, and one
@@ -269,7 +254,7 @@ async fn large_downloads_are_exact_cached_or_not_and_a_shrinking_file_is_cut_sho
     let t = spawn(db).await;
     dav_user(&t).await;
     let folder = t.data_dir.join("originals");
-    let data = pattern(9 * 1024 * 1024 + 77);
+    let data = pattern(9 * 1024 * 1024 + 77, 1);
     let file = folder.join("big.bin");
     std::fs::write(&file, &data).unwrap();
     std::fs::write(folder.join("small.txt"), b"small").unwrap();
@@ -280,7 +265,7 @@ async fn large_downloads_are_exact_cached_or_not_and_a_shrinking_file_is_cut_sho
 
     let mut s = tokio::net::TcpStream::connect(t.addr).await.unwrap();
     for path in ["/originals/big.bin", "/originals/small.txt", "/originals/big.bin", "/originals/big.bin"] {
-        s.write_all(get_request(&t, path, "").as_bytes()).await.unwrap();
+        s.write_all(raw_head(&t, "GET", path, "").as_bytes()).await.unwrap();
         let (status, length, body) = read_response(&mut s).await;
         assert_eq!(status, 200, "{path}");
         assert_eq!(body.len(), length, "{path}: complete");
@@ -290,10 +275,10 @@ async fn large_downloads_are_exact_cached_or_not_and_a_shrinking_file_is_cut_sho
 
     // A sync app replaces the file while it is being downloaded: the download still
     // gets the whole old file (uploads replace, they never write into a file in use).
-    let old = pattern(32 * 1024 * 1024);
+    let old = pattern(32 * 1024 * 1024, 2);
     std::fs::write(folder.join("replaced.bin"), &old).unwrap();
     let mut s = tokio::net::TcpStream::connect(t.addr).await.unwrap();
-    s.write_all(get_request(&t, "/originals/replaced.bin", "Connection: close\r\n").as_bytes()).await.unwrap();
+    s.write_all(raw_head(&t, "GET", "/originals/replaced.bin", "Connection: close\r\n").as_bytes()).await.unwrap();
     let mut first = [0u8; 1];
     tokio::io::AsyncReadExt::read_exact(&mut s, &mut first).await.unwrap();
     let put = bob(&t, "PUT", "/originals/replaced.bin").body(vec![b'n'; 3 * 1024 * 1024]).send().await.unwrap();
@@ -305,10 +290,10 @@ async fn large_downloads_are_exact_cached_or_not_and_a_shrinking_file_is_cut_sho
 
     // A file cut short behind the server's back while it is sent: the client gets fewer
     // bytes than announced, so it knows the download failed; the server does not hang.
-    let big = pattern(64 * 1024 * 1024);
+    let big = pattern(64 * 1024 * 1024, 3);
     std::fs::write(folder.join("shrinks.bin"), &big).unwrap();
     let mut s = tokio::net::TcpStream::connect(t.addr).await.unwrap();
-    s.write_all(get_request(&t, "/originals/shrinks.bin", "Connection: close\r\n").as_bytes()).await.unwrap();
+    s.write_all(raw_head(&t, "GET", "/originals/shrinks.bin", "Connection: close\r\n").as_bytes()).await.unwrap();
     tokio::io::AsyncReadExt::read_exact(&mut s, &mut first).await.unwrap();
     std::fs::OpenOptions::new().write(true).open(folder.join("shrinks.bin")).unwrap().set_len(1 << 20).unwrap();
     let mut rest = Vec::new();

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use common::{Db, TestApp, spawn};
-use webdav_util::{DAV_USER, app_password, dav_user};
+use webdav_util::{DAV_USER, app_password, dav_user, pattern};
 
 fn run(cmd: &mut Command) -> Output {
     let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?} (install it, or use ./scripts/test): {e}"));
@@ -42,19 +42,6 @@ async fn litmus_passes_every_test_of_every_suite(db: Db) {
         eprintln!("litmus {summary}");
         assert!(summary.contains(" 0 failed") && summary.contains("100.0%"), "litmus {suite}:\n{text}");
     }
-}
-
-/// Deterministic bytes that are not all alike.
-fn pattern(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            (x >> 24) as u8
-        })
-        .collect()
 }
 
 /// The tree rclone syncs: nested folders with spaces, Unicode, `#`, `%` and `?`, and

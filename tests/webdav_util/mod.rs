@@ -50,13 +50,16 @@ pub async fn raw_status(t: &TestApp, head: &str, body: &[u8]) -> u16 {
     text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or_else(|| panic!("no answer to {head:?}: {text:?}"))
 }
 
+/// The head of a raw request for `method path` as `bob`, with `extra_headers` (each
+/// ending in CRLF).
+pub fn raw_head(t: &TestApp, method: &str, path: &str, extra_headers: &str) -> String {
+    let auth = basic(DAV_USER, DAV_PASSWORD);
+    format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: {auth}\r\n{extra_headers}\r\n", t.addr)
+}
+
 /// A raw request for `method path` as `bob`, closing the connection after the answer.
 pub async fn raw_request(t: &TestApp, method: &str, path: &str, extra_headers: &str) -> u16 {
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: {}\r\n{extra_headers}Content-Length: 0\r\nConnection: close\r\n\r\n",
-        t.addr,
-        basic(DAV_USER, DAV_PASSWORD)
-    );
+    let head = raw_head(t, method, path, &format!("{extra_headers}Content-Length: 0\r\nConnection: close\r\n"));
     raw_status(t, &head, b"").await
 }
 
@@ -72,4 +75,17 @@ pub fn names_in(dir: &std::path::Path) -> Vec<String> {
 /// Whether the tests run as root (who ignores file permissions).
 pub fn is_root() -> bool {
     std::process::Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false)
+}
+
+/// Deterministic bytes that are not all alike.
+pub fn pattern(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x >> 24) as u8
+        })
+        .collect()
 }
