@@ -54,6 +54,11 @@ pub fn username_key(raw: &str) -> String {
     raw.to_ascii_lowercase()
 }
 
+/// Whether two usernames are the same account's ([`username_key`] of both equal).
+pub fn same_username(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
 /// A display name: free text up to 200 characters, no control characters.
 pub fn parse_display_name(raw: &str) -> Result<String, UserFieldError> {
     let trimmed = raw.trim();

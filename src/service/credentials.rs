@@ -10,7 +10,7 @@ use crate::domain::event::EventKind;
 use crate::domain::password::presentable;
 use crate::domain::session::SessionKind;
 use crate::domain::token::token_hash;
-use crate::domain::user::{AuthMethod, User, username_key};
+use crate::domain::user::{AuthMethod, User, same_username, username_key};
 use crate::store::{SessionStore as _, StoreError, UserStore as _};
 
 /// What a valid HTTP Basic credential stands for.
@@ -56,12 +56,13 @@ pub fn parse_basic(header: &str) -> Option<(String, String)> {
 impl Gatehouse {
     /// Checks a username and password sent over HTTP Basic. An app password is one
     /// indexed lookup; an account password costs an Argon2 verify and is refused for
-    /// accounts with 2FA (without counting as a guess: the password was right).
+    /// accounts with 2FA (without counting as a guess: the password was right). `meta`
+    /// describes the request, for throttling and the log; app passwords need neither.
     pub async fn authenticate_basic(
         &self,
         username: &str,
         password: &str,
-        meta: &RequestMeta,
+        meta: impl FnOnce() -> RequestMeta,
     ) -> Result<BasicIdentity, BasicError> {
         let name = username.trim();
         if name.is_empty() || name.len() > 256 || !presentable(password) {
@@ -70,6 +71,7 @@ impl Gatehouse {
         if is_app_password(password) {
             return self.authenticate_app_password(name, password).await;
         }
+        let meta = &meta();
         let throttle = self.throttle_begin(&username_key(name), meta).await.map_err(|e| match e {
             super::throttle::ThrottleError::Limited { retry_after } => BasicError::Throttled { retry_after },
             super::throttle::ThrottleError::Store(s) => BasicError::Store(s),
@@ -106,7 +108,7 @@ impl Gatehouse {
         match found {
             Some(auth)
                 if auth.session.kind == SessionKind::AppPassword
-                    && auth.user.as_ref().is_some_and(|u| username_key(&u.username) == username_key(name)) =>
+                    && auth.user.as_ref().is_some_and(|u| same_username(&u.username, name)) =>
             {
                 Ok(BasicIdentity::AppPassword(Box::new(auth)))
             }

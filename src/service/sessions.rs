@@ -1,5 +1,7 @@
 //! Issuing and checking session tokens.
 
+use std::sync::Arc;
+
 use super::{Gatehouse, RequestMeta, ServiceError};
 use crate::domain::random;
 use crate::domain::session::{Session, SessionKind};
@@ -17,8 +19,8 @@ pub struct IssuedSession {
 /// What a valid token stands for: the session, and its live user if it has one.
 #[derive(Debug, Clone)]
 pub struct Authenticated {
-    pub session: Session,
-    pub user: Option<User>,
+    pub session: Arc<Session>,
+    pub user: Option<Arc<User>>,
 }
 
 impl Gatehouse {
@@ -62,14 +64,15 @@ impl Gatehouse {
         // The epoch is read before the lookup: a change committed meanwhile moves it,
         // so what is cached below can never be used after that change.
         let epoch = self.store.credential_epoch();
-        let cached = epoch.and_then(|e| self.tokens.get(&hash, e)).filter(|(s, u)| grants(s, u.as_ref(), now));
+        let cached = epoch.and_then(|e| self.tokens.get(&hash, e)).filter(|(s, u)| grants(s, u.as_deref(), now));
         let (session, user) = match cached {
             Some(found) => found,
             None => {
-                let Some(found) = self.store.session_by_token(&hash).await? else {
+                let Some((session, user)) = self.store.session_by_token(&hash).await? else {
                     return Ok(None);
                 };
-                if !grants(&found.0, found.1.as_ref(), now) {
+                let found = (Arc::new(session), user.map(Arc::new));
+                if !grants(&found.0, found.1.as_deref(), now) {
                     return Ok(None);
                 }
                 if let Some(e) = epoch {

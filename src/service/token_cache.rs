@@ -12,6 +12,7 @@
 //! bound for edits made to the database behind the server's back.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -25,8 +26,9 @@ pub const TTL: Duration = Duration::from_secs(10);
 /// Live tokens kept at most; beyond that the cache sheds old entries, then starts over.
 const CAPACITY: usize = 10_000;
 
-/// A session and its user, as the store returns them for a token.
-pub type Found = (Session, Option<User>);
+/// A session and its user, as the store returns them for a token, shared so that a hit
+/// costs no copy.
+pub type Found = (Arc<Session>, Option<Arc<User>>);
 
 #[derive(Debug, Default)]
 pub struct TokenCache {
@@ -67,7 +69,8 @@ impl TokenCache {
     /// Notes that the session's activity was just written, so hits do not write it again.
     pub fn touched(&self, token_hash: &str, now: UnixTime) {
         if let Some(e) = self.lock().get_mut(token_hash) {
-            e.found.0.last_active = e.found.0.last_active.max(now);
+            let session = Arc::make_mut(&mut e.found.0);
+            session.last_active = session.last_active.max(now);
         }
     }
 
@@ -84,7 +87,7 @@ mod tests {
     use crate::domain::session::SessionKind;
 
     fn found(last_active: UnixTime) -> Found {
-        let session = Session {
+        let session = Arc::new(Session {
             id: "sess-1".into(),
             token_hash: "h".into(),
             user_uid: None,
@@ -99,7 +102,7 @@ mod tests {
             last_active,
             login_ip: String::new(),
             user_agent: String::new(),
-        };
+        });
         (session, None)
     }
 

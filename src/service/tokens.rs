@@ -1,6 +1,8 @@
 //! Long-lived credentials: app passwords (a user's, scoped), access tokens (no user,
 //! made by an admin at the CLI), sessions opened with an app password, and revocation.
 
+use std::sync::Arc;
+
 use super::{Gatehouse, RequestMeta, ServiceError, Subject};
 use crate::domain::app_password::{AppPassword, is_app_password};
 use crate::domain::event::EventKind;
@@ -193,13 +195,13 @@ impl Gatehouse {
         self.store.create_session(&session).await?;
         self.record(
             EventKind::AppPasswordUsed,
-            (&user).into(),
+            (&*user).into(),
             meta,
             "",
             &format!("session opened with {}", parent.name),
         )
         .await;
-        Ok((IssuedCredential { secret: token.expose().to_owned(), session }, user))
+        Ok((IssuedCredential { secret: token.expose().to_owned(), session }, Arc::unwrap_or_clone(user)))
     }
 
     /// Revokes a credential given as its secret or its session id. Users may revoke

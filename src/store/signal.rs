@@ -7,17 +7,21 @@
 //! to the database (`index.db-credentials`, beside SQLite's own `-wal` and `-shm`).
 //! The file only ever grows, so its (inode, size) is a counter every process — the
 //! server, `gatehouse auth rm` at the command line, a second server on the same file —
-//! can read with one `stat`, without a trip to the database. It grows by one byte per
-//! change: a million revocations make a megabyte.
+//! can read with one `fstat` of the file held open, without a trip to the database. A
+//! file deleted or replaced behind our back has no links left: it is opened again by
+//! name, and its new inode is a new epoch. It grows by one byte per change: a million
+//! revocations make a megabyte.
 //!
 //! PostgreSQL instances may run on other machines, where a file tells nothing and a
 //! `NOTIFY` arrives only after the commit; there the signal reports no epoch, which
 //! turns caching off: every request does its one indexed lookup.
 
+use std::fs::File;
 use std::io::Write as _;
 use std::os::unix::fs::MetadataExt as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{PoisonError, RwLock};
 
 /// A point in the history of credential changes. Two equal epochs mean nothing that can
 /// end a credential was committed in between.
@@ -47,8 +51,8 @@ pub(crate) struct ChangeSignal {
 
 #[derive(Debug)]
 enum Shared {
-    /// A database file: other processes may write it.
-    File(PathBuf),
+    /// A database file: other processes may write it. Held open once it exists.
+    File(PathBuf, RwLock<Option<File>>),
     /// An in-memory database: this process is the only writer.
     Private,
 }
@@ -59,7 +63,7 @@ impl ChangeSignal {
             Some(db) => {
                 let mut name = db.into_os_string();
                 name.push("-credentials");
-                Shared::File(PathBuf::from(name))
+                Shared::File(PathBuf::from(name), RwLock::default())
             }
             None => Shared::Private,
         });
@@ -78,14 +82,8 @@ impl ChangeSignal {
         let local = self.local.load(Ordering::Acquire);
         match self.mode.as_ref()? {
             Shared::Private => Some(Epoch { local, inode: 0, size: 0 }),
-            Shared::File(path) => {
-                // No file yet: nothing was ever revoked. A later first bump creates it,
-                // which changes (inode, size) from (0, 0).
-                let (inode, size) = match std::fs::metadata(path) {
-                    Ok(m) => (m.ino(), m.len()),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => (0, 0),
-                    Err(_) => return None,
-                };
+            Shared::File(path, held) => {
+                let (inode, size) = file_epoch(path, held)?;
                 Some(Epoch { local, inode, size })
             }
         }
@@ -94,7 +92,7 @@ impl ChangeSignal {
     /// Announces a committed change to credentials.
     pub(crate) fn changed(&self) {
         self.local.fetch_add(1, Ordering::AcqRel);
-        let Some(Shared::File(path)) = &self.mode else { return };
+        let Some(Shared::File(path, _)) = &self.mode else { return };
         let bumped =
             std::fs::OpenOptions::new().create(true).append(true).open(path).and_then(|mut f| f.write_all(b"."));
         if let Err(e) = bumped {
@@ -105,6 +103,32 @@ impl ChangeSignal {
                 "cannot signal a credential change to other processes; token lookups are no longer cached"
             );
         }
+    }
+}
+
+/// The (inode, size) of the signal file: `fstat` of the file held open while it still
+/// has a name, else opened again by `path` — created empty if missing, so that it can
+/// be held. Where it cannot be created, a missing file means nothing was revoked yet:
+/// (0, 0), which the first bump changes.
+fn file_epoch(path: &Path, held: &RwLock<Option<File>>) -> Option<(u64, u64)> {
+    if let Some(file) = held.read().unwrap_or_else(PoisonError::into_inner).as_ref() {
+        let meta = file.metadata().ok()?;
+        if meta.nlink() > 0 {
+            return Some((meta.ino(), meta.len()));
+        }
+    }
+    let mut held = held.write().unwrap_or_else(PoisonError::into_inner);
+    match std::fs::OpenOptions::new().append(true).create(true).open(path).or_else(|_| File::open(path)) {
+        Ok(file) => {
+            let meta = file.metadata().ok()?;
+            *held = Some(file);
+            Some((meta.ino(), meta.len()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            *held = None;
+            Some((0, 0))
+        }
+        Err(_) => None,
     }
 }
 
@@ -128,6 +152,29 @@ mod tests {
         assert_ne!(server.epoch().unwrap(), after);
         server.changed();
         assert_ne!(cli.epoch().unwrap(), server.epoch().unwrap(), "the local counter moved too");
+    }
+
+    #[test]
+    fn a_signal_file_deleted_or_replaced_is_followed_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("index.db");
+        let server = ChangeSignal::for_sqlite(Some(db.clone()));
+        let cli = ChangeSignal::for_sqlite(Some(db.clone()));
+        cli.changed();
+        let held = server.epoch().unwrap();
+        let file = dir.path().join("index.db-credentials");
+        std::fs::remove_file(&file).unwrap();
+        let gone = server.epoch().unwrap();
+        assert_ne!(gone, held, "a deleted file is not read through the old handle");
+        cli.changed();
+        let recreated = server.epoch().unwrap();
+        assert_ne!(recreated, gone, "the new file is found by name");
+        let other = dir.path().join("elsewhere");
+        std::fs::write(&other, b"..").unwrap();
+        std::fs::rename(&other, &file).unwrap();
+        assert_ne!(server.epoch().unwrap(), recreated, "a file renamed over it counts as a change");
+        cli.changed();
+        assert_ne!(server.epoch().unwrap(), recreated);
     }
 
     #[test]

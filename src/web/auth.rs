@@ -7,6 +7,8 @@
 //! an app password, whatever its scope, can never become a [`WebUser`], which is what
 //! password changes, 2FA, app-password creation and user management require.
 
+use std::sync::Arc;
+
 use axum::extract::FromRequestParts;
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
@@ -32,22 +34,22 @@ pub enum Principal {
     Anonymous,
     /// An interactive login of a user (password, and code with 2FA).
     Web {
-        user: User,
-        session: Session,
+        user: Arc<User>,
+        session: Arc<Session>,
     },
     /// An app password (or a session opened with one): a user, limited to `scope`.
     App {
-        user: User,
-        session: Session,
+        user: Arc<User>,
+        session: Arc<Session>,
         scope: Scope,
     },
     /// A user's account password over HTTP Basic (only without 2FA): no session.
     Password {
-        user: User,
+        user: Arc<User>,
     },
     /// A token without a user: an admin-made access token or an OAuth2 client's token.
     Token {
-        session: Session,
+        session: Arc<Session>,
         scope: Scope,
     },
 }
@@ -57,6 +59,16 @@ impl Principal {
     pub fn user(&self) -> Option<&User> {
         match self {
             Principal::Web { user, .. } | Principal::App { user, .. } | Principal::Password { user } => Some(user),
+            Principal::Anonymous | Principal::Token { .. } => None,
+        }
+    }
+
+    /// The user behind the request, shared.
+    pub fn user_arc(&self) -> Option<Arc<User>> {
+        match self {
+            Principal::Web { user, .. } | Principal::App { user, .. } | Principal::Password { user } => {
+                Some(user.clone())
+            }
             Principal::Anonymous | Principal::Token { .. } => None,
         }
     }
@@ -156,9 +168,9 @@ fn basic_failure(e: BasicError) -> ApiError {
 async fn resolve(parts: &Parts, app: &Gatehouse) -> Result<Principal, ApiError> {
     let basic = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(parse_basic);
     if let Some((username, password)) = basic {
-        let meta = request_meta(parts, app);
-        return match app.authenticate_basic(&username, &password, &meta).await.map_err(basic_failure)? {
-            BasicIdentity::AccountPassword(user) => Ok(Principal::Password { user }),
+        let meta = || request_meta(parts, app);
+        return match app.authenticate_basic(&username, &password, meta).await.map_err(basic_failure)? {
+            BasicIdentity::AccountPassword(user) => Ok(Principal::Password { user: Arc::new(user) }),
             BasicIdentity::AppPassword(auth) => Principal::from_session(*auth),
         };
     }
@@ -217,8 +229,8 @@ impl FromRequestParts<Gatehouse> for ApiCaller {
 /// (password, 2FA, app passwords, users).
 #[derive(Debug, Clone)]
 pub struct WebUser {
-    pub user: User,
-    pub session: Session,
+    pub user: Arc<User>,
+    pub session: Arc<Session>,
 }
 
 impl FromRequestParts<Gatehouse> for WebUser {
@@ -237,20 +249,20 @@ impl FromRequestParts<Gatehouse> for WebUser {
 /// password without 2FA, or a user's bearer token). Tokens without a user are refused.
 #[derive(Debug, Clone)]
 pub struct DavUser {
-    pub user: User,
+    pub user: Arc<User>,
     pub read_only: bool,
 }
 
 impl DavUser {
     /// Resolves the WebDAV caller from request parts (for handlers outside extractors).
-    pub async fn resolve(parts: &mut Parts, app: &Gatehouse) -> Result<DavUser, ApiError> {
-        let principal = Principal::from_request_parts(parts, app).await?;
+    pub async fn resolve(parts: &Parts, app: &Gatehouse) -> Result<DavUser, ApiError> {
+        let principal = resolve(parts, app).await?;
         if matches!(principal, Principal::Anonymous) {
             let mut err = ApiError::unauthorized();
             err.www_authenticate = Some(r#"Basic realm="gatehouse", charset="UTF-8""#);
             return Err(err);
         }
-        let Some(user) = principal.user().cloned() else {
+        let Some(user) = principal.user_arc() else {
             return Err(ApiError::forbidden("WebDAV needs a user's credentials, not an access token"));
         };
         if !principal.allows(Resource::Webdav, Access::Read) {

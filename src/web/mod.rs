@@ -1,6 +1,7 @@
-//! The HTTP surface: [`app`] builds the whole router from the feature routers, with the
-//! shared layers (body limit, JSON errors for every 4xx/5xx except HTML pages, security
-//! headers).
+//! The HTTP surface: [`serve`] accepts connections and hands each request to WebDAV
+//! ([`dav`]) or to the router [`app`] builds from the feature routers, with the shared
+//! layers (body limit, JSON errors for every 4xx/5xx except HTML pages, security
+//! headers, a panic turned into a 500) — the same finish ([`finish_response`]) on both.
 
 pub mod api;
 pub mod auth;
@@ -10,10 +11,18 @@ pub mod extract;
 pub mod ui;
 pub mod zerocopy;
 
+use std::convert::Infallible;
+
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::body::Body;
+use axum::extract::{ConnectInfo, DefaultBodyLimit};
+use axum::http::{HeaderValue, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::FutureExt as _;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tower::ServiceExt as _;
 
 use self::error::{ApiError, code_for_status};
 use crate::service::Gatehouse;
@@ -24,13 +33,11 @@ pub fn app(state: Gatehouse) -> Router {
     Router::new()
         .merge(api::router())
         .merge(ui::router())
-        // WebDAV bodies are files: streamed, never buffered, so no body limit there.
-        .merge(dav::router(&state).layer(DefaultBodyLimit::disable()))
         .fallback(ui::not_found)
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "This method is not allowed here")
         })
-        .layer(axum::middleware::map_response(finish_response))
+        .layer(axum::middleware::map_response(|resp| async { finish_response(resp) }))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| ApiError::internal().into_response()))
         .with_state(state)
@@ -39,7 +46,7 @@ pub fn app(state: Gatehouse) -> Router {
 /// Every error answer is JSON, whoever produced it (our handlers, axum's extractors,
 /// the body limit) — except the UI's own HTML error pages — and every answer carries
 /// the security headers.
-async fn finish_response(mut resp: Response) -> Response {
+fn finish_response(mut resp: Response) -> Response {
     let status = resp.status();
     let content_type = resp.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let keep = content_type.starts_with("application/json") || content_type.starts_with("text/html");
@@ -62,18 +69,78 @@ async fn finish_response(mut resp: Response) -> Response {
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, then lets in-flight requests
-/// finish. Connections can send files without copying them ([`zerocopy`]).
+/// finish. HTTP/1.1 with keep-alive; a client gets 30 s to send a request head.
+/// Connections can send files without copying them ([`zerocopy`]).
 pub async fn serve(
     state: Gatehouse,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let housekeeping = tokio::spawn(housekeeping(state.clone()));
-    let listener = zerocopy::ZeroCopyListener(listener);
-    let service = app(state).into_make_service_with_connect_info::<zerocopy::Peer>();
-    let result = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
+    let sites = Sites { dav: dav::Folders::open(&state), router: app(state.clone()), state };
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(HEAD_TIMEOUT).writev(true);
+    loop {
+        let (tcp, addr) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    accept_failed(&e).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = zerocopy::accepted(tcp, addr);
+        let sites = sites.clone();
+        let service = hyper::service::service_fn(move |req| sites.clone().answer(req, peer.clone()));
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
     housekeeping.abort();
-    result
+    Ok(())
+}
+
+/// How long a client may take to send a request head.
+const HEAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// What to do when `accept` fails: a connection that died before it was accepted is
+/// nothing; anything else (out of file descriptors) is logged and waited out.
+async fn accept_failed(e: &std::io::Error) {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if !matches!(e.kind(), ConnectionAborted | ConnectionRefused | ConnectionReset) {
+        tracing::error!(error = %e, "cannot accept connections");
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+}
+
+/// Everything a request can reach: the WebDAV folders and the router for the rest.
+#[derive(Clone)]
+struct Sites {
+    state: Gatehouse,
+    dav: dav::Folders,
+    router: Router,
+}
+
+impl Sites {
+    async fn answer(self, req: Request<Incoming>, peer: zerocopy::Peer) -> Result<Response, Infallible> {
+        let mut req = req.map(Body::new);
+        req.extensions_mut().insert(ConnectInfo(peer));
+        let Some(lib) = self.dav.find(req.uri().path()) else {
+            return self.router.oneshot(req).await;
+        };
+        // WebDAV bodies are files: streamed, never buffered, so no body limit here.
+        let answer = std::panic::AssertUnwindSafe(dav::serve(&self.state, lib, req)).catch_unwind().await;
+        Ok(finish_response(answer.unwrap_or_else(|_| ApiError::internal().into_response())))
+    }
 }
 
 /// Periodic clean-up of expired sessions and old login attempts.

@@ -28,10 +28,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker, ready};
 
-use axum::extract::connect_info::Connected;
-use axum::serve::{IncomingStream, Listener};
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 /// The largest region one marker chunk stands for.
 pub const MAX_CHUNK: usize = 1024 * 1024;
@@ -185,38 +183,19 @@ impl AsyncWrite for ZeroCopyStream {
     }
 }
 
-/// Who is on the other end of a connection, and its sink (none for the listener itself).
+/// Who is on the other end of a connection, and its sink.
 #[derive(Debug, Clone)]
 pub struct Peer {
     pub addr: SocketAddr,
-    pub sink: Option<FileSink>,
+    pub sink: FileSink,
 }
 
-impl Connected<IncomingStream<'_, ZeroCopyListener>> for Peer {
-    fn connect_info(stream: IncomingStream<'_, ZeroCopyListener>) -> Self {
-        stream.remote_addr().clone()
-    }
-}
-
-/// Accepts connections as [`ZeroCopyStream`]s, with `TCP_NODELAY` (no Nagle stalls on
-/// keep-alive).
-#[derive(Debug)]
-pub struct ZeroCopyListener(pub TcpListener);
-
-impl Listener for ZeroCopyListener {
-    type Io = ZeroCopyStream;
-    type Addr = Peer;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        let (tcp, addr) = Listener::accept(&mut self.0).await;
-        let _ = tcp.set_nodelay(true);
-        let sink = FileSink::default();
-        (ZeroCopyStream { tcp, sink: sink.clone() }, Peer { addr, sink: Some(sink) })
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        Ok(Peer { addr: self.0.local_addr()?, sink: None })
-    }
+/// An accepted connection as a [`ZeroCopyStream`], with `TCP_NODELAY` (no Nagle stalls
+/// on keep-alive), and who is on the other end.
+pub fn accepted(tcp: TcpStream, addr: SocketAddr) -> (ZeroCopyStream, Peer) {
+    let _ = tcp.set_nodelay(true);
+    let sink = FileSink::default();
+    (ZeroCopyStream { tcp, sink: sink.clone() }, Peer { addr, sink })
 }
 
 #[cfg(test)]
@@ -225,6 +204,7 @@ mod tests {
     use std::io::Write as _;
 
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::net::TcpListener;
 
     use super::*;
 

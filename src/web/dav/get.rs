@@ -14,7 +14,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, Method, header};
 use axum::response::Response;
 use bytes::Bytes;
 use dav_server::davpath::DavPath;
@@ -40,13 +40,14 @@ pub async fn answer(lib: &Arc<Library>, parts: &Parts) -> Option<Response> {
     if !(head || parts.method == Method::GET) || LEAVE_TO_DAV_SERVER.iter().any(|h| parts.headers.contains_key(*h)) {
         return None;
     }
-    let mut path = DavPath::new(parts.uri.path()).ok()?;
-    path.set_prefix(&lib.prefix()).ok()?;
-    let (file, meta) = match lib.open_beneath(&path) {
+    let url_path = parts.uri.path();
+    let (file, meta) = match lib.open_url(url_path) {
         Some(opened) => opened,
         None => {
-            let (lib2, path2) = (lib.clone(), path.clone());
-            blocking(move || open_for_reading(&lib2.resolve(&path2)?)).await.ok()?
+            let mut path = DavPath::new(url_path).ok()?;
+            path.set_prefix(lib.prefix()).ok()?;
+            let lib = lib.clone();
+            blocking(move || open_for_reading(&lib.resolve(&path)?)).await.ok()?
         }
     };
     if meta.is_dir() {
@@ -56,7 +57,7 @@ pub async fn answer(lib: &Arc<Library>, parts: &Parts) -> Option<Response> {
     let (body, len) = if head {
         (Body::empty(), meta.len())
     } else if meta.len() > SMALL_FILE {
-        let sink = parts.extensions.get::<ConnectInfo<Peer>>().and_then(|c| c.0.sink.clone());
+        let sink = parts.extensions.get::<ConnectInfo<Peer>>().map(|c| c.0.sink.clone());
         (stream(file, meta.len(), sink), meta.len())
     } else {
         let data = read_small(file, meta.len()).await?;
@@ -64,19 +65,26 @@ pub async fn answer(lib: &Arc<Library>, parts: &Parts) -> Option<Response> {
         (Body::from(data), len)
     };
     let mut resp = Response::new(body);
-    *resp.status_mut() = StatusCode::OK;
+    // Room for these and the security headers every answer gets: no regrowing.
     let h = resp.headers_mut();
+    h.reserve(12);
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    let mime = mime_guess::from_path(path.as_pathbuf()).first_raw().unwrap_or("application/octet-stream");
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
-    if let Some(tag) = meta.etag().and_then(|t| HeaderValue::from_str(&format!("\"{t}\"")).ok()) {
-        h.insert(header::ETAG, tag);
-    }
-    if let Some(date) = meta.modified().ok().and_then(super::propfind::httpdate) {
-        if let Ok(v) = HeaderValue::from_str(&date) {
-            h.insert(header::LAST_MODIFIED, v);
+    let name = url_path.rsplit('/').next().unwrap_or_default();
+    let name: std::borrow::Cow<'_, [u8]> = percent_encoding::percent_decode_str(name).into();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(super::propfind::mime_of(&name)));
+    let mut tag = String::with_capacity(40);
+    tag.push('"');
+    if meta.write_etag(&mut tag) {
+        tag.push('"');
+        if let Ok(v) = HeaderValue::try_from(tag) {
+            h.insert(header::ETAG, v);
         }
+    }
+    if let Some(v) =
+        meta.modified().ok().and_then(super::propfind::httpdate).and_then(|d| HeaderValue::try_from(d).ok())
+    {
+        h.insert(header::LAST_MODIFIED, v);
     }
     Some(resp)
 }

@@ -25,10 +25,10 @@ fn bad_path() -> ApiError {
 /// of the folder or mean something else on another system.
 pub fn check_path(raw: &str) -> Result<(), ApiError> {
     for segment in raw.split('/') {
-        let decoded: Vec<u8> = percent_encoding::percent_decode_str(segment).collect();
-        let bad =
-            matches!(decoded.as_slice(), b"." | b"..") || decoded.iter().any(|&b| b == b'/' || b == b'\\' || b == 0);
-        if bad {
+        let decoded = percent_encoding::percent_decode_str(segment);
+        let mut first = decoded.clone();
+        let dots = matches!((first.next(), first.next(), first.next()), (Some(b'.'), None | Some(b'.'), None));
+        if dots || decoded.into_iter().any(|b| b == b'/' || b == b'\\' || b == 0) {
             return Err(bad_path());
         }
     }

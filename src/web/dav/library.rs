@@ -5,7 +5,7 @@
 use std::fs::File;
 use std::io;
 use std::os::fd::OwnedFd;
-use std::os::unix::ffi::OsStrExt as _;
+use std::os::unix::ffi::OsStringExt as _;
 use std::path::{Path, PathBuf};
 
 use dav_server::davpath::DavPath;
@@ -20,6 +20,8 @@ pub const UPLOAD_PREFIX: &[u8] = b".gatehouse-upload-";
 pub struct Library {
     /// The URL prefix and the database key, e.g. `originals`.
     pub name: &'static str,
+    /// `/` and the name: the URL prefix.
+    prefix: String,
     /// The folder, canonical (symlinks and `..` resolved).
     root: PathBuf,
     /// The folder, open (`O_PATH`), for opening files beneath it in the kernel.
@@ -32,7 +34,7 @@ impl Library {
         std::fs::create_dir_all(folder)?;
         let root = std::fs::canonicalize(folder)?;
         let root_fd = rustix::fs::open(&root, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
-        Ok(Library { name, root, root_fd })
+        Ok(Library { name, prefix: format!("/{name}"), root, root_fd })
     }
 
     /// Opens the regular file `path` names for reading, in one system call that cannot
@@ -42,20 +44,38 @@ impl Library {
     /// absolute symlinks that stay inside, folders, special files, errors): that is
     /// the one rule; this is its fast path, never more permissive.
     pub fn open_beneath(&self, path: &DavPath) -> Option<(File, std::fs::Metadata)> {
-        let relative = self.relative(path).ok()?;
+        self.open_relative(&relative(path.as_bytes()).ok()?)
+    }
+
+    /// [`Library::open_beneath`] for a URL path (still percent-encoded, with the prefix),
+    /// decoded here without building a [`DavPath`]. `None` also for paths with encoded
+    /// slashes, which the general path refuses.
+    pub fn open_url(&self, url_path: &str) -> Option<(File, std::fs::Metadata)> {
+        let rest = url_path.strip_prefix(self.prefix())?;
+        if !(rest.is_empty() || rest.starts_with('/')) {
+            return None;
+        }
+        if rest.contains('%') && rest.split('/').any(|s| percent_encoding::percent_decode_str(s).any(|b| b == b'/')) {
+            return None;
+        }
+        let decoded: std::borrow::Cow<'_, [u8]> = percent_encoding::percent_decode_str(rest).into();
+        self.open_relative(&relative(&decoded).ok()?)
+    }
+
+    fn open_relative(&self, relative: &Path) -> Option<(File, std::fs::Metadata)> {
         if relative.as_os_str().is_empty() {
             return None;
         }
         let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
         let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
-        let file = File::from(rustix::fs::openat2(&self.root_fd, &relative, flags, Mode::empty(), resolve).ok()?);
+        let file = File::from(rustix::fs::openat2(&self.root_fd, relative, flags, Mode::empty(), resolve).ok()?);
         let meta = file.metadata().ok()?;
         meta.is_file().then_some((file, meta))
     }
 
     /// The URL prefix this library is served under, without trailing slash.
-    pub fn prefix(&self) -> String {
-        format!("/{}", self.name)
+    pub fn prefix(&self) -> &str {
+        &self.prefix
     }
 
     /// The file path for `path` if it lies inside the library. The last segment need not
@@ -89,20 +109,7 @@ impl Library {
 
     /// The library folder joined with the segments of `path`, refusing hidden uploads.
     fn join(&self, path: &DavPath) -> Result<PathBuf, FsError> {
-        Ok(self.root.join(self.relative(path)?))
-    }
-
-    /// The segments of `path`, relative to the folder; no `.`, `..` or hidden uploads.
-    fn relative(&self, path: &DavPath) -> Result<PathBuf, FsError> {
-        let segments = path.as_bytes().split(|&b| b == b'/').filter(|s| !s.is_empty());
-        let mut relative = PathBuf::new();
-        for s in segments {
-            if is_hidden(s) || s == b".." || s == b"." {
-                return Err(FsError::NotFound);
-            }
-            relative.push(std::ffi::OsStr::from_bytes(s));
-        }
-        Ok(relative)
+        Ok(self.root.join(relative(path.as_bytes())?))
     }
 
     /// A path whose last segment does not exist: its folder must be inside, and the
@@ -149,6 +156,22 @@ pub fn open_for_reading(real: &Path) -> Result<(File, std::fs::Metadata), FsErro
         return Err(FsError::Forbidden);
     }
     Ok((file, meta))
+}
+
+/// The segments of a decoded library path (`/a/b`), relative to the folder; no `.`,
+/// `..` or hidden uploads.
+fn relative(decoded: &[u8]) -> Result<PathBuf, FsError> {
+    let mut relative = Vec::with_capacity(decoded.len());
+    for s in decoded.split(|&b| b == b'/').filter(|s| !s.is_empty()) {
+        if is_hidden(s) || s == b".." || s == b"." {
+            return Err(FsError::NotFound);
+        }
+        if !relative.is_empty() {
+            relative.push(b'/');
+        }
+        relative.extend_from_slice(s);
+    }
+    Ok(PathBuf::from(std::ffi::OsString::from_vec(relative)))
 }
 
 /// Whether a file name belongs to an upload in progress.

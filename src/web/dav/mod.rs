@@ -16,11 +16,9 @@ mod props;
 
 use std::sync::Arc;
 
-use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::any;
 use dav_server::DavHandler;
 use dav_server::davpath::DavPath;
 
@@ -29,36 +27,48 @@ use self::library::Library;
 use self::locks::DbLocks;
 use super::auth::DavUser;
 use super::error::ApiError;
+use crate::domain::user::User;
 use crate::service::Gatehouse;
 
 /// How much of a file one read hands to the network.
 const READ_CHUNK: usize = 256 * 1024;
 
-/// The WebDAV routes. Creates the library folders when missing.
-pub fn router(app: &Gatehouse) -> Router<Gatehouse> {
-    let mut router = Router::new();
-    for (name, folder) in [("originals", &app.settings.originals_path), ("import", &app.settings.import_path)] {
-        let lib = match Library::open(name, folder) {
-            Ok(lib) => Some(Arc::new(lib)),
+/// The WebDAV folders, by URL prefix. Served ahead of the router ([`super::serve`]):
+/// every request under them is a WebDAV request, and sync apps send many.
+#[derive(Debug, Clone)]
+pub struct Folders(Arc<[(&'static str, Option<Arc<Library>>)]>);
+
+impl Folders {
+    /// Opens the library folders, creating them when missing. A folder that cannot be
+    /// opened is logged and answered with 503.
+    pub fn open(app: &Gatehouse) -> Folders {
+        let open = |name: &'static str, folder: &std::path::Path| match Library::open(name, folder) {
+            Ok(lib) => (name, Some(Arc::new(lib))),
             Err(e) => {
                 tracing::error!(folder = %folder.display(), error = %e, "cannot open the {name} folder for WebDAV");
-                None
+                (name, None)
             }
         };
-        let handler = move |State(app): State<Gatehouse>, req: Request| serve(app, lib.clone(), req);
-        router = router
-            .route(&format!("/{name}"), any(handler.clone()))
-            .route(&format!("/{name}/"), any(handler.clone()))
-            .route(&format!("/{name}/{{*path}}"), any(handler));
+        Folders(Arc::new([open("originals", &app.settings.originals_path), open("import", &app.settings.import_path)]))
     }
-    router
+
+    /// The folder a URL path lies in (`/originals`, `/originals/…`), if any; `Some(None)`
+    /// for a folder that could not be opened.
+    pub fn find(&self, path: &str) -> Option<Option<Arc<Library>>> {
+        let rest = path.strip_prefix('/')?;
+        self.0.iter().find_map(|(name, lib)| {
+            let tail = rest.strip_prefix(name)?;
+            (tail.is_empty() || tail.starts_with('/')).then(|| lib.clone())
+        })
+    }
 }
 
 /// Largest PROPFIND body read (dav-server's own limit for XML bodies).
 const MAX_XML_BODY: usize = 65_536;
 
-async fn serve(app: Gatehouse, lib: Option<Arc<Library>>, req: Request) -> Response {
-    match prepare(&app, lib, req).await {
+/// Answers one WebDAV request for the library `lib`.
+pub async fn serve(app: &Gatehouse, lib: Option<Arc<Library>>, req: Request) -> Response {
+    match prepare(app, lib, req).await {
         Ok((checked, mut req)) => {
             let lib = checked.lib.clone();
             let mtime_asked = checked.mtime.is_some();
@@ -84,7 +94,7 @@ async fn serve(app: Gatehouse, lib: Option<Arc<Library>>, req: Request) -> Respo
                 }
                 req = Request::from_parts(parts, axum::body::Body::from(body));
             }
-            let mut resp = checked.handler(&app).handle(req).await.map(axum::body::Body::new);
+            let mut resp = checked.handler(app).handle(req).await.map(axum::body::Body::new);
             if mtime_asked && resp.status().is_success() {
                 resp.headers_mut().insert("x-oc-mtime", HeaderValue::from_static("accepted"));
             }
@@ -96,7 +106,7 @@ async fn serve(app: Gatehouse, lib: Option<Arc<Library>>, req: Request) -> Respo
 
 /// A request that passed authentication and the path checks.
 struct Checked {
-    uid: String,
+    user: Arc<User>,
     lib: Arc<Library>,
     mtime: Option<std::time::SystemTime>,
     copy: Option<(String, String)>,
@@ -105,14 +115,14 @@ struct Checked {
 impl Checked {
     /// dav-server's handler for it (built only when the fast paths pass).
     fn handler(self, app: &Gatehouse) -> DavHandler {
-        let prefix = self.lib.prefix();
+        let prefix = self.lib.prefix().to_owned();
         let fs = LibraryFs::new(self.lib.clone(), app.store.clone(), self.mtime, self.copy);
         let locks = DbLocks::new(app.store.clone(), self.lib.name, prefix.clone());
         DavHandler::builder()
             .filesystem(Box::new(fs))
             .locksystem(Box::new(locks))
             .strip_prefix(prefix)
-            .principal(self.uid)
+            .principal(self.user.uid.clone())
             .read_buf_size(READ_CHUNK)
             .autoindex(false)
             .hide_symlinks(false)
@@ -145,7 +155,7 @@ async fn prepare(app: &Gatehouse, lib: Option<Arc<Library>>, req: Request) -> Re
         }
         _ => None,
     };
-    Ok((Checked { uid: user.user.uid, lib, mtime, copy }, Request::from_parts(parts, body)))
+    Ok((Checked { user: user.user, lib, mtime, copy }, Request::from_parts(parts, body)))
 }
 
 /// The database key of a URL path inside the library at `prefix`.

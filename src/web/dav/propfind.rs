@@ -100,7 +100,7 @@ pub async fn answer(lib: &Arc<Library>, store: &Store, parts: &Parts, body: &[u8
     };
     let wanted = wanted(body)?;
     let mut path = DavPath::new(parts.uri.path()).ok()?;
-    path.set_prefix(&lib.prefix()).ok()?;
+    path.set_prefix(lib.prefix()).ok()?;
     let root_key = key(&path);
     let (lib2, path2) = (lib.clone(), path.clone());
     let listing = blocking(move || {
@@ -361,7 +361,8 @@ fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('"', "&quot;")
 }
 
-fn mime_of(name: &[u8]) -> &'static str {
+/// The MIME type for a file name, by its extension.
+pub(super) fn mime_of(name: &[u8]) -> &'static str {
     std::str::from_utf8(name)
         .ok()
         .and_then(|n| n.rsplit_once('.'))
@@ -382,14 +383,18 @@ pub(super) fn httpdate(t: SystemTime) -> Option<String> {
     let d = time::OffsetDateTime::from(t);
     let day = DAYS.get(usize::from(d.weekday().number_days_from_monday()))?;
     let month = MONTHS.get(usize::from(d.month() as u8).checked_sub(1)?)?;
-    Some(format!(
+    let mut out = String::with_capacity(29);
+    write!(
+        out,
         "{day}, {:02} {month} {:04} {:02}:{:02}:{:02} GMT",
         d.day(),
         d.year(),
         d.hour(),
         d.minute(),
         d.second()
-    ))
+    )
+    .ok()?;
+    Some(out)
 }
 
 #[cfg(test)]

@@ -2,6 +2,8 @@
 //! [`crate::web::auth`] (the [`WebUser`] extractor). Anyone else is sent to `/login`,
 //! and back to the page they asked for afterwards.
 
+use std::sync::Arc;
+
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -19,8 +21,8 @@ pub const RETURN_PAGES: &[&str] = &["/settings/account", "/admin/users"];
 /// A visitor with a web session. The rejection is a redirect to the login page.
 #[derive(Debug, Clone)]
 pub struct PageUser {
-    pub user: User,
-    pub session: Session,
+    pub user: Arc<User>,
+    pub session: Arc<Session>,
 }
 
 impl FromRequestParts<Gatehouse> for PageUser {

@@ -28,7 +28,7 @@ impl Layout {
             site_title: app.settings.site_title.clone(),
             csrf_token: app.key.csrf_token(&visitor.session.id),
             asset: urls(),
-            me: UserRow::from(&visitor.user),
+            me: UserRow::from(&*visitor.user),
             page,
         }
     }
