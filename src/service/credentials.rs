@@ -48,9 +48,11 @@ pub fn parse_basic(header: &str) -> Option<(String, String)> {
         return None;
     }
     let decoded = BASE64.decode(value.trim().as_bytes()).ok()?;
-    let text = String::from_utf8(decoded).ok()?;
-    let (user, pass) = text.split_once(':')?;
-    Some((user.to_owned(), pass.to_owned()))
+    let mut user = String::from_utf8(decoded).ok()?;
+    let colon = user.find(':')?;
+    let pass = user.split_off(colon + 1);
+    user.truncate(colon);
+    Some((user, pass))
 }
 
 impl Gatehouse {

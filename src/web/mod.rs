@@ -12,6 +12,7 @@ pub mod ui;
 pub mod zerocopy;
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
@@ -77,7 +78,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let housekeeping = tokio::spawn(housekeeping(state.clone()));
-    let sites = Sites { dav: dav::Folders::open(&state), router: app(state.clone()), state };
+    let sites = Arc::new(Sites { dav: dav::Folders::open(&state), router: app(state.clone()), state });
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -95,7 +96,10 @@ pub async fn serve(
         };
         let (stream, peer) = zerocopy::accepted(tcp, addr);
         let sites = sites.clone();
-        let service = hyper::service::service_fn(move |req| sites.clone().answer(req, peer.clone()));
+        let service = hyper::service::service_fn(move |req| {
+            let (sites, peer) = (sites.clone(), peer.clone());
+            async move { sites.answer(req, peer).await }
+        });
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
             if let Err(e) = connection.await {
@@ -123,7 +127,6 @@ async fn accept_failed(e: &std::io::Error) {
 }
 
 /// Everything a request can reach: the WebDAV folders and the router for the rest.
-#[derive(Clone)]
 struct Sites {
     state: Gatehouse,
     dav: dav::Folders,
@@ -131,11 +134,11 @@ struct Sites {
 }
 
 impl Sites {
-    async fn answer(self, req: Request<Incoming>, peer: zerocopy::Peer) -> Result<Response, Infallible> {
+    async fn answer(&self, req: Request<Incoming>, peer: zerocopy::Peer) -> Result<Response, Infallible> {
         let mut req = req.map(Body::new);
         req.extensions_mut().insert(ConnectInfo(peer));
         let Some(lib) = self.dav.find(req.uri().path()) else {
-            return self.router.oneshot(req).await;
+            return self.router.clone().oneshot(req).await;
         };
         // WebDAV bodies are files: streamed, never buffered, so no body limit here.
         let answer = std::panic::AssertUnwindSafe(dav::serve(&self.state, lib, req)).catch_unwind().await;

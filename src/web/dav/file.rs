@@ -61,15 +61,32 @@ impl Meta {
     /// Writes the ETag (without quotes) onto `out`, in dav-server's format: size and
     /// modification time in microseconds, in hex. False if there is none.
     pub fn write_etag(&self, out: &mut String) -> bool {
-        use std::fmt::Write as _;
         let Ok(t) = self.modified.duration_since(UNIX_EPOCH) else { return false };
         let t = t.as_secs() * 1_000_000 + u64::from(t.subsec_micros());
         if !self.is_dir && self.len > 0 {
-            write!(out, "{:x}-{t:x}", self.len).is_ok()
-        } else {
-            write!(out, "{t:x}").is_ok()
+            push_number(out, self.len, 16);
+            out.push('-');
+        }
+        push_number(out, t, 16);
+        true
+    }
+}
+
+/// Writes `n` in `radix` (10 or 16, lower case) onto `out`: what `write!` does, without
+/// its formatting machinery, for the numbers of every listed file.
+pub fn push_number(out: &mut String, mut n: u64, radix: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = DIGITS[(n % radix) as usize];
+        n /= radix;
+        if n == 0 {
+            break;
         }
     }
+    out.extend(buf[at..].iter().map(|&b| char::from(b)));
 }
 
 impl DavMetaData for Meta {
@@ -371,5 +388,16 @@ mod tests {
         assert_eq!(meta(1024, false).etag().unwrap(), format!("400-{:x}", 1_500_000_000_123_456u64));
         assert_eq!(meta(0, false).etag().unwrap(), format!("{:x}", 1_500_000_000_123_456u64));
         assert_eq!(meta(4096, true).etag().unwrap(), format!("{:x}", 1_500_000_000_123_456u64));
+    }
+
+    #[test]
+    fn numbers_are_written_like_format() {
+        for n in [0, 1, 9, 10, 15, 16, 255, 1024, 1_500_000_000_123_456, u64::MAX] {
+            for (radix, expected) in [(10, n.to_string()), (16, format!("{n:x}"))] {
+                let mut out = String::from("x");
+                push_number(&mut out, n, radix);
+                assert_eq!(out, format!("x{expected}"));
+            }
+        }
     }
 }

@@ -18,7 +18,7 @@ use dav_server::davpath::DavPath;
 use dav_server::fs::DavMetaData as _;
 use xmltree::Element;
 
-use super::file::{Meta, blocking};
+use super::file::{Meta, blocking, push_number};
 use super::fs::list;
 use super::library::{Library, key};
 use super::locks::within;
@@ -125,7 +125,7 @@ pub async fn answer(lib: &Arc<Library>, store: &Store, parts: &Parts, body: &[u8
     let base = base.trim_end_matches('/');
     let mut out = String::with_capacity(256 + 700 * (entries.len() + 1));
     out.push_str(r#"<?xml version="1.0" encoding="utf-8"?><D:multistatus xmlns:D="DAV:">"#);
-    let mut w = Writer { out, dates: DateCache::default(), mime: (Vec::new(), "") };
+    let mut w = Writer { out, dates: DateCache::default() };
     let own_href = if meta.is_dir() { format!("{base}/") } else { base.to_owned() };
     let own_name = path.file_name_bytes().to_vec();
     w.response(&own_href, &own_name, &meta, dead_of(&props, &root_key), &wanted);
@@ -180,8 +180,6 @@ struct DateCache {
 struct Writer {
     out: String,
     dates: DateCache,
-    /// The last file extension and its MIME type.
-    mime: (Vec<u8>, &'static str),
 }
 
 impl Writer {
@@ -265,10 +263,13 @@ impl Writer {
                 None => false,
             },
             "getcontentlength" if !meta.is_dir() => {
-                write!(out, "<D:getcontentlength>{}</D:getcontentlength>", meta.len()).is_ok()
+                out.push_str("<D:getcontentlength>");
+                push_number(out, meta.len(), 10);
+                out.push_str("</D:getcontentlength>");
+                true
             }
             "getcontenttype" => {
-                let mime = if meta.is_dir() { "httpd/unix-directory" } else { mime_cached(&mut self.mime, name) };
+                let mime = if meta.is_dir() { "httpd/unix-directory" } else { mime_of(name) };
                 out.push_str("<D:getcontenttype>");
                 out.push_str(mime);
                 out.push_str("</D:getcontenttype>");
@@ -332,15 +333,6 @@ fn cached(
     slot.as_ref().map(|(_, s)| s.as_str())
 }
 
-/// The MIME type of `name`, reusing the last answer for the same extension.
-fn mime_cached(last: &mut (Vec<u8>, &'static str), name: &[u8]) -> &'static str {
-    let ext = name.rsplit(|&b| b == b'.').next().filter(|e| e.len() < name.len()).unwrap_or(b"");
-    if last.1.is_empty() || last.0 != ext {
-        *last = (ext.to_vec(), mime_of(name));
-    }
-    last.1
-}
-
 /// A stored property element without its XML declaration, to embed.
 fn element_text(xml: &str) -> &str {
     match xml.strip_prefix("<?xml") {
@@ -361,13 +353,27 @@ fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('"', "&quot;")
 }
 
-/// The MIME type for a file name, by its extension.
+/// The MIME type for a file name, by its extension. Each thread remembers its last
+/// answer: a library is mostly a few kinds of file.
 pub(super) fn mime_of(name: &[u8]) -> &'static str {
-    std::str::from_utf8(name)
-        .ok()
-        .and_then(|n| n.rsplit_once('.'))
-        .and_then(|(_, ext)| mime_guess::from_ext(ext).first_raw())
-        .unwrap_or("application/octet-stream")
+    thread_local! {
+        static LAST: std::cell::RefCell<(Vec<u8>, &'static str)> = const { std::cell::RefCell::new((Vec::new(), "")) };
+    }
+    let ext = match name.iter().rposition(|&b| b == b'.') {
+        Some(dot) => &name[dot + 1..],
+        None => return "application/octet-stream",
+    };
+    LAST.with_borrow_mut(|(last, mime)| {
+        if mime.is_empty() || last.as_slice() != ext {
+            *mime = std::str::from_utf8(ext)
+                .ok()
+                .and_then(|e| mime_guess::from_ext(e).first_raw())
+                .unwrap_or("application/octet-stream");
+            last.clear();
+            last.extend_from_slice(ext);
+        }
+        *mime
+    })
 }
 
 fn rfc3339(t: SystemTime) -> Option<String> {
