@@ -106,6 +106,9 @@ impl Store {
                 AnyPoolOptions::new()
                     .max_connections(8)
                     .acquire_timeout(Duration::from_secs(30))
+                    // An embedded database cannot drop a connection: no ping (a round
+                    // trip to the connection's thread) before every query.
+                    .test_before_acquire(false)
                     .after_connect(|conn, _meta| {
                         Box::pin(async move {
                             conn.execute(
