@@ -64,24 +64,24 @@ impl Meta {
         let Ok(t) = self.modified.duration_since(UNIX_EPOCH) else { return false };
         let t = t.as_secs() * 1_000_000 + u64::from(t.subsec_micros());
         if !self.is_dir && self.len > 0 {
-            push_number(out, self.len, 16);
+            push_number::<16>(out, self.len);
             out.push('-');
         }
-        push_number(out, t, 16);
+        push_number::<16>(out, t);
         true
     }
 }
 
-/// Writes `n` in `radix` (10 or 16, lower case) onto `out`: what `write!` does, without
+/// Writes `n` in `RADIX` (10 or 16, lower case) onto `out`: what `write!` does, without
 /// its formatting machinery, for the numbers of every listed file.
-pub fn push_number(out: &mut String, mut n: u64, radix: u64) {
+pub fn push_number<const RADIX: u64>(out: &mut String, mut n: u64) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut buf = [0u8; 20];
     let mut at = buf.len();
     loop {
         at -= 1;
-        buf[at] = DIGITS[(n % radix) as usize];
-        n /= radix;
+        buf[at] = DIGITS[(n % RADIX) as usize];
+        n /= RADIX;
         if n == 0 {
             break;
         }
@@ -393,11 +393,10 @@ mod tests {
     #[test]
     fn numbers_are_written_like_format() {
         for n in [0, 1, 9, 10, 15, 16, 255, 1024, 1_500_000_000_123_456, u64::MAX] {
-            for (radix, expected) in [(10, n.to_string()), (16, format!("{n:x}"))] {
-                let mut out = String::from("x");
-                push_number(&mut out, n, radix);
-                assert_eq!(out, format!("x{expected}"));
-            }
+            let (mut dec, mut hex) = (String::from("x"), String::from("x"));
+            push_number::<10>(&mut dec, n);
+            push_number::<16>(&mut hex, n);
+            assert_eq!((dec, hex), (format!("x{n}"), format!("x{n:x}")));
         }
     }
 }

@@ -36,7 +36,10 @@ const READ_CHUNK: usize = 256 * 1024;
 /// The WebDAV folders, by URL prefix. Served ahead of the router ([`super::serve`]):
 /// every request under them is a WebDAV request, and sync apps send many.
 #[derive(Debug, Clone)]
-pub struct Folders(Arc<[(&'static str, Option<Arc<Library>>)]>);
+pub struct Folders(Arc<[Folder]>);
+
+/// A folder's name in URLs, and its library (`None` if it could not be opened).
+type Folder = (&'static str, Option<Arc<Library>>);
 
 impl Folders {
     /// Opens the library folders, creating them when missing. A folder that cannot be
@@ -132,8 +135,8 @@ impl Checked {
 
 /// Authenticates and checks the request.
 async fn prepare(app: &Gatehouse, lib: Option<Arc<Library>>, req: Request) -> Result<(Checked, Request), ApiError> {
-    let (mut parts, body) = req.into_parts();
-    let user = DavUser::resolve(&mut parts, app).await?;
+    let (parts, body) = req.into_parts();
+    let user = DavUser::resolve(&parts, app).await?;
     let lib = lib.ok_or_else(|| {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "The library folder is not available")
     })?;
@@ -147,12 +150,10 @@ async fn prepare(app: &Gatehouse, lib: Option<Arc<Library>>, req: Request) -> Re
     }
     guard::check_path(parts.uri.path())?;
     let prefix = lib.prefix();
-    let destination = guard::destination(&parts, &prefix)?;
+    let destination = guard::destination(&parts, prefix)?;
     let mtime = if parts.method == Method::PUT { guard::oc_mtime(&parts.headers)? } else { None };
     let copy = match (&parts.method, destination) {
-        (m, Some(dest)) if m.as_str() == "COPY" => {
-            Some((dav_key(parts.uri.path(), &prefix)?, dav_key(&dest, &prefix)?))
-        }
+        (m, Some(dest)) if m.as_str() == "COPY" => Some((dav_key(parts.uri.path(), prefix)?, dav_key(&dest, prefix)?)),
         _ => None,
     };
     Ok((Checked { user: user.user, lib, mtime, copy }, Request::from_parts(parts, body)))

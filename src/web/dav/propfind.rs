@@ -172,8 +172,8 @@ fn encode_into(out: &mut String, segment: &[u8]) {
 /// Formatted dates, reused while consecutive entries share a second (photos often do).
 #[derive(Default)]
 struct DateCache {
-    http: Option<(SystemTime, String)>,
-    iso: Option<(SystemTime, String)>,
+    http: Option<(i64, String)>,
+    iso: Option<(i64, String)>,
 }
 
 /// The answer being written, with small caches for values entries tend to share.
@@ -264,7 +264,7 @@ impl Writer {
             },
             "getcontentlength" if !meta.is_dir() => {
                 out.push_str("<D:getcontentlength>");
-                push_number(out, meta.len(), 10);
+                push_number::<10>(out, meta.len());
                 out.push_str("</D:getcontentlength>");
                 true
             }
@@ -317,18 +317,14 @@ impl Writer {
 }
 
 /// `format(t)`, reusing the last answer while the whole second is the same.
-fn cached(
-    slot: &mut Option<(SystemTime, String)>,
-    t: SystemTime,
-    format: fn(SystemTime) -> Option<String>,
-) -> Option<&str> {
-    let second = |t: SystemTime| t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).ok();
-    let fresh = match slot {
-        Some((at, _)) => second(*at) != second(t),
-        None => true,
+fn cached(slot: &mut Option<(i64, String)>, t: SystemTime, format: fn(SystemTime) -> Option<String>) -> Option<&str> {
+    // The whole second, counted from 1970 either way (photos can predate it).
+    let second = match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).ok()?,
+        Err(e) => -i64::try_from(e.duration().as_secs()).ok()? - i64::from(e.duration().subsec_nanos() > 0),
     };
-    if fresh {
-        *slot = Some((t, format(t)?));
+    if slot.as_ref().is_none_or(|(at, _)| *at != second) {
+        *slot = Some((second, format(t)?));
     }
     slot.as_ref().map(|(_, s)| s.as_str())
 }
@@ -413,6 +409,24 @@ mod tests {
         let t = UNIX_EPOCH + std::time::Duration::from_secs(1_500_000_000);
         assert_eq!(httpdate(t).unwrap(), "Fri, 14 Jul 2017 02:40:00 GMT");
         assert_eq!(rfc3339(t).unwrap(), "2017-07-14T02:40:00Z");
+    }
+
+    #[test]
+    fn dates_are_reused_only_within_the_same_second() {
+        let mut slot = None;
+        let at = |secs: i64, nanos: u32| {
+            let d = std::time::Duration::new(secs.unsigned_abs(), nanos);
+            if secs >= 0 { UNIX_EPOCH + d } else { UNIX_EPOCH - d }
+        };
+        assert_eq!(cached(&mut slot, at(1_500_000_000, 1), httpdate).unwrap(), "Fri, 14 Jul 2017 02:40:00 GMT");
+        assert_eq!(
+            cached(&mut slot, at(1_500_000_000, 999_999_999), httpdate).unwrap(),
+            "Fri, 14 Jul 2017 02:40:00 GMT"
+        );
+        assert_eq!(cached(&mut slot, at(1_500_000_001, 0), httpdate).unwrap(), "Fri, 14 Jul 2017 02:40:01 GMT");
+        assert_eq!(cached(&mut slot, at(-1, 0), httpdate).unwrap(), "Wed, 31 Dec 1969 23:59:59 GMT");
+        assert_eq!(cached(&mut slot, at(0, 500), httpdate).unwrap(), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(cached(&mut slot, at(-2, 0), httpdate).unwrap(), "Wed, 31 Dec 1969 23:59:58 GMT");
     }
 
     #[test]
