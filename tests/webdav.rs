@@ -162,6 +162,8 @@ async fn dead_properties_follow_moves_and_copies_and_go_with_deletes(db: Db) {
     assert_eq!(count(&t).await, 0);
 }
 
+/// Locks and dead properties made on one instance show on the other at once, whatever it
+/// has read (and may keep) before.
 async fn locks_hold_across_instances(db: Db) {
     let t = spawn(db).await;
     dav_user(&t).await;
@@ -174,13 +176,27 @@ async fn locks_hold_across_instances(db: Db) {
     tokio::spawn(gatehouse::web::serve(other, listener, std::future::pending()));
 
     assert_eq!(bob(&t, "PUT", "/originals/locked.txt").body("v1").send().await.unwrap().status(), 201);
+    let url = format!("http://{other_addr}/originals/locked.txt");
+    let propfind_other = |depth: &'static str, body: &'static str| {
+        let path = if depth == "0" { url.clone() } else { format!("http://{other_addr}/originals/") };
+        let req = t.client.request(reqwest::Method::from_bytes(b"PROPFIND").unwrap(), path);
+        let req = req.basic_auth(DAV_USER, Some(DAV_PASSWORD)).header("Depth", depth).body(body);
+        async move { req.send().await.unwrap().text().await.unwrap() }
+    };
+    for depth in ["0", "1"] {
+        assert!(!propfind_other(depth, "").await.contains("activelock"), "no lock yet (depth {depth})");
+        assert!(!propfind_other(depth, PROPFIND_COLOUR).await.contains(">blue<"), "no property yet");
+    }
     let lockinfo = r#"<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner>test</D:owner></D:lockinfo>"#;
     let lock =
         bob(&t, "LOCK", "/originals/locked.txt").header("Timeout", "Second-600").body(lockinfo).send().await.unwrap();
     assert_eq!(lock.status(), 200);
     let token = lock.headers()["lock-token"].to_str().unwrap().to_owned();
+    for depth in ["0", "1"] {
+        let listing = propfind_other(depth, "").await;
+        assert!(listing.contains(token.trim_matches(|c| c == '<' || c == '>')), "the lock shows (depth {depth})");
+    }
 
-    let url = format!("http://{other_addr}/originals/locked.txt");
     let put = t.client.put(&url).basic_auth(DAV_USER, Some(DAV_PASSWORD)).body("v2").send().await.unwrap();
     assert_eq!(put.status(), StatusCode::LOCKED, "the lock holds on the other instance");
     let put = t.client.put(&url).basic_auth(DAV_USER, Some(DAV_PASSWORD)).header("If", format!("({token})")).body("v2");
@@ -189,6 +205,11 @@ async fn locks_hold_across_instances(db: Db) {
     let unlock = unlock.basic_auth(DAV_USER, Some(DAV_PASSWORD)).header("Lock-Token", &token).send().await.unwrap();
     assert_eq!(unlock.status(), 204);
     assert_eq!(bob(&t, "PUT", "/originals/locked.txt").body("v3").send().await.unwrap().status(), 204);
+    assert_eq!(bob(&t, "PROPPATCH", "/originals/locked.txt").body(PROPPATCH).send().await.unwrap().status(), 207);
+    for depth in ["0", "1"] {
+        assert!(!propfind_other(depth, "").await.contains("activelock"), "the lock is gone (depth {depth})");
+        assert!(propfind_other(depth, PROPFIND_COLOUR).await.contains(">blue<"), "the property shows (depth {depth})");
+    }
 }
 
 async fn a_cut_upload_leaves_no_file_and_temporary_files_stay_hidden(db: Db) {

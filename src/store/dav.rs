@@ -2,9 +2,12 @@
 //! PROPPATCH, and locks. Paths are keys made by the WebDAV layer (percent-encoded, no
 //! trailing slash, the root folder is `/`) inside a named library root.
 
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
 use sqlx::FromRow;
 
-use super::{Backend, Store, StoreError, flag, int};
+use super::{Backend, Epoch, Store, StoreError, flag, int};
 
 /// One dead property of one resource.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
@@ -41,6 +44,50 @@ struct LockRow {
     expires_at: Option<i64>,
     shared: i64,
     deep: i64,
+}
+
+/// What this process keeps of the WebDAV state, as the credential cache does for tokens
+/// (`service::token_cache`): an entry is used only while the WebDAV change signal —
+/// moved by every write to properties or locks, in any process on this database — still
+/// shows the epoch read before its query; PostgreSQL gives no epoch, so nothing is kept
+/// there. Locks are kept with their expiry and filtered by the time of each use.
+#[derive(Debug, Default)]
+pub(super) struct DavCache {
+    props: EpochMap<(String, String, bool), Vec<DeadProp>>,
+    locks: EpochMap<String, Vec<LockRecord>>,
+}
+
+/// Answers by key, each valid at one epoch. Bounded: full, it starts over.
+#[derive(Debug)]
+struct EpochMap<K, V>(Mutex<HashMap<K, (Epoch, V)>>);
+
+impl<K, V> Default for EpochMap<K, V> {
+    fn default() -> Self {
+        Self(Mutex::new(HashMap::new()))
+    }
+}
+
+impl<K: std::hash::Hash + Eq, V: Clone> EpochMap<K, V> {
+    const CAPACITY: usize = 4096;
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<K, (Epoch, V)>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn get<Q: std::hash::Hash + Eq + ?Sized>(&self, key: &Q, epoch: Epoch) -> Option<V>
+    where
+        K: std::borrow::Borrow<Q>,
+    {
+        self.lock().get(key).filter(|(at, _)| *at == epoch).map(|(_, v)| v.clone())
+    }
+
+    fn put(&self, key: K, epoch: Epoch, value: V) {
+        let mut map = self.lock();
+        if map.len() >= Self::CAPACITY {
+            map.clear();
+        }
+        map.insert(key, (epoch, value));
+    }
 }
 
 impl From<LockRow> for LockRecord {
@@ -131,7 +178,17 @@ impl DavPropStore for Store {
         } else {
             "SELECT path, namespace, name, prefix, xml FROM dav_props WHERE root = $1 AND path = $2"
         };
-        Ok(sqlx::query_as::<_, DeadProp>(sql).bind(root).bind(path).fetch_all(&self.pool).await?)
+        let key = (root.to_owned(), path.to_owned(), children);
+        // The epoch is read before the query: a change committed meanwhile voids the entry.
+        let epoch = self.dav_signal.epoch();
+        if let Some(hit) = epoch.and_then(|e| self.dav_cache.props.get(&key, e)) {
+            return Ok(hit);
+        }
+        let found = sqlx::query_as::<_, DeadProp>(sql).bind(root).bind(path).fetch_all(&self.pool).await?;
+        if let Some(e) = epoch {
+            self.dav_cache.props.put(key, e, found.clone());
+        }
+        Ok(found)
     }
 
     async fn patch_dav_props(
@@ -169,6 +226,7 @@ impl DavPropStore for Store {
                 .await?;
         }
         tx.commit().await?;
+        self.dav_changed();
         Ok(())
     }
 
@@ -181,6 +239,7 @@ impl DavPropStore for Store {
             .bind(prefix)
             .execute(&self.pool)
             .await?;
+        self.dav_changed();
         Ok(())
     }
 
@@ -215,6 +274,7 @@ impl DavPropStore for Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.dav_changed();
         Ok(())
     }
 
@@ -236,6 +296,7 @@ impl DavPropStore for Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.dav_changed();
         Ok(())
     }
 }
@@ -245,8 +306,19 @@ const SELECT_LOCKS: &str = "SELECT token, path, principal, owner, timeout_secs, 
 
 impl DavLockStore for Store {
     async fn dav_locks(&self, root: &str, now_ms: i64) -> Result<Vec<LockRecord>, StoreError> {
+        let live = |locks: Vec<LockRecord>| -> Vec<LockRecord> {
+            locks.into_iter().filter(|l| l.expires_at.is_none_or(|at| at > now_ms)).collect()
+        };
+        let epoch = self.dav_signal.epoch();
+        if let Some(hit) = epoch.and_then(|e| self.dav_cache.locks.get(root, e)) {
+            return Ok(live(hit));
+        }
         let rows = sqlx::query_as::<_, LockRow>(SELECT_LOCKS).bind(root).bind(now_ms).fetch_all(&self.pool).await?;
-        Ok(rows.into_iter().map(LockRecord::from).collect())
+        let found: Vec<LockRecord> = rows.into_iter().map(LockRecord::from).collect();
+        if let Some(e) = epoch {
+            self.dav_cache.locks.put(root.to_owned(), e, found.clone());
+        }
+        Ok(found)
     }
 
     async fn dav_lock_with<F>(
@@ -291,6 +363,7 @@ impl DavLockStore for Store {
         .await
         .map_err(StoreError::from_write)?;
         tx.commit().await?;
+        self.dav_changed();
         Ok(Ok(lock))
     }
 
@@ -300,6 +373,7 @@ impl DavLockStore for Store {
             .bind(token)
             .execute(&self.pool)
             .await?;
+        self.dav_changed();
         Ok(done.rows_affected() > 0)
     }
 
@@ -317,6 +391,7 @@ impl DavLockStore for Store {
             .bind(expires_at)
             .execute(&self.pool)
             .await?;
+        self.dav_changed();
         Ok(())
     }
 
@@ -329,6 +404,7 @@ impl DavLockStore for Store {
             .bind(prefix)
             .execute(&self.pool)
             .await?;
+        self.dav_changed();
         Ok(())
     }
 }

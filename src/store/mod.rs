@@ -78,6 +78,9 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     signal: Arc<signal::ChangeSignal>,
+    /// The same for WebDAV properties and locks, and what it lets this process keep.
+    dav_signal: Arc<signal::ChangeSignal>,
+    dav_cache: Arc<dav::DavCache>,
 }
 
 /// The default database inside a data folder.
@@ -97,9 +100,15 @@ impl Store {
             return Err(StoreError::UnsupportedUrl);
         };
         let options = AnyConnectOptions::from_str(url)?;
-        let signal = match backend {
-            Backend::Sqlite => signal::ChangeSignal::for_sqlite(sqlite_file(url)?),
-            Backend::Postgres => signal::ChangeSignal::off(),
+        let (signal, dav_signal) = match backend {
+            Backend::Sqlite => {
+                let file = sqlite_file(url)?;
+                (
+                    signal::ChangeSignal::for_sqlite(file.clone(), "-credentials"),
+                    signal::ChangeSignal::for_sqlite(file, "-webdav"),
+                )
+            }
+            Backend::Postgres => (signal::ChangeSignal::off(), signal::ChangeSignal::off()),
         };
         let pool = match backend {
             Backend::Sqlite => {
@@ -130,7 +139,13 @@ impl Store {
                     .await?
             }
         };
-        let store = Self { pool, backend, signal: Arc::new(signal) };
+        let store = Self {
+            pool,
+            backend,
+            signal: Arc::new(signal),
+            dav_signal: Arc::new(dav_signal),
+            dav_cache: Arc::default(),
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -172,6 +187,11 @@ impl Store {
     /// behind the store's back (tests, repairs) must call it too.
     pub fn credentials_changed(&self) {
         self.signal.changed();
+    }
+
+    /// Tells every process on this database that WebDAV properties or locks changed.
+    fn dav_changed(&self) {
+        self.dav_signal.changed();
     }
 
     /// Commits a transaction that changed sessions, users or clients, then signals it.

@@ -58,11 +58,13 @@ enum Shared {
 }
 
 impl ChangeSignal {
-    pub(crate) fn for_sqlite(database: Option<PathBuf>) -> Self {
+    /// A signal for a SQLite database (`None`: in memory), in the file named by the
+    /// database's name and `suffix`.
+    pub(crate) fn for_sqlite(database: Option<PathBuf>, suffix: &str) -> Self {
         let mode = Some(match database {
             Some(db) => {
                 let mut name = db.into_os_string();
-                name.push("-credentials");
+                name.push(suffix);
                 Shared::File(PathBuf::from(name), RwLock::default())
             }
             None => Shared::Private,
@@ -141,8 +143,8 @@ mod tests {
     fn every_change_moves_the_epoch_for_every_process() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("index.db");
-        let server = ChangeSignal::for_sqlite(Some(db.clone()));
-        let cli = ChangeSignal::for_sqlite(Some(db));
+        let server = ChangeSignal::for_sqlite(Some(db.clone()), "-credentials");
+        let cli = ChangeSignal::for_sqlite(Some(db), "-credentials");
         let before = server.epoch().unwrap();
         assert_eq!(server.epoch(), Some(before), "stable while nothing changes");
         cli.changed();
@@ -158,8 +160,8 @@ mod tests {
     fn a_signal_file_deleted_or_replaced_is_followed_by_name() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("index.db");
-        let server = ChangeSignal::for_sqlite(Some(db.clone()));
-        let cli = ChangeSignal::for_sqlite(Some(db.clone()));
+        let server = ChangeSignal::for_sqlite(Some(db.clone()), "-credentials");
+        let cli = ChangeSignal::for_sqlite(Some(db.clone()), "-credentials");
         cli.changed();
         let held = server.epoch().unwrap();
         let file = dir.path().join("index.db-credentials");
@@ -179,7 +181,7 @@ mod tests {
 
     #[test]
     fn in_memory_databases_count_locally_and_postgres_never_caches() {
-        let mem = ChangeSignal::for_sqlite(None);
+        let mem = ChangeSignal::for_sqlite(None, "-credentials");
         let a = mem.epoch().unwrap();
         mem.changed();
         assert_ne!(mem.epoch().unwrap(), a);
@@ -189,7 +191,7 @@ mod tests {
     #[test]
     fn a_signal_that_cannot_be_written_turns_caching_off() {
         let dir = tempfile::tempdir().unwrap();
-        let signal = ChangeSignal::for_sqlite(Some(dir.path().join("missing-folder").join("index.db")));
+        let signal = ChangeSignal::for_sqlite(Some(dir.path().join("missing-folder").join("index.db")), "-credentials");
         assert!(signal.epoch().is_some());
         signal.changed();
         assert_eq!(signal.epoch(), None);
