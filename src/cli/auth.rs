@@ -110,7 +110,7 @@ pub async fn run(app: &Gatehouse, cmd: AuthCommand, format: Format) -> Result<()
             if let Some(r) = row.first_mut() {
                 r.push(issued.secret.clone());
             }
-            let mut j = issued.json(app.now());
+            let mut j = issued.json();
             if let Some(obj) = j.as_object_mut() {
                 obj.insert("user".into(), json!(a.user));
             }

@@ -36,15 +36,16 @@ pub(crate) struct SessionSpec<'a> {
 }
 
 impl IssuedCredential {
-    /// The answer of the token endpoint (and of the CLI under `--json`).
-    pub fn json(&self, now: i64) -> serde_json::Value {
+    /// The answer of the token endpoint (and of the CLI under `--json`). `expires_in` is
+    /// the lifetime granted at issue, whenever this is written.
+    pub fn json(&self) -> serde_json::Value {
         serde_json::json!({
             "access_token": self.secret,
             "token_type": "Bearer",
             "session_id": self.session.id,
             "client_name": self.session.name,
             "scope": self.session.scope,
-            "expires_in": self.session.expires_in(now),
+            "expires_in": self.session.expires_in(self.session.created_at),
         })
     }
 }

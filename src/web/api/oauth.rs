@@ -108,7 +108,7 @@ async fn token(State(app): State<Gatehouse>, req: Request) -> Result<Json<Value>
             let lifetime = expires_in(body.expires_in.as_ref())?;
             let actor = format!("user:{}", web.user.username);
             let issued = app.create_app_password(&web.user, client_name, scope, lifetime, &actor, &meta).await?;
-            Ok(Json(issued.json(app.now())))
+            Ok(Json(issued.json()))
         }
         "client_credentials" => {
             let basic = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(parse_basic);
@@ -124,7 +124,7 @@ async fn token(State(app): State<Gatehouse>, req: Request) -> Result<Json<Value>
                 }
             };
             match app.client_credentials_grant(&id, &secret, body.scope.as_deref(), &meta).await {
-                Ok(issued) => Ok(Json(issued.json(app.now()))),
+                Ok(issued) => Ok(Json(issued.json())),
                 Err(GrantError::InvalidClient) => {
                     let mut err = oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "Invalid client credentials");
                     err.www_authenticate = Some(r#"Basic realm="gatehouse""#);

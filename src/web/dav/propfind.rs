@@ -91,6 +91,32 @@ fn wanted(body: &[u8]) -> Option<Wanted> {
     }
 }
 
+/// [`wanted`], remembered per thread for the last few bodies: a sync app sends the same
+/// PROPFIND body with every request, and parsing XML costs more than a small listing.
+fn wanted_cached(body: &[u8]) -> Option<Arc<Wanted>> {
+    const BODIES: usize = 8;
+    const MAX_BODY: usize = 4096;
+    /// A body, and what it asks for (`None`: dav-server's).
+    type Seen = (Vec<u8>, Option<Arc<Wanted>>);
+    thread_local! {
+        static SEEN: std::cell::RefCell<Vec<Seen>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    if body.len() > MAX_BODY {
+        return wanted(body).map(Arc::new);
+    }
+    SEEN.with_borrow_mut(|seen| {
+        if let Some((_, known)) = seen.iter().find(|(b, _)| b == body) {
+            return known.clone();
+        }
+        let parsed = wanted(body).map(Arc::new);
+        if seen.len() == BODIES {
+            seen.remove(0);
+        }
+        seen.push((body.to_vec(), parsed.clone()));
+        parsed
+    })
+}
+
 /// Answers a PROPFIND, or `None` to let dav-server do it.
 pub async fn answer(lib: &Arc<Library>, store: &Store, parts: &Parts, body: &[u8]) -> Option<Response> {
     let depth = match parts.headers.get("depth").map(HeaderValue::as_bytes) {
@@ -98,7 +124,7 @@ pub async fn answer(lib: &Arc<Library>, store: &Store, parts: &Parts, body: &[u8
         Some(b"1") => 1,
         _ => return None,
     };
-    let wanted = wanted(body)?;
+    let wanted = wanted_cached(body)?;
     let mut path = DavPath::new(parts.uri.path()).ok()?;
     path.set_prefix(lib.prefix()).ok()?;
     let root_key = key(&path);
@@ -444,6 +470,22 @@ mod tests {
             r#"<propfind xmlns="urn:other"><allprop/></propfind>"#,
         ] {
             assert!(wanted(body.as_bytes()).is_none(), "{body}");
+        }
+    }
+
+    #[test]
+    fn remembered_bodies_answer_as_parsed_ones() {
+        let some = br#"<propfind xmlns="DAV:"><prop><getetag/></prop></propfind>"#.as_slice();
+        let unusual = br#"<D:propfind xmlns:D="DAV:"><D:propname/></D:propfind>"#.as_slice();
+        for _ in 0..2 {
+            assert!(matches!(wanted_cached(some).as_deref(), Some(Wanted::Some(l)) if l.len() == 1));
+            assert!(wanted_cached(unusual).is_none(), "a refusal is remembered as one");
+            assert!(matches!(wanted_cached(b"").as_deref(), Some(Wanted::All)));
+        }
+        for i in 0..20 {
+            let body =
+                format!(r#"<propfind xmlns="DAV:"><prop><getetag/>{}</prop></propfind>"#, "<getetag/>".repeat(i));
+            assert!(matches!(wanted_cached(body.as_bytes()).as_deref(), Some(Wanted::Some(l)) if l.len() == i + 1));
         }
     }
 
