@@ -209,4 +209,25 @@ async fn an_oversized_header_is_refused_without_harm(db: Db) {
     assert_eq!(t.call(Method::GET, "/api/v1/status", None, None).await.status, StatusCode::OK);
 }
 
+/// A client that opens connections and never finishes a request (slowloris) cannot keep
+/// them: each is closed once it has had 30 s for its request head, while others are served.
+#[tokio::test]
+async fn connections_that_never_send_a_whole_request_are_closed() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let t = spawn(Db::Sqlite).await;
+    let started = std::time::Instant::now();
+    let mut silent = tokio::net::TcpStream::connect(t.addr).await.unwrap();
+    let mut partial = tokio::net::TcpStream::connect(t.addr).await.unwrap();
+    partial.write_all(b"GET /api/v1/status HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    assert_eq!(t.call(Method::GET, "/api/v1/status", None, None).await.status, StatusCode::OK);
+    for conn in [&mut silent, &mut partial] {
+        let mut buf = [0u8; 256];
+        let read = tokio::time::timeout(std::time::Duration::from_secs(45), conn.read(&mut buf)).await;
+        let n = read.expect("the server closes the connection").unwrap_or(0);
+        assert!(n == 0 || buf.starts_with(b"HTTP/1.1 408"), "closed, or told it timed out");
+    }
+    let waited = started.elapsed().as_secs();
+    assert!((29..=40).contains(&waited), "closed after {waited} s");
+}
+
 on_both_databases!(bad_requests_get_json_4xx_and_change_nothing, an_oversized_header_is_refused_without_harm);
