@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 use crate::clock::UnixTime;
@@ -32,7 +32,8 @@ pub type Found = (Arc<Session>, Option<Arc<User>>);
 
 #[derive(Debug, Default)]
 pub struct TokenCache {
-    entries: Mutex<HashMap<String, Entry>>,
+    /// Read by every request, written on a miss: readers do not wait for each other.
+    entries: RwLock<HashMap<String, Entry>>,
 }
 
 #[derive(Debug)]
@@ -43,20 +44,24 @@ struct Entry {
 }
 
 impl TokenCache {
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
-        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    fn read(&self) -> RwLockReadGuard<'_, HashMap<String, Entry>> {
+        self.entries.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, HashMap<String, Entry>> {
+        self.entries.write().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The entry for `token_hash` if it was looked up at `epoch` and is still fresh.
     pub fn get(&self, token_hash: &str, epoch: Epoch) -> Option<Found> {
-        let entries = self.lock();
+        let entries = self.read();
         let e = entries.get(token_hash)?;
         (e.epoch == epoch && e.stored.elapsed() < TTL).then(|| e.found.clone())
     }
 
     /// Keeps a lookup made after reading `epoch`.
     pub fn put(&self, token_hash: &str, epoch: Epoch, found: Found) {
-        let mut entries = self.lock();
+        let mut entries = self.write();
         if entries.len() >= CAPACITY && !entries.contains_key(token_hash) {
             entries.retain(|_, e| e.epoch == epoch && e.stored.elapsed() < TTL);
             if entries.len() >= CAPACITY {
@@ -68,7 +73,7 @@ impl TokenCache {
 
     /// Notes that the session's activity was just written, so hits do not write it again.
     pub fn touched(&self, token_hash: &str, now: UnixTime) {
-        if let Some(e) = self.lock().get_mut(token_hash) {
+        if let Some(e) = self.write().get_mut(token_hash) {
             let session = Arc::make_mut(&mut e.found.0);
             session.last_active = session.last_active.max(now);
         }
@@ -76,7 +81,7 @@ impl TokenCache {
 
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.lock().len()
+        self.read().len()
     }
 }
 

@@ -3,7 +3,7 @@
 //! trailing slash, the root folder is `/`) inside a named library root.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{PoisonError, RwLock};
 
 use sqlx::FromRow;
 
@@ -59,30 +59,27 @@ pub(super) struct DavCache {
 
 /// Answers by key, each valid at one epoch. Bounded: full, it starts over.
 #[derive(Debug)]
-struct EpochMap<K, V>(Mutex<HashMap<K, (Epoch, V)>>);
+struct EpochMap<K, V>(RwLock<HashMap<K, (Epoch, V)>>);
 
 impl<K, V> Default for EpochMap<K, V> {
     fn default() -> Self {
-        Self(Mutex::new(HashMap::new()))
+        Self(RwLock::new(HashMap::new()))
     }
 }
 
 impl<K: std::hash::Hash + Eq, V: Clone> EpochMap<K, V> {
     const CAPACITY: usize = 4096;
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<K, (Epoch, V)>> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     fn get<Q: std::hash::Hash + Eq + ?Sized>(&self, key: &Q, epoch: Epoch) -> Option<V>
     where
         K: std::borrow::Borrow<Q>,
     {
-        self.lock().get(key).filter(|(at, _)| *at == epoch).map(|(_, v)| v.clone())
+        let map = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        map.get(key).filter(|(at, _)| *at == epoch).map(|(_, v)| v.clone())
     }
 
     fn put(&self, key: K, epoch: Epoch, value: V) {
-        let mut map = self.lock();
+        let mut map = self.0.write().unwrap_or_else(PoisonError::into_inner);
         if map.len() >= Self::CAPACITY {
             map.clear();
         }

@@ -134,11 +134,10 @@ struct Sites {
 }
 
 impl Sites {
-    async fn answer(&self, req: Request<Incoming>, peer: zerocopy::Peer) -> Result<Response, Infallible> {
-        let mut req = req.map(Body::new);
+    async fn answer(&self, mut req: Request<Incoming>, peer: zerocopy::Peer) -> Result<Response, Infallible> {
         req.extensions_mut().insert(ConnectInfo(peer));
         let Some(lib) = self.dav.find(req.uri().path()) else {
-            return self.router.clone().oneshot(req).await;
+            return self.router.clone().oneshot(req.map(Body::new)).await;
         };
         // WebDAV bodies are files: streamed, never buffered, so no body limit here.
         let answer = std::panic::AssertUnwindSafe(dav::serve(&self.state, lib, req)).catch_unwind().await;

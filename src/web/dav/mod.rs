@@ -69,19 +69,24 @@ impl Folders {
 /// Largest PROPFIND body read (dav-server's own limit for XML bodies).
 const MAX_XML_BODY: usize = 65_536;
 
-/// Answers one WebDAV request for the library `lib`.
-pub async fn serve(app: &Gatehouse, lib: Option<Arc<Library>>, req: Request) -> Response {
+/// Answers one WebDAV request for the library `lib`. The body stays as it came until a
+/// part of the server needs to read it (a plain GET never does).
+pub async fn serve<B>(app: &Gatehouse, lib: Option<Arc<Library>>, req: axum::http::Request<B>) -> Response
+where
+    B: axum::body::HttpBody<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
     match prepare(app, lib, req).await {
-        Ok((checked, mut req)) => {
+        Ok((checked, req)) => {
             let lib = checked.lib.clone();
             let mtime_asked = checked.mtime.is_some();
-            if matches!(*req.method(), Method::GET | Method::HEAD) {
-                let (parts, body) = req.into_parts();
+            let (parts, body) = req.into_parts();
+            if matches!(parts.method, Method::GET | Method::HEAD) {
                 if let Some(resp) = get::answer(&lib, &parts).await {
                     return resp;
                 }
-                req = Request::from_parts(parts, body);
             }
+            let mut req = Request::from_parts(parts, axum::body::Body::new(body));
             if req.method().as_str() == "PROPFIND" {
                 let (parts, body) = req.into_parts();
                 let Ok(body) = axum::body::to_bytes(body, MAX_XML_BODY).await else {
@@ -134,7 +139,11 @@ impl Checked {
 }
 
 /// Authenticates and checks the request.
-async fn prepare(app: &Gatehouse, lib: Option<Arc<Library>>, req: Request) -> Result<(Checked, Request), ApiError> {
+async fn prepare<B>(
+    app: &Gatehouse,
+    lib: Option<Arc<Library>>,
+    req: axum::http::Request<B>,
+) -> Result<(Checked, axum::http::Request<B>), ApiError> {
     let (parts, body) = req.into_parts();
     let user = DavUser::resolve(&parts, app).await?;
     let lib = lib.ok_or_else(|| {
@@ -156,7 +165,7 @@ async fn prepare(app: &Gatehouse, lib: Option<Arc<Library>>, req: Request) -> Re
         (m, Some(dest)) if m.as_str() == "COPY" => Some((dav_key(parts.uri.path(), prefix)?, dav_key(&dest, prefix)?)),
         _ => None,
     };
-    Ok((Checked { user: user.user, lib, mtime, copy }, Request::from_parts(parts, body)))
+    Ok((Checked { user: user.user, lib, mtime, copy }, axum::http::Request::from_parts(parts, body)))
 }
 
 /// The database key of a URL path inside the library at `prefix`.
