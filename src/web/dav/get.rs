@@ -1,5 +1,5 @@
 //! Plain GET and HEAD of a file written directly. The file is opened on the async
-//! thread in one confined system call ([`Library::open_beneath`]); a small file the page
+//! thread in one confined system call ([`Library::open_url`]); a small file the page
 //! cache holds is read right there, anything else on the disk thread; large files are
 //! streamed in 1 MiB chunks — from the page cache to the socket where possible
 //! ([`zerocopy`](crate::web::zerocopy)) — so memory stays flat whatever the size.

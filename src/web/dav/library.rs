@@ -37,38 +37,26 @@ impl Library {
         Ok(Library { name, prefix: format!("/{name}"), root, root_fd })
     }
 
-    /// Opens the regular file `path` names for reading, in one system call that cannot
-    /// leave the library: `openat2` with `RESOLVE_BENEATH` makes the kernel refuse `..`,
-    /// absolute symlinks and links that lead out. Non-blocking, so a FIFO cannot hang
-    /// the caller. `None` when the answer needs [`Library::resolve`] (older kernels,
-    /// absolute symlinks that stay inside, folders, special files, errors): that is
-    /// the one rule; this is its fast path, never more permissive.
-    pub fn open_beneath(&self, path: &DavPath) -> Option<(File, std::fs::Metadata)> {
-        self.open_relative(&relative(path.as_bytes()).ok()?)
-    }
-
-    /// [`Library::open_beneath`] for a URL path (still percent-encoded, with the prefix),
-    /// decoded here without building a [`DavPath`]. `None` also for paths with encoded
-    /// slashes, which the general path refuses.
+    /// Opens the regular file a URL path (percent-encoded, with the prefix) names for
+    /// reading, in one system call that cannot leave the library: `openat2` with
+    /// `RESOLVE_BENEATH` makes the kernel refuse `..`, absolute symlinks and links that
+    /// lead out. Non-blocking, so a FIFO cannot hang the caller. `None` when the answer
+    /// needs [`Library::resolve`] (older kernels, absolute symlinks that stay inside,
+    /// folders, special files, encoded slashes, errors): that is the one rule; this is
+    /// its fast path, never more permissive.
     pub fn open_url(&self, url_path: &str) -> Option<(File, std::fs::Metadata)> {
         let rest = url_path.strip_prefix(self.prefix())?;
-        if !(rest.is_empty() || rest.starts_with('/')) {
-            return None;
-        }
-        if rest.contains('%') && rest.split('/').any(|s| percent_encoding::percent_decode_str(s).any(|b| b == b'/')) {
+        if !(rest.is_empty() || rest.starts_with('/')) || rest.contains("%2f") || rest.contains("%2F") {
             return None;
         }
         let decoded: std::borrow::Cow<'_, [u8]> = percent_encoding::percent_decode_str(rest).into();
-        self.open_relative(&relative(&decoded).ok()?)
-    }
-
-    fn open_relative(&self, relative: &Path) -> Option<(File, std::fs::Metadata)> {
+        let relative = relative(&decoded).ok()?;
         if relative.as_os_str().is_empty() {
             return None;
         }
         let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
         let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
-        let file = File::from(rustix::fs::openat2(&self.root_fd, relative, flags, Mode::empty(), resolve).ok()?);
+        let file = File::from(rustix::fs::openat2(&self.root_fd, &relative, flags, Mode::empty(), resolve).ok()?);
         let meta = file.metadata().ok()?;
         meta.is_file().then_some((file, meta))
     }
@@ -244,13 +232,19 @@ mod tests {
         assert_eq!(fs_error(&io::Error::from_raw_os_error(1)), FsError::Forbidden);
     }
 
-    #[test]
-    fn paths_stay_inside_the_folder() {
+    /// A library at `lib/` beside a folder `outside/` holding a file `secret`.
+    fn library_beside_a_secret() -> (tempfile::TempDir, Library, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let outside = dir.path().join("outside");
         std::fs::create_dir_all(&outside).unwrap();
         std::fs::write(outside.join("secret"), b"x").unwrap();
         let lib = Library::open("originals", &dir.path().join("lib")).unwrap();
+        (dir, lib, outside)
+    }
+
+    #[test]
+    fn paths_stay_inside_the_folder() {
+        let (dir, lib, outside) = library_beside_a_secret();
         std::os::unix::fs::symlink(&outside, dir.path().join("lib/out")).unwrap();
         std::os::unix::fs::symlink(dir.path().join("lib/in"), dir.path().join("lib/dangling")).unwrap();
         std::fs::create_dir(dir.path().join("lib/sub")).unwrap();
@@ -271,11 +265,7 @@ mod tests {
 
     #[test]
     fn the_fast_open_is_never_more_permissive_than_resolve() {
-        let dir = tempfile::tempdir().unwrap();
-        let outside = dir.path().join("outside");
-        std::fs::create_dir_all(&outside).unwrap();
-        std::fs::write(outside.join("secret"), b"x").unwrap();
-        let lib = Library::open("originals", &dir.path().join("lib")).unwrap();
+        let (dir, lib, outside) = library_beside_a_secret();
         let root = dir.path().join("lib");
         std::fs::create_dir(root.join("sub")).unwrap();
         std::fs::write(root.join("sub/photo.jpg"), b"jpeg").unwrap();
@@ -285,13 +275,31 @@ mod tests {
         std::os::unix::fs::symlink("../outside/secret", root.join("relative-out")).unwrap();
         std::os::unix::fs::symlink("sub/photo.jpg", root.join("relative-in")).unwrap();
         rustix::fs::mknodat(rustix::fs::CWD, root.join("fifo"), rustix::fs::FileType::Fifo, Mode::RUSR, 0).unwrap();
-        let p = |s: &str| DavPath::new(s).unwrap();
-        let read = |s: &str| lib.open_beneath(&p(s)).map(|(f, _)| std::io::read_to_string(f).unwrap());
-        assert_eq!(read("/sub/photo.jpg").as_deref(), Some("jpeg"));
-        assert_eq!(read("/relative-in").as_deref(), Some("jpeg"), "links inside are followed");
-        for refused in ["/out/secret", "/secret-link", "/relative-out", "/.gatehouse-upload-x", "/sub", "/", "/fifo"] {
+        let read = |s: &str| lib.open_url(s).map(|(f, _)| std::io::read_to_string(f).unwrap());
+        assert_eq!(read("/originals/sub/photo.jpg").as_deref(), Some("jpeg"));
+        assert_eq!(read("/originals/sub/photo%2Ejpg").as_deref(), Some("jpeg"), "decoded");
+        assert_eq!(read("/originals//sub/photo.jpg").as_deref(), Some("jpeg"), "empty segments skipped");
+        assert_eq!(read("/originals/relative-in").as_deref(), Some("jpeg"), "links inside are followed");
+        for refused in [
+            "/originals/out/secret",
+            "/originals/secret-link",
+            "/originals/relative-out",
+            "/originals/.gatehouse-upload-x",
+            "/originals/%2Egatehouse-upload-x",
+            "/originals/sub",
+            "/originals/",
+            "/originals",
+            "/originals/fifo",
+            "/originals/missing",
+            "/originals/../outside/secret",
+            "/originals/%2e%2e/outside/secret",
+            "/originals/sub/%2e%2e/%2e%2e/outside/secret",
+            "/originals/sub%2fphoto.jpg",
+            "/originals/sub%2Fphoto.jpg",
+            "/originalssub/photo.jpg",
+            "/import/sub/photo.jpg",
+        ] {
             assert!(read(refused).is_none(), "{refused}");
         }
-        assert!(read("/missing").is_none());
     }
 }
