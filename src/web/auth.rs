@@ -56,19 +56,9 @@ pub enum Principal {
 
 impl Principal {
     /// The user behind the request, if any.
-    pub fn user(&self) -> Option<&User> {
+    pub fn user(&self) -> Option<&Arc<User>> {
         match self {
             Principal::Web { user, .. } | Principal::App { user, .. } | Principal::Password { user } => Some(user),
-            Principal::Anonymous | Principal::Token { .. } => None,
-        }
-    }
-
-    /// The user behind the request, shared.
-    pub fn user_arc(&self) -> Option<Arc<User>> {
-        match self {
-            Principal::Web { user, .. } | Principal::App { user, .. } | Principal::Password { user } => {
-                Some(user.clone())
-            }
             Principal::Anonymous | Principal::Token { .. } => None,
         }
     }
@@ -262,7 +252,7 @@ impl DavUser {
             err.www_authenticate = Some(r#"Basic realm="gatehouse", charset="UTF-8""#);
             return Err(err);
         }
-        let Some(user) = principal.user_arc() else {
+        let Some(user) = principal.user().cloned() else {
             return Err(ApiError::forbidden("WebDAV needs a user's credentials, not an access token"));
         };
         if !principal.allows(Resource::Webdav, Access::Read) {

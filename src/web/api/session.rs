@@ -75,7 +75,7 @@ async fn whoami(State(app): State<Gatehouse>, ApiCaller(p): ApiCaller) -> Json<s
         "kind": kind,
         "scope": session.map_or("*", |s| s.scope.as_str()),
         "expires_in": session.map_or(0, |s| s.expires_in(app.now())),
-        "user": p.user().map(crate::domain::user::User::view),
+        "user": p.user().map(|u| u.view()),
         "client_id": session.and_then(|s| s.client_id.as_ref()),
         "csrf_token": session.map(|s| app.key.csrf_token(&s.id)),
     }))
@@ -89,7 +89,7 @@ async fn logout(
     let session = p.session().ok_or_else(|| ApiError::bad_request("There is no session to end"))?;
     app.store.delete_session(&session.id).await?;
     if let Some(u) = p.user() {
-        app.record(EventKind::Logout, u.into(), &meta, "", "").await;
+        app.record(EventKind::Logout, (&**u).into(), &meta, "", "").await;
     }
     let mut headers = HeaderMap::new();
     if let Ok(v) = HeaderValue::from_str(&session_cookie(None, 0, app.settings.secure_cookies)) {
