@@ -8,21 +8,16 @@
 //! moves the epoch before the call that made it returns (`store::signal`). Where the
 //! store cannot promise that (PostgreSQL shared by several machines) it gives no epoch
 //! and nothing is cached. The cache only ever grants: an entry that would refuse (an
-//! expired or idle session) is looked up again. Entries also expire after [`TTL`], the
-//! bound for edits made to the database behind the server's back.
+//! expired or idle session) is looked up again. Entries also expire after
+//! [`EpochCache::TTL`], the bound for edits made to the database behind the server's back.
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::{Duration, Instant};
 
 use crate::clock::UnixTime;
 use crate::domain::session::Session;
 use crate::domain::user::User;
-use crate::store::Epoch;
+use crate::store::{Epoch, EpochCache};
 
-/// How long an entry may be used at most.
-pub const TTL: Duration = Duration::from_secs(10);
 /// Live tokens kept at most; beyond that the cache sheds old entries, then starts over.
 const CAPACITY: usize = 10_000;
 
@@ -30,58 +25,38 @@ const CAPACITY: usize = 10_000;
 /// costs no copy.
 pub type Found = (Arc<Session>, Option<Arc<User>>);
 
-#[derive(Debug, Default)]
-pub struct TokenCache {
-    /// Read by every request, written on a miss: readers do not wait for each other.
-    entries: RwLock<HashMap<String, Entry>>,
-}
-
+/// Token lookups by token hash.
 #[derive(Debug)]
-struct Entry {
-    epoch: Epoch,
-    stored: Instant,
-    found: Found,
+pub struct TokenCache(EpochCache<String, Found>);
+
+impl Default for TokenCache {
+    fn default() -> Self {
+        Self(EpochCache::new(CAPACITY))
+    }
 }
 
 impl TokenCache {
-    fn read(&self) -> RwLockReadGuard<'_, HashMap<String, Entry>> {
-        self.entries.read().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn write(&self) -> RwLockWriteGuard<'_, HashMap<String, Entry>> {
-        self.entries.write().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// The entry for `token_hash` if it was looked up at `epoch` and is still fresh.
     pub fn get(&self, token_hash: &str, epoch: Epoch) -> Option<Found> {
-        let entries = self.read();
-        let e = entries.get(token_hash)?;
-        (e.epoch == epoch && e.stored.elapsed() < TTL).then(|| e.found.clone())
+        self.0.get(token_hash, epoch)
     }
 
     /// Keeps a lookup made after reading `epoch`.
     pub fn put(&self, token_hash: &str, epoch: Epoch, found: Found) {
-        let mut entries = self.write();
-        if entries.len() >= CAPACITY && !entries.contains_key(token_hash) {
-            entries.retain(|_, e| e.epoch == epoch && e.stored.elapsed() < TTL);
-            if entries.len() >= CAPACITY {
-                entries.clear();
-            }
-        }
-        entries.insert(token_hash.to_owned(), Entry { epoch, stored: Instant::now(), found });
+        self.0.put(token_hash.to_owned(), epoch, found);
     }
 
     /// Notes that the session's activity was just written, so hits do not write it again.
     pub fn touched(&self, token_hash: &str, now: UnixTime) {
-        if let Some(e) = self.write().get_mut(token_hash) {
-            let session = Arc::make_mut(&mut e.found.0);
+        self.0.update(token_hash, |(session, _)| {
+            let session = Arc::make_mut(session);
             session.last_active = session.last_active.max(now);
-        }
+        });
     }
 
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.read().len()
+        self.0.len()
     }
 }
 

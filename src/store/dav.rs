@@ -2,12 +2,9 @@
 //! PROPPATCH, and locks. Paths are keys made by the WebDAV layer (percent-encoded, no
 //! trailing slash, the root folder is `/`) inside a named library root.
 
-use std::collections::HashMap;
-use std::sync::{PoisonError, RwLock};
-
 use sqlx::FromRow;
 
-use super::{Backend, Epoch, Store, StoreError, flag, int};
+use super::{Backend, EpochCache, Store, StoreError, flag, int};
 
 /// One dead property of one resource.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
@@ -47,43 +44,19 @@ struct LockRow {
 }
 
 /// What this process keeps of the WebDAV state, as the credential cache does for tokens
-/// (`service::token_cache`): an entry is used only while the WebDAV change signal —
-/// moved by every write to properties or locks, in any process on this database — still
-/// shows the epoch read before its query; PostgreSQL gives no epoch, so nothing is kept
-/// there. Locks are kept with their expiry and filtered by the time of each use.
-#[derive(Debug, Default)]
-pub(super) struct DavCache {
-    props: EpochMap<(String, String, bool), Vec<DeadProp>>,
-    locks: EpochMap<String, Vec<LockRecord>>,
-}
-
-/// Answers by key, each valid at one epoch. Bounded: full, it starts over.
+/// ([`EpochCache`]), behind its own signal: moved by every write to properties or locks,
+/// in any process on this database. PostgreSQL gives no epoch, so nothing is kept there.
+/// Locks are kept with their expiry and filtered by the time of each use.
 #[derive(Debug)]
-struct EpochMap<K, V>(RwLock<HashMap<K, (Epoch, V)>>);
-
-impl<K, V> Default for EpochMap<K, V> {
-    fn default() -> Self {
-        Self(RwLock::new(HashMap::new()))
-    }
+pub(super) struct DavCache {
+    props: EpochCache<(String, String, bool), Vec<DeadProp>>,
+    locks: EpochCache<String, Vec<LockRecord>>,
 }
 
-impl<K: std::hash::Hash + Eq, V: Clone> EpochMap<K, V> {
-    const CAPACITY: usize = 4096;
-
-    fn get<Q: std::hash::Hash + Eq + ?Sized>(&self, key: &Q, epoch: Epoch) -> Option<V>
-    where
-        K: std::borrow::Borrow<Q>,
-    {
-        let map = self.0.read().unwrap_or_else(PoisonError::into_inner);
-        map.get(key).filter(|(at, _)| *at == epoch).map(|(_, v)| v.clone())
-    }
-
-    fn put(&self, key: K, epoch: Epoch, value: V) {
-        let mut map = self.0.write().unwrap_or_else(PoisonError::into_inner);
-        if map.len() >= Self::CAPACITY {
-            map.clear();
-        }
-        map.insert(key, (epoch, value));
+impl Default for DavCache {
+    fn default() -> Self {
+        const CAPACITY: usize = 4096;
+        Self { props: EpochCache::new(CAPACITY), locks: EpochCache::new(CAPACITY) }
     }
 }
 

@@ -33,7 +33,7 @@ pub use events::EventStore;
 pub use passcodes::{Passcode, PasscodeStore};
 pub use sessions::{SessionFilter, SessionStore};
 pub use settings::SettingsStore;
-pub use signal::Epoch;
+pub use signal::{Epoch, EpochCache};
 pub use users::{UserChange, UserStore};
 
 /// Which database a [`Store`] talks to.

@@ -16,12 +16,16 @@
 //! `NOTIFY` arrives only after the commit; there the signal reports no epoch, which
 //! turns caching off: every request does its one indexed lookup.
 
+use std::borrow::Borrow;
+use std::collections::HashMap;
 use std::fs::File;
+use std::hash::Hash;
 use std::io::Write as _;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 /// A point in the history of credential changes. Two equal epochs mean nothing that can
 /// end a credential was committed in between.
@@ -105,6 +109,69 @@ impl ChangeSignal {
                 "cannot signal a credential change to other processes; token lookups are no longer cached"
             );
         }
+    }
+}
+
+/// What a process keeps of the database between changes: answers by key, each usable
+/// only while the signal still shows the epoch read *before* its query, and for at most
+/// [`EpochCache::TTL`] (the bound for edits made behind the store's back). Read by every
+/// request under a shared lock; bounded: full, it drops stale entries, then starts over.
+#[derive(Debug)]
+pub struct EpochCache<K, V> {
+    entries: RwLock<HashMap<K, Kept<V>>>,
+    capacity: usize,
+}
+
+#[derive(Debug)]
+struct Kept<V> {
+    epoch: Epoch,
+    stored: Instant,
+    value: V,
+}
+
+impl<K: Hash + Eq, V: Clone> EpochCache<K, V> {
+    /// How long an entry may be used at most.
+    pub const TTL: Duration = Duration::from_secs(10);
+
+    pub fn new(capacity: usize) -> Self {
+        Self { entries: RwLock::new(HashMap::new()), capacity }
+    }
+
+    /// The answer kept for `key` if it was looked up at `epoch` and is still fresh.
+    pub fn get<Q: Hash + Eq + ?Sized>(&self, key: &Q, epoch: Epoch) -> Option<V>
+    where
+        K: Borrow<Q>,
+    {
+        let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        let kept = entries.get(key)?;
+        (kept.epoch == epoch && kept.stored.elapsed() < Self::TTL).then(|| kept.value.clone())
+    }
+
+    /// Keeps an answer looked up after reading `epoch`.
+    pub fn put(&self, key: K, epoch: Epoch, value: V) {
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        if entries.len() >= self.capacity && !entries.contains_key(&key) {
+            entries.retain(|_, k| k.epoch == epoch && k.stored.elapsed() < Self::TTL);
+            if entries.len() >= self.capacity {
+                entries.clear();
+            }
+        }
+        entries.insert(key, Kept { epoch, stored: Instant::now(), value });
+    }
+
+    /// Changes a kept answer in place (what this process itself just wrote).
+    pub fn update<Q: Hash + Eq + ?Sized>(&self, key: &Q, change: impl FnOnce(&mut V))
+    where
+        K: Borrow<Q>,
+    {
+        if let Some(kept) = self.entries.write().unwrap_or_else(PoisonError::into_inner).get_mut(key) {
+            change(&mut kept.value);
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.entries.read().unwrap_or_else(PoisonError::into_inner).len()
     }
 }
 
