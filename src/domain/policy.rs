@@ -24,6 +24,23 @@ pub enum PolicyError {
     OldPasswordRequired,
 }
 
+/// What a caller may do with a WebDAV lock it names by token (RFC 4918 §9.11: a server
+/// may refuse to let anyone but the lock's creator remove it). A lock belongs to the
+/// principal who took it; only an admin may break another's lock, and only by UNLOCK
+/// — never write through it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockUse {
+    /// UNLOCK.
+    Remove,
+    /// A lock refresh, or a write that submits the token.
+    Use,
+}
+
+/// Whether `caller` may use (or remove) a lock owned by `owner` (a user's uid).
+pub fn may_use_lock(caller: &User, owner: Option<&str>, how: LockUse) -> bool {
+    owner == Some(caller.uid.as_str()) || (how == LockUse::Remove && caller.is_admin())
+}
+
 /// A requested change of account fields; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserPatch {

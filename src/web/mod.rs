@@ -44,9 +44,9 @@ pub fn app(state: Gatehouse) -> Router {
         .with_state(state)
 }
 
-/// Every error answer is JSON, whoever produced it (our handlers, axum's extractors,
-/// the body limit) — except the UI's own HTML error pages — and every answer carries
-/// the security headers.
+/// Every API error answer is JSON, whoever produced it (our handlers, axum's
+/// extractors, the body limit) — except the UI's own HTML error pages — and every
+/// answer carries the security headers. (WebDAV answers keep their XML: [`dav::error`].)
 fn finish_response(mut resp: Response) -> Response {
     let status = resp.status();
     let content_type = resp.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -61,6 +61,11 @@ fn finish_response(mut resp: Response) -> Response {
         }
         resp = replaced;
     }
+    security_headers(resp)
+}
+
+/// The headers every answer carries, API, pages and WebDAV alike.
+fn security_headers(mut resp: Response) -> Response {
     let h = resp.headers_mut();
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
@@ -141,7 +146,11 @@ impl Sites {
         };
         // WebDAV bodies are files: streamed, never buffered, so no body limit here.
         let answer = std::panic::AssertUnwindSafe(dav::serve(&self.state, lib, req)).catch_unwind().await;
-        Ok(finish_response(answer.unwrap_or_else(|_| ApiError::internal().into_response())))
+        let answer = answer.unwrap_or_else(|_| {
+            tracing::error!("a WebDAV request panicked");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        });
+        Ok(security_headers(dav::error::finish(answer)))
     }
 }
 

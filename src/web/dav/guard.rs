@@ -1,29 +1,31 @@
-//! Checks on a WebDAV request before it reaches the file system: paths that try to
-//! leave the library (`..`, encoded dots or slashes, backslashes), `Destination`
-//! headers that point at another server or folder, writes that are not allowed, and
-//! the `X-OC-MTime` header of sync apps.
+//! Checks on a WebDAV request before anything acts on it: paths that try to leave the
+//! library (`..`, encoded dots or slashes, backslashes), `Destination` headers that
+//! point at another server or folder, the library roots (never deleted, moved, or
+//! copied into themselves), headers that must parse (`Depth`, `If`, `Lock-Token`,
+//! `X-OC-MTime`). A refused request is refused here, before any change — never half
+//! way through a walk.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 
-use crate::web::error::ApiError;
+use super::error::DavError;
 
 /// Methods that change the library (LOCK can create a file; UNLOCK is its other half).
 pub fn is_write(method: &Method) -> bool {
     matches!(method.as_str(), "PUT" | "PATCH" | "DELETE" | "MKCOL" | "COPY" | "MOVE" | "PROPPATCH" | "LOCK" | "UNLOCK")
 }
 
-fn bad_path() -> ApiError {
-    ApiError::bad_request(
+fn bad_path() -> DavError {
+    DavError::bad_request(
         "The path contains a segment that is not allowed (\"..\", \".\", an encoded slash or a backslash)",
     )
 }
 
 /// Refuses a URL path (still percent-encoded) whose segments, decoded, could climb out
 /// of the folder or mean something else on another system.
-pub fn check_path(raw: &str) -> Result<(), ApiError> {
+pub fn check_path(raw: &str) -> Result<(), DavError> {
     for segment in raw.split('/') {
         let decoded = percent_encoding::percent_decode_str(segment);
         let mut first = decoded.clone();
@@ -38,39 +40,183 @@ pub fn check_path(raw: &str) -> Result<(), ApiError> {
 /// The path of the `Destination` header of COPY and MOVE (percent-encoded), checked:
 /// it must name this server (else 502, RFC 4918 §9.9.4) and the same library folder
 /// (`prefix`, else 403), with a path [`check_path`] accepts.
-pub fn destination(parts: &Parts, prefix: &str) -> Result<Option<String>, ApiError> {
+pub fn destination(parts: &Parts, prefix: &str) -> Result<Option<String>, DavError> {
     let Some(value) = parts.headers.get("destination") else {
         return Ok(None);
     };
-    let text = value.to_str().map_err(|_| ApiError::bad_request("The Destination header is not valid text"))?;
-    let uri: Uri = text.parse().map_err(|_| ApiError::bad_request("The Destination header is not a URL"))?;
+    let text = value.to_str().map_err(|_| DavError::bad_request("The Destination header is not valid text"))?;
+    let uri: Uri = text.parse().map_err(|_| DavError::bad_request("The Destination header is not a URL"))?;
     if let Some(authority) = uri.authority() {
         let ours = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).or(parts.uri.host());
         if !ours.is_some_and(|h| h.eq_ignore_ascii_case(authority.as_str())) {
-            return Err(ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "foreign_destination",
-                "The Destination is on another server",
-            ));
+            return Err(DavError::new(StatusCode::BAD_GATEWAY, "The Destination is on another server"));
         }
     } else if !text.starts_with('/') {
-        return Err(ApiError::bad_request("The Destination header must be an absolute URL or path"));
+        return Err(DavError::bad_request("The Destination header must be an absolute URL or path"));
     }
     let path = uri.path();
     check_path(path)?;
     let inside = path == prefix || path.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/'));
     if !inside {
-        return Err(ApiError::forbidden(format!("The Destination must be inside {prefix}/")));
+        return Err(DavError::forbidden(format!("The Destination must be inside {prefix}/")));
     }
     Ok(Some(path.to_owned()))
 }
 
+/// The library root's key ([`super::library::key`]).
+const ROOT: &str = "/";
+
+/// Refuses, before anything changes, what would destroy what the request did not name:
+/// deleting or moving a library root, and copying or moving a resource onto itself, into
+/// its own descendants, or over a root (RFC 4918 §9.8.5, §9.9.4: 403). `from` and `to`
+/// are keys inside one library.
+pub fn protect(method: &Method, from: &str, to: Option<&str>) -> Result<(), DavError> {
+    let is = |m: &str| method.as_str() == m;
+    if from == ROOT && (is("DELETE") || is("MOVE")) {
+        return Err(DavError::forbidden("A library folder itself cannot be deleted or moved"));
+    }
+    if let (true, Some(to)) = (is("COPY") || is("MOVE"), to) {
+        if to == ROOT {
+            return Err(DavError::forbidden("Nothing can be copied or moved over a library folder"));
+        }
+        if super::locks::within(to, from) {
+            return Err(DavError::forbidden("A resource cannot be copied or moved onto itself or into itself"));
+        }
+    }
+    Ok(())
+}
+
+/// The `Depth` header (RFC 4918 §10.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    Zero,
+    One,
+    Infinity,
+}
+
+/// The `Depth` a request asks for (`None` if it sent none); a value other than `0`,
+/// `1` or `infinity`, or one its method does not take, is a 400.
+pub fn depth(method: &Method, headers: &HeaderMap) -> Result<Option<Depth>, DavError> {
+    let Some(value) = headers.get("depth") else {
+        return Ok(None);
+    };
+    let depth = match value.as_bytes() {
+        b"0" => Depth::Zero,
+        b"1" => Depth::One,
+        v if v.eq_ignore_ascii_case(b"infinity") => Depth::Infinity,
+        _ => return Err(DavError::bad_request("Depth must be 0, 1 or infinity")),
+    };
+    let allowed = match method.as_str() {
+        "PROPFIND" => true,
+        "COPY" | "LOCK" => depth != Depth::One,
+        "MOVE" | "DELETE" => depth == Depth::Infinity,
+        _ => true,
+    };
+    if !allowed {
+        return Err(DavError::bad_request(format!("{method} does not take this Depth")));
+    }
+    Ok(Some(depth))
+}
+
+/// The lock tokens a request submits: state tokens of its `If` header (RFC 4918
+/// §10.4), and the `Lock-Token` of an UNLOCK. A header that does not parse is a 400.
+pub fn submitted_tokens(method: &Method, headers: &HeaderMap) -> Result<Vec<String>, DavError> {
+    let mut tokens = Vec::new();
+    for value in headers.get_all("if") {
+        let text = value.to_str().map_err(|_| bad_if())?;
+        parse_if(text, &mut tokens)?;
+    }
+    if method.as_str() == "UNLOCK" {
+        let value = headers.get("lock-token").ok_or_else(|| DavError::bad_request("UNLOCK needs a Lock-Token"))?;
+        let text = value.to_str().map_err(|_| bad_lock_token())?.trim();
+        let token = text.strip_prefix('<').and_then(|t| t.strip_suffix('>')).ok_or_else(bad_lock_token)?;
+        if token.is_empty() || token.contains(['<', '>']) {
+            return Err(bad_lock_token());
+        }
+        tokens.push(token.to_owned());
+    }
+    Ok(tokens)
+}
+
+fn bad_if() -> DavError {
+    DavError::bad_request("The If header does not follow RFC 4918 §10.4")
+}
+
+fn bad_lock_token() -> DavError {
+    DavError::bad_request("The Lock-Token header must be a Coded-URL: <token>")
+}
+
+/// Most conditions one `If` header may carry.
+const MAX_IF_CONDITIONS: usize = 64;
+
+/// Parses `If = 1*No-tag-list | 1*Tagged-list` with a loop (no recursion), collecting
+/// the state tokens of its conditions into `tokens`.
+fn parse_if(text: &str, tokens: &mut Vec<String>) -> Result<(), DavError> {
+    let mut rest = text.trim_start();
+    let (mut lists, mut conditions) = (0usize, 0usize);
+    let mut tagged = None;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('<') {
+            // A Resource-Tag: only in a tagged list, and only before a list.
+            if !*tagged.get_or_insert(true) {
+                return Err(bad_if());
+            }
+            let (_, tail) = after.split_once('>').ok_or_else(bad_if)?;
+            rest = tail.trim_start();
+            if !rest.starts_with('(') {
+                return Err(bad_if());
+            }
+            continue;
+        }
+        let after = rest.strip_prefix('(').ok_or_else(bad_if)?;
+        tagged.get_or_insert(false);
+        lists += 1;
+        let (list, tail) = after.split_once(')').ok_or_else(bad_if)?;
+        let mut inner = list.trim_start();
+        let mut in_list = 0;
+        while !inner.is_empty() {
+            if let Some(t) = inner.strip_prefix("Not") {
+                inner = t.trim_start();
+            }
+            if let Some(t) = inner.strip_prefix('<') {
+                let (token, tail) = t.split_once('>').ok_or_else(bad_if)?;
+                if token.is_empty() || token.contains('<') || token.chars().any(char::is_whitespace) {
+                    return Err(bad_if());
+                }
+                tokens.push(token.to_owned());
+                inner = tail.trim_start();
+            } else if let Some(t) = inner.strip_prefix('[') {
+                let (etag, tail) = t.split_once(']').ok_or_else(bad_if)?;
+                if etag.is_empty() {
+                    return Err(bad_if());
+                }
+                inner = tail.trim_start();
+            } else {
+                return Err(bad_if());
+            }
+            in_list += 1;
+            conditions += 1;
+            if conditions > MAX_IF_CONDITIONS {
+                return Err(DavError::bad_request("The If header has too many conditions"));
+            }
+        }
+        if in_list == 0 {
+            return Err(bad_if());
+        }
+        rest = tail.trim_start();
+    }
+    if lists == 0 {
+        return Err(bad_if());
+    }
+    Ok(())
+}
+
 /// The modification time a sync app asks for (`X-OC-MTime`: Unix seconds).
-pub fn oc_mtime(headers: &HeaderMap) -> Result<Option<SystemTime>, ApiError> {
+pub fn oc_mtime(headers: &HeaderMap) -> Result<Option<SystemTime>, DavError> {
     let Some(value) = headers.get("x-oc-mtime") else {
         return Ok(None);
     };
-    let bad = || ApiError::bad_request("X-OC-MTime must be a Unix time in seconds");
+    let bad = || DavError::bad_request("X-OC-MTime must be a Unix time in seconds");
     let secs: f64 = value.to_str().map_err(|_| bad())?.trim().parse().map_err(|_| bad())?;
     if !secs.is_finite() || !(0.0..=253_402_300_799.0).contains(&secs) {
         return Err(bad());
@@ -133,6 +279,68 @@ mod tests {
         assert_eq!(status("/originals/../etc"), StatusCode::BAD_REQUEST);
         assert_eq!(status("/originals/%2e%2e/etc"), StatusCode::BAD_REQUEST);
         assert_eq!(status("relative/path"), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn roots_and_self_nesting_are_refused_before_acting() {
+        let m = |s: &str| Method::from_bytes(s.as_bytes()).unwrap();
+        for (method, from, to) in [
+            ("DELETE", "/", None),
+            ("MOVE", "/", Some("/a")),
+            ("COPY", "/", Some("/a")),
+            ("COPY", "/a", Some("/")),
+            ("MOVE", "/a", Some("/")),
+            ("MOVE", "/a", Some("/a")),
+            ("COPY", "/a", Some("/a/b")),
+            ("MOVE", "/a", Some("/a/b/c")),
+        ] {
+            assert_eq!(protect(&m(method), from, to).unwrap_err().status, StatusCode::FORBIDDEN, "{method} {from}");
+        }
+        assert!(protect(&m("DELETE"), "/a", None).is_ok());
+        assert!(protect(&m("MOVE"), "/a", Some("/ab")).is_ok());
+        assert!(protect(&m("COPY"), "/a/b", Some("/a")).is_ok());
+        assert!(protect(&m("PUT"), "/", None).is_ok());
+        assert!(protect(&m("PROPFIND"), "/", None).is_ok());
+    }
+
+    #[test]
+    fn depth_takes_three_values_and_only_where_the_method_allows() {
+        let d = |m: &str, v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert("depth", v.parse().unwrap());
+            depth(&Method::from_bytes(m.as_bytes()).unwrap(), &h).map_err(|e| e.status)
+        };
+        assert_eq!(d("PROPFIND", "1"), Ok(Some(Depth::One)));
+        assert_eq!(d("PROPFIND", "Infinity"), Ok(Some(Depth::Infinity)));
+        for (m, v) in [("PROPFIND", "2"), ("PROPFIND", ""), ("PROPFIND", "-1"), ("COPY", "1"), ("MOVE", "0")] {
+            assert_eq!(d(m, v), Err(StatusCode::BAD_REQUEST), "{m} {v}");
+        }
+        assert_eq!(depth(&Method::GET, &HeaderMap::new()).unwrap(), None);
+    }
+
+    #[test]
+    fn if_headers_parse_or_are_refused() {
+        let tokens = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert("if", v.parse().unwrap());
+            submitted_tokens(&Method::PUT, &h).map_err(|e| e.status)
+        };
+        assert_eq!(tokens("(<urn:uuid:1>)"), Ok(vec!["urn:uuid:1".to_owned()]));
+        assert_eq!(
+            tokens(r#"<http://h/originals/a> (<urn:uuid:1> ["e"]) (Not <DAV:no-lock>)"#),
+            Ok(vec!["urn:uuid:1".to_owned(), "DAV:no-lock".to_owned()])
+        );
+        assert_eq!(tokens(r#"(["etag"])"#), Ok(vec![]));
+        let long = "(<a>)".repeat(100);
+        for bad in ["", "garbage", "(<a>", "()", "<http://h/a>", "(<a>) <http://h/a> (<b>)", "([])", "(<a b>)", &long]
+        {
+            assert_eq!(tokens(bad), Err(StatusCode::BAD_REQUEST), "{bad}");
+        }
+        let mut h = HeaderMap::new();
+        h.insert("lock-token", "<urn:uuid:9>".parse().unwrap());
+        assert_eq!(submitted_tokens(&Method::from_bytes(b"UNLOCK").unwrap(), &h).unwrap(), vec!["urn:uuid:9"]);
+        h.insert("lock-token", "urn:uuid:9".parse().unwrap());
+        assert!(submitted_tokens(&Method::from_bytes(b"UNLOCK").unwrap(), &h).is_err());
     }
 
     #[test]

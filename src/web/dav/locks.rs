@@ -1,7 +1,8 @@
 //! WebDAV locks (RFC 4918 §6–7) kept in the database, so a lock taken through one
 //! instance holds on every other. The conflict rules follow dav-server's own in-memory
 //! lock system; a lock without a timeout gets [`DEFAULT_TIMEOUT`] so that a client that
-//! vanishes cannot block a path forever.
+//! vanishes cannot block a path forever. A lock belongs to the user who took it
+//! ([`check_ownership`], by the rule in [`crate::domain::policy::may_use_lock`]).
 
 use std::io::Cursor;
 use std::sync::Arc;
@@ -13,7 +14,10 @@ use futures_util::FutureExt as _;
 use tokio::sync::OnceCell;
 use xmltree::Element;
 
+use super::error::DavError;
 use super::library::key;
+use crate::domain::policy::{LockUse, may_use_lock};
+use crate::domain::user::User;
 use crate::store::{DavLockStore as _, LockRecord, Store};
 
 /// The timeout of a lock requested without one.
@@ -25,13 +29,19 @@ pub struct DbLocks {
     store: Store,
     root: &'static str,
     prefix: String,
+    /// Who is asking.
+    caller: Arc<User>,
     /// The live locks as first read by this request (for PROPFIND's lockdiscovery).
     snapshot: Arc<OnceCell<Vec<LockRecord>>>,
 }
 
 impl DbLocks {
-    pub fn new(store: Store, root: &'static str, prefix: String) -> Self {
-        DbLocks { store, root, prefix, snapshot: Arc::new(OnceCell::new()) }
+    pub fn new(store: Store, root: &'static str, prefix: String, caller: Arc<User>) -> Self {
+        DbLocks { store, root, prefix, caller, snapshot: Arc::new(OnceCell::new()) }
+    }
+
+    fn may(&self, lock: &LockRecord, how: LockUse) -> bool {
+        may_use_lock(&self.caller, lock.principal.as_deref(), how)
     }
 
     async fn live(&self) -> Vec<LockRecord> {
@@ -64,6 +74,31 @@ impl DbLocks {
             deep: r.deep,
         }
     }
+}
+
+/// Refuses a request that submits the token of a lock another user holds (UNLOCK,
+/// a refresh, or a write through it): 403, before anything acts on it. An admin may
+/// break (UNLOCK) anyone's lock. Reads the lock table only when tokens were sent.
+pub async fn check_ownership(
+    store: &Store,
+    root: &str,
+    caller: &User,
+    unlock: bool,
+    tokens: &[String],
+) -> Result<(), DavError> {
+    if tokens.is_empty() {
+        return Ok(());
+    }
+    let live = store.dav_locks(root, now_ms()).await.map_err(|e| {
+        tracing::error!(error = %e, "cannot read WebDAV locks");
+        DavError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "The lock table cannot be read")
+    })?;
+    let how = if unlock { LockUse::Remove } else { LockUse::Use };
+    let foreign = live.iter().any(|l| tokens.contains(&l.token) && !may_use_lock(caller, l.principal.as_deref(), how));
+    if foreign {
+        return Err(DavError::forbidden("This lock belongs to another user"));
+    }
+    Ok(())
 }
 
 fn now_ms() -> i64 {
@@ -206,7 +241,7 @@ impl DavLockSystem for DbLocks {
         let (path, token) = (key(path), token.to_owned());
         async move {
             let live = self.live().await;
-            if !live.iter().any(|l| l.token == token && within(&path, &l.path)) {
+            if !live.iter().any(|l| l.token == token && within(&path, &l.path) && self.may(l, LockUse::Remove)) {
                 return Err(());
             }
             self.store.dav_unlock(self.root, &token).await.ok().filter(|gone| *gone).map(|_| ()).ok_or(())
@@ -219,7 +254,8 @@ impl DavLockSystem for DbLocks {
         let (path, token) = (key(path), token.to_owned());
         async move {
             let live = self.live().await;
-            let mut lock = live.into_iter().find(|l| l.token == token && within(&path, &l.path)).ok_or(())?;
+            let found = live.into_iter().find(|l| l.token == token && within(&path, &l.path) && self.may(l, LockUse::Use));
+            let mut lock = found.ok_or(())?;
             let secs = i64::try_from(timeout.unwrap_or(DEFAULT_TIMEOUT).as_secs()).unwrap_or(i64::MAX);
             lock.timeout_secs = Some(secs);
             lock.expires_at = Some(now_ms().saturating_add(secs.saturating_mul(1000)));

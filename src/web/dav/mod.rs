@@ -3,8 +3,10 @@
 //! dav-server speaks the protocol; this module supplies what it lacks for a shared,
 //! safe library: a file system confined to the folder with atomic uploads
 //! ([`fs`], [`file`]), dead properties and locks in the database ([`props`], [`locks`]),
-//! and request checks ([`guard`]).
+//! request checks ([`guard`]), one gate for XML bodies ([`xml`]), and RFC 4918 error
+//! bodies ([`error`]).
 
+pub mod error;
 mod file;
 mod fs;
 mod get;
@@ -13,6 +15,7 @@ mod library;
 mod locks;
 mod propfind;
 mod props;
+mod xml;
 
 use std::sync::Arc;
 
@@ -22,11 +25,12 @@ use axum::response::{IntoResponse, Response};
 use dav_server::DavHandler;
 use dav_server::davpath::DavPath;
 
+use self::error::DavError;
 use self::fs::LibraryFs;
+use self::guard::Depth;
 use self::library::Library;
 use self::locks::DbLocks;
 use super::auth::DavUser;
-use super::error::ApiError;
 use crate::domain::user::User;
 use crate::service::Gatehouse;
 
@@ -66,9 +70,6 @@ impl Folders {
     }
 }
 
-/// Largest PROPFIND body read (dav-server's own limit for XML bodies).
-const MAX_XML_BODY: usize = 65_536;
-
 /// Answers one WebDAV request for the library `lib`. The body stays as it came until a
 /// part of the server needs to read it (a plain GET never does).
 pub async fn serve<B>(app: &Gatehouse, lib: Option<Arc<Library>>, req: axum::http::Request<B>) -> Response
@@ -76,46 +77,88 @@ where
     B: axum::body::HttpBody<Data = bytes::Bytes> + Send + 'static,
     B::Error: Into<axum::BoxError>,
 {
-    match prepare(app, lib, req).await {
-        Ok((checked, req)) => {
-            let lib = checked.lib.clone();
-            let mtime_asked = checked.mtime.is_some();
-            let (parts, body) = req.into_parts();
-            if matches!(parts.method, Method::GET | Method::HEAD) {
-                if let Some(resp) = get::answer(&lib, &parts).await {
-                    return resp;
-                }
-            }
-            let mut req = Request::from_parts(parts, axum::body::Body::new(body));
-            if req.method().as_str() == "PROPFIND" {
-                let (parts, body) = req.into_parts();
-                let Ok(body) = axum::body::to_bytes(body, MAX_XML_BODY).await else {
-                    return ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "payload_too_large",
-                        "The XML body is too large",
-                    )
-                    .into_response();
-                };
-                if let Some(resp) = propfind::answer(&lib, &app.store, &parts, &body).await {
-                    return resp;
-                }
-                req = Request::from_parts(parts, axum::body::Body::from(body));
-            }
-            let mut resp = checked.handler(app).handle(req).await.map(axum::body::Body::new);
-            if mtime_asked && resp.status().is_success() {
-                resp.headers_mut().insert("x-oc-mtime", HeaderValue::from_static("accepted"));
-            }
-            resp
-        }
+    match answer(app, lib, req).await {
+        Ok(resp) => resp,
         Err(e) => e.into_response(),
     }
 }
 
-/// A request that passed authentication and the path checks.
+async fn answer<B>(app: &Gatehouse, lib: Option<Arc<Library>>, req: axum::http::Request<B>) -> Result<Response, DavError>
+where
+    B: axum::body::HttpBody<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    let (checked, req) = prepare(app, lib, req).await?;
+    let lib = checked.lib.clone();
+    let mtime_asked = checked.mtime.is_some();
+    let (mut parts, body) = req.into_parts();
+    if matches!(parts.method, Method::GET | Method::HEAD) {
+        if let Some(resp) = get::answer(&lib, &parts).await {
+            return Ok(resp);
+        }
+    }
+    let body = if carries_stream(&parts.method) {
+        axum::body::Body::new(body)
+    } else {
+        let body = read_xml(body, &parts.method).await?;
+        if parts.method.as_str() == "PROPFIND" {
+            if checked.depth.is_none_or(|d| d == Depth::Infinity) {
+                finite_depth(&lib, &mut parts).await?;
+            }
+            if let Some(resp) = propfind::answer(&lib, &app.store, &parts, &body).await {
+                return Ok(resp);
+            }
+        }
+        axum::body::Body::from(body)
+    };
+    let req = Request::from_parts(parts, body);
+    let mut resp = checked.handler(app).handle(req).await.map(axum::body::Body::new);
+    if mtime_asked && resp.status().is_success() {
+        resp.headers_mut().insert("x-oc-mtime", HeaderValue::from_static("accepted"));
+    }
+    Ok(resp)
+}
+
+/// Methods whose body is a file, streamed through; every other body is XML (or empty).
+fn carries_stream(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::PUT | Method::PATCH)
+}
+
+/// Reads an XML body and passes it through the one XML gate ([`xml::check`]).
+async fn read_xml<B>(body: B, method: &Method) -> Result<bytes::Bytes, DavError>
+where
+    B: axum::body::HttpBody<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    let too_large = || DavError::new(StatusCode::PAYLOAD_TOO_LARGE, xml::Refusal::TooLarge.message());
+    let body = axum::body::to_bytes(axum::body::Body::new(body), xml::MAX_BODY).await.map_err(|_| too_large())?;
+    // Methods without a body answer 415 for one (dav-server); only XML bodies are parsed.
+    if matches!(method.as_str(), "PROPFIND" | "PROPPATCH" | "LOCK" | "REPORT" | "MKCALENDAR" | "MKADDRESSBOOK") {
+        xml::check(&body).map_err(|r| DavError::new(r.status(), r.message()))?;
+    }
+    Ok(body)
+}
+
+/// PROPFIND without a Depth, or with `infinity` (RFC 4918 §9.1): on a file the same as
+/// Depth 0; on a folder refused with `propfind-finite-depth` as Apache does, since a
+/// whole library in one answer is no answer at all.
+async fn finite_depth(lib: &Arc<Library>, parts: &mut axum::http::request::Parts) -> Result<(), DavError> {
+    let path = dav_path(parts.uri.path(), lib.prefix())?;
+    let lib = lib.clone();
+    let is_dir = file::blocking(move || Ok(lib.resolve(&path).ok().and_then(|p| std::fs::metadata(p).ok()))).await;
+    if is_dir.ok().flatten().is_some_and(|m| m.is_dir()) {
+        return Err(DavError::forbidden("PROPFIND with Depth infinity is not served on folders; use Depth 1")
+            .condition("propfind-finite-depth"));
+    }
+    parts.headers.insert("depth", HeaderValue::from_static("0"));
+    Ok(())
+}
+
+/// A request that passed authentication and the checks.
 struct Checked {
     user: Arc<User>,
     lib: Arc<Library>,
+    depth: Option<Depth>,
     mtime: Option<std::time::SystemTime>,
     copy: Option<(String, String)>,
 }
@@ -125,7 +168,7 @@ impl Checked {
     fn handler(self, app: &Gatehouse) -> DavHandler {
         let prefix = self.lib.prefix().to_owned();
         let fs = LibraryFs::new(self.lib.clone(), app.store.clone(), self.mtime, self.copy);
-        let locks = DbLocks::new(app.store.clone(), self.lib.name, prefix.clone());
+        let locks = DbLocks::new(app.store.clone(), self.lib.name, prefix.clone(), self.user.clone());
         DavHandler::builder()
             .filesystem(Box::new(fs))
             .locksystem(Box::new(locks))
@@ -138,39 +181,51 @@ impl Checked {
     }
 }
 
-/// Authenticates and checks the request.
+/// Authenticates and checks the request: everything that can refuse it is decided here,
+/// before anything on disk or in the database changes.
 async fn prepare<B>(
     app: &Gatehouse,
     lib: Option<Arc<Library>>,
     req: axum::http::Request<B>,
-) -> Result<(Checked, axum::http::Request<B>), ApiError> {
+) -> Result<(Checked, axum::http::Request<B>), DavError> {
     let (parts, body) = req.into_parts();
     let user = DavUser::resolve(&parts, app).await?;
-    let lib = lib.ok_or_else(|| {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "The library folder is not available")
-    })?;
+    let lib = lib.ok_or_else(|| DavError::new(StatusCode::SERVICE_UNAVAILABLE, "The library folder is not available"))?;
     if guard::is_write(&parts.method) {
         if app.settings.read_only {
-            return Err(ApiError::forbidden("The library is read-only on this server"));
+            return Err(DavError::forbidden("The library is read-only on this server"));
         }
         if user.read_only {
-            return Err(ApiError::forbidden("This credential may only read"));
+            return Err(DavError::forbidden("This credential may only read"));
         }
     }
     guard::check_path(parts.uri.path())?;
+    let depth = guard::depth(&parts.method, &parts.headers)?;
     let prefix = lib.prefix();
     let destination = guard::destination(&parts, prefix)?;
     let mtime = if parts.method == Method::PUT { guard::oc_mtime(&parts.headers)? } else { None };
-    let copy = match (&parts.method, destination) {
-        (m, Some(dest)) if m.as_str() == "COPY" => Some((dav_key(parts.uri.path(), prefix)?, dav_key(&dest, prefix)?)),
-        _ => None,
-    };
-    Ok((Checked { user: user.user, lib, mtime, copy }, axum::http::Request::from_parts(parts, body)))
+    let mut copy = None;
+    if guard::is_write(&parts.method) {
+        let from = dav_key(parts.uri.path(), prefix)?;
+        let to = destination.as_deref().map(|d| dav_key(d, prefix)).transpose()?;
+        guard::protect(&parts.method, &from, to.as_deref())?;
+        if parts.method.as_str() == "COPY" {
+            copy = to.map(|to| (from, to));
+        }
+    }
+    let tokens = guard::submitted_tokens(&parts.method, &parts.headers)?;
+    let unlock = parts.method.as_str() == "UNLOCK";
+    locks::check_ownership(&app.store, lib.name, &user.user, unlock, &tokens).await?;
+    Ok((Checked { user: user.user, lib, depth, mtime, copy }, axum::http::Request::from_parts(parts, body)))
+}
+
+fn dav_path(url_path: &str, prefix: &str) -> Result<DavPath, DavError> {
+    let mut path = DavPath::new(url_path).map_err(|_| DavError::bad_request("Invalid path"))?;
+    path.set_prefix(prefix).map_err(|_| DavError::bad_request("Invalid path"))?;
+    Ok(path)
 }
 
 /// The database key of a URL path inside the library at `prefix`.
-fn dav_key(url_path: &str, prefix: &str) -> Result<String, ApiError> {
-    let mut path = DavPath::new(url_path).map_err(|_| ApiError::bad_request("Invalid path"))?;
-    path.set_prefix(prefix).map_err(|_| ApiError::bad_request("Invalid path"))?;
-    Ok(library::key(&path))
+fn dav_key(url_path: &str, prefix: &str) -> Result<String, DavError> {
+    Ok(library::key(&dav_path(url_path, prefix)?))
 }

@@ -1,0 +1,163 @@
+//! The one gate every WebDAV XML body passes before anything builds a tree of it.
+//! dav-server and the PROPFIND fast path parse bodies with `xmltree`, which recurses
+//! once per nesting level: a 14 KB body of 2,000 nested elements overflowed a worker's
+//! stack and aborted the process. Here a streaming reader (no recursion) walks the body
+//! once and refuses it when it is too deep, has too many elements, declares a DTD
+//! (entity expansion), or is not well-formed XML — so what reaches a parser is small.
+
+use std::cell::RefCell;
+
+use axum::http::StatusCode;
+use xml::reader::{ParserConfig, XmlEvent};
+
+/// Largest XML body read (dav-server's own limit).
+pub const MAX_BODY: usize = 65_536;
+/// Deepest element nesting accepted. Real clients send 4–6 levels; property values
+/// a few more.
+pub const MAX_DEPTH: usize = 64;
+/// Most elements in one body (a PROPFIND of every known property is ~60).
+pub const MAX_ELEMENTS: usize = 10_000;
+
+/// Why a body was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    TooLarge,
+    TooDeep,
+    TooManyElements,
+    Doctype,
+    Malformed,
+}
+
+impl Refusal {
+    pub fn status(self) -> StatusCode {
+        match self {
+            Refusal::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    pub fn message(self) -> String {
+        match self {
+            Refusal::TooLarge => format!("The XML body is larger than {MAX_BODY} bytes"),
+            Refusal::TooDeep => format!("The XML body nests elements deeper than {MAX_DEPTH} levels"),
+            Refusal::TooManyElements => format!("The XML body has more than {MAX_ELEMENTS} elements"),
+            Refusal::Doctype => "The XML body may not contain a document type declaration".to_owned(),
+            Refusal::Malformed => "The body is not well-formed XML".to_owned(),
+        }
+    }
+}
+
+/// Checks `body` (already read, at most [`MAX_BODY`] bytes). An empty body passes:
+/// whether a method needs one is the method's business.
+pub fn check(body: &[u8]) -> Result<(), Refusal> {
+    if body.len() > MAX_BODY {
+        return Err(Refusal::TooLarge);
+    }
+    if body.iter().all(u8::is_ascii_whitespace) || recently_accepted(body) {
+        return Ok(());
+    }
+    scan(body)?;
+    remember(body);
+    Ok(())
+}
+
+fn scan(body: &[u8]) -> Result<(), Refusal> {
+    let reader = ParserConfig::new()
+        .max_entity_expansion_length(0)
+        .max_entity_expansion_depth(1)
+        .ignore_comments(true)
+        .create_reader(body);
+    let (mut depth, mut elements) = (0usize, 0usize);
+    for event in reader {
+        match event.map_err(|_| Refusal::Malformed)? {
+            XmlEvent::Doctype { .. } => return Err(Refusal::Doctype),
+            XmlEvent::StartElement { .. } => {
+                depth += 1;
+                elements += 1;
+                if depth > MAX_DEPTH {
+                    return Err(Refusal::TooDeep);
+                }
+                if elements > MAX_ELEMENTS {
+                    return Err(Refusal::TooManyElements);
+                }
+            }
+            XmlEvent::EndElement { .. } => depth = depth.saturating_sub(1),
+            XmlEvent::EndDocument => break,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Sync apps send the same small body with every request; the last few accepted ones
+/// are remembered per thread, so checking them again costs one comparison.
+const REMEMBERED: usize = 8;
+const REMEMBERED_SIZE: usize = 4096;
+
+thread_local! {
+    static ACCEPTED: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+}
+
+fn recently_accepted(body: &[u8]) -> bool {
+    body.len() <= REMEMBERED_SIZE && ACCEPTED.with_borrow(|seen| seen.iter().any(|b| b == body))
+}
+
+fn remember(body: &[u8]) {
+    if body.len() > REMEMBERED_SIZE {
+        return;
+    }
+    ACCEPTED.with_borrow_mut(|seen| {
+        if seen.len() == REMEMBERED {
+            seen.remove(0);
+        }
+        seen.push(body.to_vec());
+    });
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn nested(levels: usize) -> String {
+        format!("{}{}", "<a xmlns=\"DAV:\">".repeat(levels), "</a>".repeat(levels))
+    }
+
+    #[test]
+    fn ordinary_bodies_pass() {
+        for body in [
+            "",
+            "  \r\n",
+            r#"<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>"#,
+            r#"<propertyupdate xmlns="DAV:"><set><prop><x xmlns="urn:x"><y>z</y><!-- c --></x></prop></set></propertyupdate>"#,
+        ] {
+            assert_eq!(check(body.as_bytes()), Ok(()), "{body}");
+        }
+        assert_eq!(check(nested(MAX_DEPTH).as_bytes()), Ok(()));
+    }
+
+    #[test]
+    fn deep_wide_huge_and_dtd_bodies_are_refused() {
+        assert_eq!(check(nested(MAX_DEPTH + 1).as_bytes()), Err(Refusal::TooDeep));
+        assert_eq!(check(nested(3_000).as_bytes()), Err(Refusal::TooDeep));
+        let unclosed = "<a>".repeat(1_000_000);
+        assert_eq!(check(unclosed.as_bytes()), Err(Refusal::TooLarge));
+        let wide = format!("<a>{}</a>", "<b/>".repeat(MAX_ELEMENTS));
+        assert_eq!(check(wide.as_bytes()), Err(Refusal::TooManyElements));
+        let laughs = r#"<?xml version="1.0"?><!DOCTYPE a [<!ENTITY l "lol"><!ENTITY l2 "&l;&l;&l;">]><a>&l2;</a>"#;
+        assert!(matches!(check(laughs.as_bytes()), Err(Refusal::Doctype | Refusal::Malformed)));
+        for bad in ["<a>", "<a></b>", "not xml", "<a xmlns:p=\"\"><p:b/></a>", "<p:a/>", "\u{0}"] {
+            assert_eq!(check(bad.as_bytes()), Err(Refusal::Malformed), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_remembered_body_is_still_the_same_body() {
+        let good = br#"<propfind xmlns="DAV:"><allprop/></propfind>"#;
+        assert_eq!(check(good), Ok(()));
+        assert_eq!(check(good), Ok(()));
+        let mut longer = good.to_vec();
+        longer.extend_from_slice(b"<x>");
+        assert_eq!(check(&longer), Err(Refusal::Malformed));
+    }
+}
