@@ -49,7 +49,10 @@ async fn webdav_needs_a_user_with_the_webdav_flag_and_a_webdav_scope(db: Db) {
     let pw = app_password(&t, "webdav").await;
     let r = dav(&t, "PROPFIND", "/originals/", "admin", &pw).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(dav(&t, "PROPFIND", "/originals/", DAV_USER, &pw).header("depth", "1").send().await.unwrap().status(), 207);
+    assert_eq!(
+        dav(&t, "PROPFIND", "/originals/", DAV_USER, &pw).header("depth", "1").send().await.unwrap().status(),
+        207
+    );
     let web = t.login(DAV_USER, DAV_PASSWORD).await;
     let revoke = t
         .call(reqwest::Method::POST, "/api/v1/oauth/revoke", Some(&web), Some(serde_json::json!({ "token": pw })))
@@ -69,7 +72,10 @@ async fn two_factor_accounts_must_use_an_app_password(db: Db) {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert!(r.headers().contains_key("www-authenticate"));
     assert!(r.text().await.unwrap().contains("app password"));
-    assert_eq!(dav(&t, "PROPFIND", "/originals/", DAV_USER, &pw).header("depth", "1").send().await.unwrap().status(), 207);
+    assert_eq!(
+        dav(&t, "PROPFIND", "/originals/", DAV_USER, &pw).header("depth", "1").send().await.unwrap().status(),
+        207
+    );
 }
 
 async fn a_read_only_server_refuses_every_write(db: Db) {

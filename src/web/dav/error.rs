@@ -25,7 +25,13 @@ pub struct DavError {
 
 impl DavError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> DavError {
-        DavError { status, condition: None, code: code_for_status(status), message: message.into(), headers: Vec::new() }
+        DavError {
+            status,
+            condition: None,
+            code: code_for_status(status),
+            message: message.into(),
+            headers: Vec::new(),
+        }
     }
 
     pub fn bad_request(message: impl Into<String>) -> DavError {

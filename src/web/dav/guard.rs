@@ -332,8 +332,7 @@ mod tests {
         );
         assert_eq!(tokens(r#"(["etag"])"#), Ok(vec![]));
         let long = "(<a>)".repeat(100);
-        for bad in ["", "garbage", "(<a>", "()", "<http://h/a>", "(<a>) <http://h/a> (<b>)", "([])", "(<a b>)", &long]
-        {
+        for bad in ["", "garbage", "(<a>", "()", "<http://h/a>", "(<a>) <http://h/a> (<b>)", "([])", "(<a b>)", &long] {
             assert_eq!(tokens(bad), Err(StatusCode::BAD_REQUEST), "{bad}");
         }
         let mut h = HeaderMap::new();

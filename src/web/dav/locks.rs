@@ -254,7 +254,8 @@ impl DavLockSystem for DbLocks {
         let (path, token) = (key(path), token.to_owned());
         async move {
             let live = self.live().await;
-            let found = live.into_iter().find(|l| l.token == token && within(&path, &l.path) && self.may(l, LockUse::Use));
+            let found =
+                live.into_iter().find(|l| l.token == token && within(&path, &l.path) && self.may(l, LockUse::Use));
             let mut lock = found.ok_or(())?;
             let secs = i64::try_from(timeout.unwrap_or(DEFAULT_TIMEOUT).as_secs()).unwrap_or(i64::MAX);
             lock.timeout_secs = Some(secs);

@@ -83,7 +83,11 @@ where
     }
 }
 
-async fn answer<B>(app: &Gatehouse, lib: Option<Arc<Library>>, req: axum::http::Request<B>) -> Result<Response, DavError>
+async fn answer<B>(
+    app: &Gatehouse,
+    lib: Option<Arc<Library>>,
+    req: axum::http::Request<B>,
+) -> Result<Response, DavError>
 where
     B: axum::body::HttpBody<Data = bytes::Bytes> + Send + 'static,
     B::Error: Into<axum::BoxError>,
@@ -190,7 +194,8 @@ async fn prepare<B>(
 ) -> Result<(Checked, axum::http::Request<B>), DavError> {
     let (parts, body) = req.into_parts();
     let user = DavUser::resolve(&parts, app).await?;
-    let lib = lib.ok_or_else(|| DavError::new(StatusCode::SERVICE_UNAVAILABLE, "The library folder is not available"))?;
+    let lib =
+        lib.ok_or_else(|| DavError::new(StatusCode::SERVICE_UNAVAILABLE, "The library folder is not available"))?;
     if guard::is_write(&parts.method) {
         if app.settings.read_only {
             return Err(DavError::forbidden("The library is read-only on this server"));
