@@ -16,12 +16,16 @@ use webdav_util::{DAV_PASSWORD, DAV_USER, app_password, dav, dav_user};
 /// properties and locks.
 #[derive(Debug, PartialEq, Eq)]
 struct Snapshot {
-    files: Vec<(String, Option<(Vec<u8>, u32, i64)>)>,
+    files: Vec<FileRow>,
     props: Vec<(String, String, String, String, String, String)>,
-    locks: Vec<(String, String, String, Option<String>, Option<String>, Option<i64>, Option<i64>, i64, i64)>,
+    locks: Vec<LockRow>,
 }
 
-fn walk(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<(String, Option<(Vec<u8>, u32, i64)>)>) {
+/// A path, and for a file its contents, mode and modification time.
+type FileRow = (String, Option<(Vec<u8>, u32, i64)>);
+type LockRow = (String, String, String, Option<String>, Option<String>, Option<i64>, Option<i64>, i64, i64);
+
+fn walk(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<FileRow>) {
     use std::os::unix::fs::MetadataExt as _;
     for entry in std::fs::read_dir(dir).unwrap() {
         let entry = entry.unwrap();

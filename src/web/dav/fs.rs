@@ -294,7 +294,13 @@ impl DavFileSystem for LibraryFs {
             for (is_set, prop) in patch {
                 let id = (prop.namespace.clone().unwrap_or_default(), prop.name.clone());
                 let value = if is_set { props::from_dav(&k, &prop) } else { None };
-                let status = if is_set && value.is_none() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+                let status = if props::is_reserved(&prop) {
+                    StatusCode::FORBIDDEN
+                } else if is_set && value.is_none() {
+                    StatusCode::BAD_REQUEST
+                } else {
+                    StatusCode::OK
+                };
                 last.retain(|(other, _)| *other != id);
                 last.push((id, value));
                 answer.push((status, DavProp { xml: None, ..prop }));

@@ -1,9 +1,10 @@
 //! PROPFIND Depth 0 and 1 written directly: one directory read, one `stat` per entry,
 //! one property query and one lock query per request, and the XML built as text. This
 //! is the request sync apps send most, on folders of thousands of photos; dav-server's
-//! general path costs tens of microseconds per entry. Anything unusual (other depths,
-//! `propname`, `include`, properties this file does not know, resources a lock applies
-//! to) is left to dav-server, which answers every case (RFC 4918 §9.1).
+//! general path costs tens of microseconds per entry (and drops the 404 propstat of
+//! unknown properties). Answered here: `allprop`, `propname` and named properties —
+//! unknown ones under 404 —, with lockdiscovery. Left to dav-server: `include`, quota
+//! and vendor properties it computes, and folders of more than [`MAX_ENTRIES`].
 
 use std::fmt::Write as _;
 use std::io::Cursor;
@@ -56,9 +57,15 @@ const SUPPORTED_LOCK: &str = "<D:supportedlock><D:lockentry><D:lockscope><D:excl
 /// What the client asked for.
 enum Wanted {
     All,
+    /// `propname`: the names of the properties, without values.
+    Names,
     /// (namespace, name) pairs.
     Some(Vec<(String, String)>),
 }
+
+/// `DAV:` properties dav-server computes (RFC 4331 quotas); other unknown `DAV:`
+/// names are answered here, as 404.
+const DAV_ELSEWHERE: [&str; 2] = ["quota-available-bytes", "quota-used-bytes"];
 
 /// Parses the request body; `None` sends the request to dav-server.
 fn wanted(body: &[u8]) -> Option<Wanted> {
@@ -76,11 +83,12 @@ fn wanted(body: &[u8]) -> Option<Wanted> {
     }
     match first.name.as_str() {
         "allprop" if first.children.iter().all(|n| n.as_element().is_none()) => Some(Wanted::All),
+        "propname" if first.children.iter().all(|n| n.as_element().is_none()) => Some(Wanted::Names),
         "prop" => {
             let mut list = Vec::new();
             for p in first.children.iter().filter_map(|n| n.as_element()) {
                 let ns = p.namespace.clone().unwrap_or_default();
-                if (ns == "DAV:" && !LIVE.contains(&p.name.as_str())) || LIVE_ELSEWHERE.contains(&ns.as_str()) {
+                if (ns == "DAV:" && DAV_ELSEWHERE.contains(&p.name.as_str())) || LIVE_ELSEWHERE.contains(&ns.as_str()) {
                     return None;
                 }
                 list.push((ns, p.name.clone()));
@@ -139,22 +147,21 @@ pub async fn answer(lib: &Arc<Library>, store: &Store, parts: &Parts, body: &[u8
     let (listing, locks, props) =
         tokio::join!(listing, store.dav_locks(lib.name, now), store.dav_props(lib.name, &root_key, depth == 1));
     let (meta, entries) = listing.ok()?;
-    // Locked resources have a lockdiscovery worth dav-server's full treatment: any lock on
-    // this resource, above it or below it sends the request there. Locks elsewhere in the
-    // library do not slow down the rest of it.
-    let touches = |l: &LockRecord| within(&root_key, &l.path) || within(&l.path, &root_key);
-    if locks.ok()?.iter().any(touches) || entries.len() > MAX_ENTRIES {
+    if entries.len() > MAX_ENTRIES {
         return None;
     }
+    // Only the locks on this resource, above it or below it matter to this answer.
+    let touches = |l: &&LockRecord| within(&root_key, &l.path) || within(&l.path, &root_key);
+    let locks: Vec<LockRecord> = locks.ok()?.iter().filter(touches).cloned().collect();
     let props = props.ok()?;
     let base = path.with_prefix().as_url_string();
     let base = base.trim_end_matches('/');
     let mut out = String::with_capacity(256 + 700 * (entries.len() + 1));
     out.push_str(r#"<?xml version="1.0" encoding="utf-8"?><D:multistatus xmlns:D="DAV:">"#);
-    let mut w = Writer { out, dates: DateCache::default() };
+    let mut w = Writer { out, dates: DateCache::default(), locks: &locks, prefix: lib.prefix(), now };
     let own_href = if meta.is_dir() { format!("{base}/") } else { base.to_owned() };
     let own_name = path.file_name_bytes().to_vec();
-    w.response(&own_href, &own_name, &meta, dead_of(&props, &root_key), &wanted);
+    w.response(&own_href, &own_name, &root_key, &meta, dead_of(&props, &root_key), &wanted);
     let mut href = String::new();
     let mut k = String::new();
     for e in &entries {
@@ -164,7 +171,7 @@ pub async fn answer(lib: &Arc<Library>, store: &Store, parts: &Parts, body: &[u8
         let start = href.len();
         encode_into(&mut href, &e.name);
         k.clear();
-        if !props.is_empty() {
+        if !props.is_empty() || !locks.is_empty() {
             k.push_str(root_key.trim_end_matches('/'));
             k.push('/');
             k.push_str(&href[start..]);
@@ -172,7 +179,7 @@ pub async fn answer(lib: &Arc<Library>, store: &Store, parts: &Parts, body: &[u8
         if e.meta.is_dir() {
             href.push('/');
         }
-        w.response(&href, &e.name, &e.meta, dead_of(&props, &k), &wanted);
+        w.response(&href, &e.name, &k, &e.meta, dead_of(&props, &k), &wanted);
     }
     let mut out = w.out;
     out.push_str("</D:multistatus>");
@@ -203,19 +210,25 @@ struct DateCache {
 }
 
 /// The answer being written, with small caches for values entries tend to share.
-struct Writer {
+struct Writer<'a> {
     out: String,
     dates: DateCache,
+    /// Live locks on, above or below the resource asked for.
+    locks: &'a [LockRecord],
+    /// The library's URL prefix, for lock roots.
+    prefix: &'a str,
+    now: i64,
 }
 
-impl Writer {
+impl Writer<'_> {
     /// One `<D:response>`: found properties under 200, asked-for missing ones under 404.
-    fn response<'a>(
+    fn response<'d>(
         &mut self,
         href: &str,
         name: &[u8],
+        key: &str,
         meta: &Meta,
-        dead: impl Iterator<Item = &'a DeadProp> + Clone,
+        dead: impl Iterator<Item = &'d DeadProp> + Clone,
         wanted: &Wanted,
     ) {
         let out = &mut self.out;
@@ -226,16 +239,32 @@ impl Writer {
         match wanted {
             Wanted::All => {
                 for live in LIVE {
-                    let _ = self.live_prop(live, name, meta, dead.clone());
+                    let _ = self.live_prop(live, name, key, meta, dead.clone());
                 }
                 for p in dead.filter(|p| !(p.namespace == "DAV:" && LIVE.contains(&p.name.as_str()))) {
                     self.out.push_str(element_text(&p.xml));
                 }
             }
+            Wanted::Names => {
+                let mark = self.out.len();
+                for live in LIVE {
+                    if self.live_prop(live, name, key, meta, dead.clone()) {
+                        // Only the name: drop what was written, write the empty element.
+                        self.out.truncate(mark);
+                        missing.push_str("<D:");
+                        missing.push_str(live);
+                        missing.push_str("/>");
+                    }
+                }
+                self.out.push_str(&std::mem::take(&mut missing));
+                for p in dead.filter(|p| !(p.namespace == "DAV:" && LIVE.contains(&p.name.as_str()))) {
+                    empty_element(&mut self.out, &p.namespace, &p.name);
+                }
+            }
             Wanted::Some(list) => {
                 for (ns, prop) in list {
-                    let found = if ns == "DAV:" {
-                        self.live_prop(prop, name, meta, dead.clone())
+                    let found = if ns == "DAV:" && LIVE.contains(&prop.as_str()) {
+                        self.live_prop(prop, name, key, meta, dead.clone())
                     } else if let Some(p) = dead.clone().find(|p| p.namespace == *ns && p.name == *prop) {
                         self.out.push_str(element_text(&p.xml));
                         true
@@ -260,12 +289,13 @@ impl Writer {
     }
 
     /// Writes live property `prop` if the resource has it.
-    fn live_prop<'a>(
+    fn live_prop<'d>(
         &mut self,
         prop: &str,
         name: &[u8],
+        key: &str,
         meta: &Meta,
-        mut dead: impl Iterator<Item = &'a DeadProp>,
+        mut dead: impl Iterator<Item = &'d DeadProp>,
     ) -> bool {
         let out = &mut self.out;
         match prop {
@@ -322,7 +352,7 @@ impl Writer {
                 None => false,
             },
             "lockdiscovery" => {
-                out.push_str("<D:lockdiscovery/>");
+                self.lockdiscovery(key);
                 true
             }
             "resourcetype" => {
@@ -338,6 +368,49 @@ impl Writer {
                 true
             }
             _ => false,
+        }
+    }
+}
+
+impl Writer<'_> {
+    /// `<D:lockdiscovery>` with an `<D:activelock>` for each lock that covers `key`
+    /// (RFC 4918 §15.8).
+    fn lockdiscovery(&mut self, key: &str) {
+        let covering = self.locks.iter().filter(|l| within(key, &l.path) && (l.deep || l.path == key));
+        let out = &mut self.out;
+        let mark = out.len();
+        out.push_str("<D:lockdiscovery>");
+        let mut any = false;
+        for l in covering {
+            any = true;
+            out.push_str("<D:activelock><D:lockscope>");
+            out.push_str(if l.shared { "<D:shared/>" } else { "<D:exclusive/>" });
+            out.push_str("</D:lockscope><D:locktype><D:write/></D:locktype><D:depth>");
+            out.push_str(if l.deep { "infinity" } else { "0" });
+            out.push_str("</D:depth>");
+            if let Some(owner) = &l.owner {
+                out.push_str(element_text(owner));
+            }
+            out.push_str("<D:timeout>");
+            match l.expires_at {
+                Some(at) => {
+                    out.push_str("Second-");
+                    push_number::<10>(out, u64::try_from(at.saturating_sub(self.now) / 1000).unwrap_or(0));
+                }
+                None => out.push_str("Infinite"),
+            }
+            out.push_str("</D:timeout><D:locktoken><D:href>");
+            super::error::push_escaped(out, &l.token);
+            out.push_str("</D:href></D:locktoken><D:lockroot><D:href>");
+            out.push_str(self.prefix);
+            out.push_str(if l.path == "/" { "/" } else { &l.path });
+            out.push_str("</D:href></D:lockroot></D:activelock>");
+        }
+        if any {
+            out.push_str("</D:lockdiscovery>");
+        } else {
+            out.truncate(mark);
+            out.push_str("<D:lockdiscovery/>");
         }
     }
 }
@@ -366,6 +439,9 @@ fn element_text(xml: &str) -> &str {
 fn empty_element(out: &mut String, ns: &str, name: &str) {
     if ns == "DAV:" {
         let _ = write!(out, "<D:{name}/>");
+    } else if ns.is_empty() {
+        // No prefix may be bound to the empty namespace (Namespaces in XML 1.0 §3).
+        let _ = write!(out, r#"<{name} xmlns=""/>"#);
     } else {
         let _ = write!(out, r#"<g:{name} xmlns:g="{}"/>"#, escape(ns));
     }
@@ -461,8 +537,8 @@ mod tests {
         assert!(matches!(wanted(br#"<D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>"#), Some(Wanted::All)));
         let some = wanted(br#"<propfind xmlns="DAV:"><prop><getetag/><x xmlns="urn:y"/></prop></propfind>"#);
         assert!(matches!(some, Some(Wanted::Some(ref l)) if l.len() == 2));
+        assert!(matches!(wanted(br#"<D:propfind xmlns:D="DAV:"><D:propname/></D:propfind>"#), Some(Wanted::Names)));
         for body in [
-            r#"<D:propfind xmlns:D="DAV:"><D:propname/></D:propfind>"#,
             r#"<D:propfind xmlns:D="DAV:"><D:allprop/><D:include><D:x/></D:include></D:propfind>"#,
             r#"<D:propfind xmlns:D="DAV:"><D:prop><D:quota-used-bytes/></D:prop></D:propfind>"#,
             r#"<D:propfind xmlns:D="DAV:"><D:prop><Z:Win32FileAttributes xmlns:Z="urn:schemas-microsoft-com:"/></D:prop></D:propfind>"#,
@@ -476,7 +552,7 @@ mod tests {
     #[test]
     fn remembered_bodies_answer_as_parsed_ones() {
         let some = br#"<propfind xmlns="DAV:"><prop><getetag/></prop></propfind>"#.as_slice();
-        let unusual = br#"<D:propfind xmlns:D="DAV:"><D:propname/></D:propfind>"#.as_slice();
+        let unusual = br#"<D:propfind xmlns:D="DAV:"><D:prop><D:quota-used-bytes/></D:prop></D:propfind>"#.as_slice();
         for _ in 0..2 {
             assert!(matches!(wanted_cached(some).as_deref(), Some(Wanted::Some(l)) if l.len() == 1));
             assert!(wanted_cached(unusual).is_none(), "a refusal is remembered as one");

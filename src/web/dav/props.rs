@@ -75,6 +75,17 @@ pub fn from_dav(key: &str, p: &DavProp) -> Option<DeadProp> {
     })
 }
 
+/// Properties no one may set: names in the namespaces XML reserves for itself
+/// (Namespaces in XML 1.0 §3). Stored, they would make every later answer invalid.
+pub fn is_reserved(p: &DavProp) -> bool {
+    const RESERVED: [&str; 2] = ["http://www.w3.org/XML/1998/namespace", "http://www.w3.org/2000/xmlns/"];
+    let prefix = p.prefix.as_deref().unwrap_or_default();
+    RESERVED.contains(&p.namespace.as_deref().unwrap_or_default())
+        || prefix.eq_ignore_ascii_case("xml")
+        || prefix.eq_ignore_ascii_case("xmlns")
+        || p.name.contains(':')
+}
+
 /// Whether stored property `p` is the one dav-server names.
 pub fn same(p: &DeadProp, want: &DavProp) -> bool {
     p.name == want.name && p.namespace == want.namespace.clone().unwrap_or_default()
