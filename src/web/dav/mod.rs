@@ -5,6 +5,7 @@
 //! ([`fs`], [`file`]), dead properties and locks in the database ([`props`], [`locks`]),
 //! and request checks ([`guard`]).
 
+mod conditional;
 mod file;
 mod fs;
 mod get;
@@ -13,6 +14,7 @@ mod library;
 mod locks;
 mod propfind;
 mod props;
+mod serving;
 
 use std::sync::Arc;
 
@@ -80,11 +82,14 @@ where
         Ok((checked, req)) => {
             let lib = checked.lib.clone();
             let mtime_asked = checked.mtime.is_some();
-            let (parts, body) = req.into_parts();
+            let (mut parts, body) = req.into_parts();
+            let mut file_get = None;
             if matches!(parts.method, Method::GET | Method::HEAD) {
                 if let Some(resp) = get::answer(&lib, &parts).await {
                     return resp;
                 }
+                get::for_dav_server(&mut parts);
+                file_get = Some(parts.uri.path().to_owned());
             }
             let mut req = Request::from_parts(parts, axum::body::Body::new(body));
             if req.method().as_str() == "PROPFIND" {
@@ -103,6 +108,10 @@ where
                 req = Request::from_parts(parts, axum::body::Body::from(body));
             }
             let mut resp = checked.handler(app).handle(req).await.map(axum::body::Body::new);
+            if let Some(path) = file_get {
+                let status = resp.status();
+                get::finish(&path, resp.headers_mut(), status);
+            }
             if mtime_asked && resp.status().is_success() {
                 resp.headers_mut().insert("x-oc-mtime", HeaderValue::from_static("accepted"));
             }

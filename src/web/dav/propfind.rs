@@ -303,9 +303,9 @@ impl Writer {
             }
             "getetag" => {
                 let mark = out.len();
-                out.push_str("<D:getetag>");
+                out.push_str("<D:getetag>\"");
                 if meta.write_etag(out) {
-                    out.push_str("</D:getetag>");
+                    out.push_str("\"</D:getetag>");
                     true
                 } else {
                     out.truncate(mark);
