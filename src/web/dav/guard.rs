@@ -65,6 +65,15 @@ pub fn destination(parts: &Parts, prefix: &str) -> Result<Option<String>, ApiErr
     Ok(Some(path.to_owned()))
 }
 
+/// Refuses an `Overwrite` header other than `T` or `F` (RFC 4918 §10.6): a client that
+/// meant "no" must not have a file replaced because we guessed "yes".
+pub fn overwrite(headers: &HeaderMap) -> Result<(), ApiError> {
+    match headers.get("overwrite").map(|v| v.as_bytes()) {
+        None | Some(b"T" | b"F") => Ok(()),
+        Some(_) => Err(ApiError::bad_request("The Overwrite header must be T or F")),
+    }
+}
+
 /// The modification time a sync app asks for (`X-OC-MTime`: Unix seconds).
 pub fn oc_mtime(headers: &HeaderMap) -> Result<Option<SystemTime>, ApiError> {
     let Some(value) = headers.get("x-oc-mtime") else {
@@ -133,6 +142,20 @@ mod tests {
         assert_eq!(status("/originals/../etc"), StatusCode::BAD_REQUEST);
         assert_eq!(status("/originals/%2e%2e/etc"), StatusCode::BAD_REQUEST);
         assert_eq!(status("relative/path"), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn overwrite_is_t_or_f() {
+        let mut h = HeaderMap::new();
+        assert!(overwrite(&h).is_ok());
+        for good in ["T", "F"] {
+            h.insert("overwrite", good.parse().unwrap());
+            assert!(overwrite(&h).is_ok(), "{good}");
+        }
+        for bad in ["t", "f", "yes", "", "T ", "TRUE"] {
+            h.insert("overwrite", bad.parse().unwrap());
+            assert!(overwrite(&h).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! ([`fs`], [`file`]), dead properties and locks in the database ([`props`], [`locks`]),
 //! and request checks ([`guard`]).
 
+mod allow;
 mod conditional;
 mod file;
 mod fs;
@@ -81,6 +82,7 @@ where
     match prepare(app, lib, req).await {
         Ok((checked, req)) => {
             let lib = checked.lib.clone();
+            let may_write = checked.may_write;
             let mtime_asked = checked.mtime.is_some();
             let (mut parts, body) = req.into_parts();
             let mut file_get = None;
@@ -107,7 +109,14 @@ where
                 }
                 req = Request::from_parts(parts, axum::body::Body::from(body));
             }
+            let (req_method, url_path) = (req.method().clone(), req.uri().path().to_owned());
             let mut resp = checked.handler(app).handle(req).await.map(axum::body::Body::new);
+            if resp.status() == StatusCode::NOT_IMPLEMENTED && allow::never_allowed(&req_method) {
+                *resp.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+            }
+            if resp.status() == StatusCode::METHOD_NOT_ALLOWED || req_method == Method::OPTIONS {
+                allow::set(&lib, &url_path, may_write, resp.headers_mut()).await;
+            }
             if let Some(path) = file_get {
                 let status = resp.status();
                 get::finish(&path, resp.headers_mut(), status);
@@ -127,6 +136,8 @@ struct Checked {
     lib: Arc<Library>,
     mtime: Option<std::time::SystemTime>,
     copy: Option<(String, String)>,
+    /// Whether this credential may change the library here.
+    may_write: bool,
 }
 
 impl Checked {
@@ -158,6 +169,7 @@ async fn prepare<B>(
     let lib = lib.ok_or_else(|| {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "The library folder is not available")
     })?;
+    let may_write = !(app.settings.read_only || user.read_only);
     if guard::is_write(&parts.method) {
         if app.settings.read_only {
             return Err(ApiError::forbidden("The library is read-only on this server"));
@@ -167,6 +179,7 @@ async fn prepare<B>(
         }
     }
     guard::check_path(parts.uri.path())?;
+    guard::overwrite(&parts.headers)?;
     let prefix = lib.prefix();
     let destination = guard::destination(&parts, prefix)?;
     let mtime = if parts.method == Method::PUT { guard::oc_mtime(&parts.headers)? } else { None };
@@ -174,7 +187,7 @@ async fn prepare<B>(
         (m, Some(dest)) if m.as_str() == "COPY" => Some((dav_key(parts.uri.path(), prefix)?, dav_key(&dest, prefix)?)),
         _ => None,
     };
-    Ok((Checked { user: user.user, lib, mtime, copy }, axum::http::Request::from_parts(parts, body)))
+    Ok((Checked { user: user.user, lib, mtime, copy, may_write }, axum::http::Request::from_parts(parts, body)))
 }
 
 /// The database key of a URL path inside the library at `prefix`.
