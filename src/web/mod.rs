@@ -54,7 +54,7 @@ fn finish_response(mut resp: Response) -> Response {
     if (status.is_client_error() || status.is_server_error()) && !keep {
         let message = status.canonical_reason().unwrap_or("Error").to_owned();
         let mut replaced = ApiError::new(status, code_for_status(status), message).into_response();
-        for name in [header::RETRY_AFTER, header::WWW_AUTHENTICATE, header::ALLOW] {
+        for name in [header::RETRY_AFTER, header::WWW_AUTHENTICATE, header::ALLOW, header::CONTENT_RANGE] {
             if let Some(v) = resp.headers().get(&name) {
                 replaced.headers_mut().insert(name, v.clone());
             }

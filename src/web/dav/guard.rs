@@ -211,6 +211,15 @@ fn parse_if(text: &str, tokens: &mut Vec<String>) -> Result<(), DavError> {
     Ok(())
 }
 
+/// Refuses an `Overwrite` header other than `T` or `F` (RFC 4918 §10.6): a client that
+/// meant "no" must not have a file replaced because we guessed "yes".
+pub fn overwrite(headers: &HeaderMap) -> Result<(), DavError> {
+    match headers.get("overwrite").map(|v| v.as_bytes()) {
+        None | Some(b"T" | b"F") => Ok(()),
+        Some(_) => Err(DavError::bad_request("The Overwrite header must be T or F")),
+    }
+}
+
 /// The modification time a sync app asks for (`X-OC-MTime`: Unix seconds).
 pub fn oc_mtime(headers: &HeaderMap) -> Result<Option<SystemTime>, DavError> {
     let Some(value) = headers.get("x-oc-mtime") else {
@@ -340,6 +349,20 @@ mod tests {
         assert_eq!(submitted_tokens(&Method::from_bytes(b"UNLOCK").unwrap(), &h).unwrap(), vec!["urn:uuid:9"]);
         h.insert("lock-token", "urn:uuid:9".parse().unwrap());
         assert!(submitted_tokens(&Method::from_bytes(b"UNLOCK").unwrap(), &h).is_err());
+    }
+
+    #[test]
+    fn overwrite_is_t_or_f() {
+        let mut h = HeaderMap::new();
+        assert!(overwrite(&h).is_ok());
+        for good in ["T", "F"] {
+            h.insert("overwrite", good.parse().unwrap());
+            assert!(overwrite(&h).is_ok(), "{good}");
+        }
+        for bad in ["t", "f", "yes", "", "T ", "TRUE"] {
+            h.insert("overwrite", bad.parse().unwrap());
+            assert!(overwrite(&h).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -191,8 +191,10 @@ const ELOOP: i32 = 40;
 pub fn fs_error(e: &io::Error) -> FsError {
     use io::ErrorKind as K;
     match e.kind() {
-        K::NotFound => FsError::NotFound,
-        K::PermissionDenied | K::ReadOnlyFilesystem | K::NotADirectory | K::IsADirectory => FsError::Forbidden,
+        // A path through a file (`file.txt/child`) names nothing: 404, and 409 for a PUT
+        // or MKCOL there (RFC 4918 §9.7.1, §9.3.1), as for a missing folder.
+        K::NotFound | K::NotADirectory => FsError::NotFound,
+        K::PermissionDenied | K::ReadOnlyFilesystem | K::IsADirectory => FsError::Forbidden,
         K::StorageFull | K::QuotaExceeded | K::TooManyLinks => FsError::InsufficientStorage,
         K::AlreadyExists | K::DirectoryNotEmpty => FsError::Exists,
         K::FileTooLarge => FsError::TooLarge,

@@ -6,6 +6,8 @@
 //! request checks ([`guard`]), one gate for XML bodies ([`xml`]), and RFC 4918 error
 //! bodies ([`error`]).
 
+mod allow;
+mod conditional;
 pub mod error;
 mod file;
 mod fs;
@@ -15,6 +17,7 @@ mod library;
 mod locks;
 mod propfind;
 mod props;
+mod serving;
 mod xml;
 
 use std::sync::Arc;
@@ -94,12 +97,16 @@ where
 {
     let (checked, req) = prepare(app, lib, req).await?;
     let lib = checked.lib.clone();
+    let may_write = checked.may_write;
     let mtime_asked = checked.mtime.is_some();
     let (mut parts, body) = req.into_parts();
+    let mut file_get = None;
     if matches!(parts.method, Method::GET | Method::HEAD) {
         if let Some(resp) = get::answer(&lib, &parts).await {
             return Ok(resp);
         }
+        get::for_dav_server(&mut parts);
+        file_get = Some(parts.uri.path().to_owned());
     }
     let body = if carries_stream(&parts.method) {
         axum::body::Body::new(body)
@@ -116,7 +123,18 @@ where
         axum::body::Body::from(body)
     };
     let req = Request::from_parts(parts, body);
+    let (req_method, url_path) = (req.method().clone(), req.uri().path().to_owned());
     let mut resp = checked.handler(app).handle(req).await.map(axum::body::Body::new);
+    if resp.status() == StatusCode::NOT_IMPLEMENTED && allow::never_allowed(&req_method) {
+        *resp.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    }
+    if resp.status() == StatusCode::METHOD_NOT_ALLOWED || req_method == Method::OPTIONS {
+        allow::set(&lib, &url_path, may_write, resp.headers_mut()).await;
+    }
+    if let Some(path) = file_get {
+        let status = resp.status();
+        get::finish(&path, resp.headers_mut(), status);
+    }
     if mtime_asked && resp.status().is_success() {
         resp.headers_mut().insert("x-oc-mtime", HeaderValue::from_static("accepted"));
     }
@@ -165,6 +183,8 @@ struct Checked {
     depth: Option<Depth>,
     mtime: Option<std::time::SystemTime>,
     copy: Option<(String, String)>,
+    /// Whether this credential may change the library here.
+    may_write: bool,
 }
 
 impl Checked {
@@ -196,6 +216,7 @@ async fn prepare<B>(
     let user = DavUser::resolve(&parts, app).await?;
     let lib =
         lib.ok_or_else(|| DavError::new(StatusCode::SERVICE_UNAVAILABLE, "The library folder is not available"))?;
+    let may_write = !(app.settings.read_only || user.read_only);
     if guard::is_write(&parts.method) {
         if app.settings.read_only {
             return Err(DavError::forbidden("The library is read-only on this server"));
@@ -206,6 +227,7 @@ async fn prepare<B>(
     }
     guard::check_path(parts.uri.path())?;
     let depth = guard::depth(&parts.method, &parts.headers)?;
+    guard::overwrite(&parts.headers)?;
     let prefix = lib.prefix();
     let destination = guard::destination(&parts, prefix)?;
     let mtime = if parts.method == Method::PUT { guard::oc_mtime(&parts.headers)? } else { None };
@@ -221,7 +243,7 @@ async fn prepare<B>(
     let tokens = guard::submitted_tokens(&parts.method, &parts.headers)?;
     let unlock = parts.method.as_str() == "UNLOCK";
     locks::check_ownership(&app.store, lib.name, &user.user, unlock, &tokens).await?;
-    Ok((Checked { user: user.user, lib, depth, mtime, copy }, axum::http::Request::from_parts(parts, body)))
+    Ok((Checked { user: user.user, lib, depth, mtime, copy, may_write }, axum::http::Request::from_parts(parts, body)))
 }
 
 fn dav_path(url_path: &str, prefix: &str) -> Result<DavPath, DavError> {

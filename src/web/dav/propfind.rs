@@ -333,9 +333,9 @@ impl Writer<'_> {
             }
             "getetag" => {
                 let mark = out.len();
-                out.push_str("<D:getetag>");
+                out.push_str("<D:getetag>\"");
                 if meta.write_etag(out) {
-                    out.push_str("</D:getetag>");
+                    out.push_str("\"</D:getetag>");
                     true
                 } else {
                     out.truncate(mark);

@@ -1,0 +1,96 @@
+//! The `Allow` header (RFC 9110 §10.2.1) of `OPTIONS` answers and of every `405`: the
+//! methods that work on that resource — a file, a folder, the library folder itself
+//! (never deleted or moved) or a name not yet taken — for this credential.
+
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, HeaderValue, Method, header};
+use dav_server::davpath::DavPath;
+
+use super::file::blocking;
+use super::guard;
+use super::library::Library;
+
+/// What a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Root,
+    Folder,
+    File,
+    Missing,
+}
+
+/// The methods that work on a resource of `kind`, in a stable order.
+pub fn methods(kind: Kind, may_write: bool) -> String {
+    let all: &[&str] = match kind {
+        Kind::File => &[
+            "OPTIONS",
+            "GET",
+            "HEAD",
+            "PUT",
+            "PATCH",
+            "DELETE",
+            "PROPFIND",
+            "PROPPATCH",
+            "COPY",
+            "MOVE",
+            "LOCK",
+            "UNLOCK",
+        ],
+        Kind::Folder => &["OPTIONS", "DELETE", "PROPFIND", "PROPPATCH", "COPY", "MOVE", "LOCK", "UNLOCK"],
+        Kind::Root => &["OPTIONS", "PROPFIND", "PROPPATCH", "LOCK", "UNLOCK"],
+        Kind::Missing => &["OPTIONS", "PUT", "MKCOL", "LOCK"],
+    };
+    let allowed =
+        all.iter().filter(|m| may_write || !Method::from_bytes(m.as_bytes()).is_ok_and(|m| guard::is_write(&m)));
+    allowed.copied().collect::<Vec<_>>().join(", ")
+}
+
+/// Whether `method` is an HTTP method the library knows but never allows (RFC 9110
+/// §9.3): dav-server calls them unimplemented (`501`), but they are `405` with `Allow`
+/// here, as for any method that does not apply to a resource.
+pub fn never_allowed(method: &Method) -> bool {
+    matches!(*method, Method::POST | Method::TRACE | Method::CONNECT)
+}
+
+/// What `url_path` names in `lib`. Blocking work runs on the disk thread.
+pub async fn kind(lib: &Arc<Library>, url_path: &str) -> Kind {
+    let rest = url_path.strip_prefix(lib.prefix()).unwrap_or(url_path);
+    if rest.trim_matches('/').is_empty() {
+        return Kind::Root;
+    }
+    let Ok(mut path) = DavPath::new(url_path) else { return Kind::Missing };
+    if path.set_prefix(lib.prefix()).is_err() {
+        return Kind::Missing;
+    }
+    let lib = lib.clone();
+    let meta = blocking(move || {
+        lib.resolve(&path).and_then(|p| std::fs::metadata(p).map_err(|e| super::library::fs_error(&e)))
+    });
+    match meta.await {
+        Ok(m) if m.is_dir() => Kind::Folder,
+        Ok(_) => Kind::File,
+        Err(_) => Kind::Missing,
+    }
+}
+
+/// Sets `Allow` on an answer about `url_path`.
+pub async fn set(lib: &Arc<Library>, url_path: &str, may_write: bool, headers: &mut HeaderMap) {
+    let list = methods(kind(lib, url_path).await, may_write);
+    if let Ok(v) = HeaderValue::try_from(list) {
+        headers.insert(header::ALLOW, v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_name_only_what_works() {
+        assert_eq!(methods(Kind::Root, true), "OPTIONS, PROPFIND, PROPPATCH, LOCK, UNLOCK");
+        assert_eq!(methods(Kind::Missing, true), "OPTIONS, PUT, MKCOL, LOCK");
+        assert_eq!(methods(Kind::File, false), "OPTIONS, GET, HEAD, PROPFIND");
+        assert!(!methods(Kind::Folder, true).contains("GET"));
+    }
+}
