@@ -8,7 +8,7 @@ use super::{CliError, prompt};
 use crate::clock::rfc3339;
 use crate::domain::policy::{Actor, UserPatch};
 use crate::domain::user::{AuthMethod, Role, User};
-use crate::service::users::NewUser;
+use crate::service::users::{NewUser, PasswordChange};
 use crate::service::{Gatehouse, RequestMeta};
 use crate::store::UserStore as _;
 
@@ -108,9 +108,14 @@ pub struct PasswdArgs {
     pub keep_app_passwords: bool,
 }
 
-/// The CLI's choice about app passwords on a reset: revoke unless told to keep them.
-fn app_password_choice(keep: bool) -> Option<bool> {
-    keep.then_some(false)
+/// The operator's reset to `password`: app passwords are revoked unless `keep`.
+fn reset(password: &str, keep: bool) -> PasswordChange<'_> {
+    PasswordChange {
+        old_password: None,
+        new_password: password,
+        keep_session: None,
+        revoke_app_passwords: keep.then_some(false),
+    }
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -193,8 +198,7 @@ pub async fn run(app: &Gatehouse, cmd: UsersCommand, format: Format) -> Result<(
             };
             let mut updated = app.update_user(Actor::Operator, &user.uid, patch, &meta).await?;
             if let Some(p) = m.password {
-                let keep = app_password_choice(m.keep_app_passwords);
-                app.change_password(Actor::Operator, &user.uid, None, &p, None, keep, &meta).await?;
+                app.change_password(Actor::Operator, &user.uid, reset(&p, m.keep_app_passwords), &meta).await?;
                 updated = find(app, &updated.username).await?;
             }
             print_user(format, &updated);
@@ -221,9 +225,8 @@ pub async fn passwd(app: &Gatehouse, args: PasswdArgs, format: Format) -> Result
         Some(p) => zeroize::Zeroizing::new(p),
         None => prompt::new_password(&format!("New password for {}", user.username))?,
     };
-    let keep = app_password_choice(args.keep_app_passwords);
-    let ended =
-        app.change_password(Actor::Operator, &user.uid, None, &password, None, keep, &RequestMeta::local()).await?;
+    let change = reset(&password, args.keep_app_passwords);
+    let ended = app.change_password(Actor::Operator, &user.uid, change, &RequestMeta::local()).await?;
     if format == Format::Json {
         let reply = json!({
             "status": "password changed",

@@ -8,6 +8,19 @@ use crate::domain::random;
 use crate::domain::user::{AuthMethod, Role, User, Username, parse_display_name, parse_email};
 use crate::store::{SessionStore as _, SessionsEnded, UserChange, UserStore as _};
 
+/// A password change as asked for: by the user (with the old password) or as an
+/// admin's reset (without).
+#[derive(Debug, Clone, Copy)]
+pub struct PasswordChange<'a> {
+    pub old_password: Option<&'a str>,
+    pub new_password: &'a str,
+    /// The caller's own session, kept when users change their own password.
+    pub keep_session: Option<&'a str>,
+    /// An explicit choice about app passwords (`Some(true)` revokes them); `None`
+    /// takes the default of [`password::revokes_app_passwords`].
+    pub revoke_app_passwords: Option<bool>,
+}
+
 /// A new account as requested by an admin or the CLI.
 #[derive(Debug, Clone)]
 pub struct NewUser {
@@ -153,12 +166,10 @@ impl Gatehouse {
         &self,
         actor: Actor<'_>,
         uid: &str,
-        old_password: Option<&str>,
-        new_password: &str,
-        keep_session: Option<&str>,
-        revoke_app_passwords: Option<bool>,
+        change: PasswordChange<'_>,
         meta: &RequestMeta,
     ) -> Result<SessionsEnded, ServiceError> {
+        let PasswordChange { old_password, new_password, keep_session, revoke_app_passwords } = change;
         let target = self.store.user_by_uid(uid).await?.ok_or(ServiceError::NotFound("user"))?;
         let old = old_password.filter(|p| !p.is_empty());
         if policy::password_change(actor, &target, old.is_some())? {

@@ -11,7 +11,7 @@ use crate::domain::policy::{Actor, PolicyError, UserPatch};
 use crate::domain::session::{SessionKind, SessionView};
 use crate::domain::user::{AuthMethod, Role, UserView};
 use crate::service::Gatehouse;
-use crate::service::users::NewUser;
+use crate::service::users::{NewUser, PasswordChange};
 use crate::store::{EventStore as _, SessionFilter, SessionStore as _, UserStore as _};
 use crate::web::auth::WebUser;
 use crate::web::error::ApiError;
@@ -173,17 +173,13 @@ async fn change_password(
     ApiJson(b): ApiJson<PasswordBody>,
 ) -> Result<Json<Value>, ApiError> {
     let choice = b.app_password_choice()?;
-    let ended = app
-        .change_password(
-            Actor::User(&web.user),
-            &uid,
-            b.old_password.as_deref(),
-            &b.new_password,
-            Some(&web.session.id),
-            choice,
-            &meta,
-        )
-        .await?;
+    let change = PasswordChange {
+        old_password: b.old_password.as_deref(),
+        new_password: &b.new_password,
+        keep_session: Some(&web.session.id),
+        revoke_app_passwords: choice,
+    };
+    let ended = app.change_password(Actor::User(&web.user), &uid, change, &meta).await?;
     Ok(Json(json!({
         "status": "password changed",
         "sessions_ended": ended.sessions,
