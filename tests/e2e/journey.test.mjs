@@ -1,8 +1,11 @@
-// The journey of issue 6 in a real browser: admin creates bob; bob enables 2FA from the
-// setup key on the page, downloads the recovery code, activates, makes a WebDAV app
+// The journey of issue 6 in a real browser: admin creates bob; bob reloads the page at
+// the recovery-code step (2FA stays off), starts again with a new key and code, enables
+// 2FA from the setup key on the page, downloads the recovery code, activates, makes a WebDAV app
 // password and uses it with curl; logs in with password + code, then with the recovery
 // code (2FA is off afterwards); carol's 2FA (set up over the API) is disabled by the
-// admin in the User Details dialog and she logs in with her password alone. Every page
+// admin in the User Details dialog and she logs in with her password alone; the admin's
+// reset of bob's password revokes his app passwords; the forms save values at the edges
+// of the server's field rules (issue 13). Every page
 // is saved as a screenshot under target/e2e-screenshots/.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
