@@ -32,13 +32,16 @@
     if (next !== document.getElementById('pw-repeat').value) {
       throw new Error('the new passwords do not match. Please type the same password twice.');
     }
+    const revokeApps = document.getElementById('pw-revoke-apps').checked;
     await GH.api('PUT', userUrl + '/password', {
       old_password: document.getElementById('pw-old').value,
-      new_password: next
+      new_password: next,
+      revoke_app_passwords: revokeApps
     });
     pwDialog.dataset.reload = '';
     pwDialog.close();
-    reloadWith('Your password has been changed. Your other sessions have been logged out.');
+    reloadWith('Your password has been changed. Your other sessions have been logged out' +
+      (revokeApps ? ' and all app passwords have been revoked.' : '; your app passwords keep working.'));
   });
 
   // Revoke a session or an app password (both are sessions of this user).

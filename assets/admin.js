@@ -167,10 +167,18 @@
       event.preventDefault();
       if (!reset.reportValidity()) return;
       attempt(async function () {
-        await GH.api('PUT', userUrl(user.uid) + '/password', { new_password: $('user-new-password').value });
+        const keep = $('user-keep-apps').checked;
+        const done = await GH.api('PUT', userUrl(user.uid) + '/password', {
+          new_password: $('user-new-password').value,
+          keep_app_passwords: keep
+        });
         reset.reset();
         sessionRows(await GH.api('GET', userUrl(user.uid) + '/sessions'));
-        say('The password of ' + user.username + ' has been reset.', false);
+        const ended = done && typeof done.sessions_ended === 'number' ? done.sessions_ended : 0;
+        const revoked = done && typeof done.app_passwords_revoked === 'number' ? done.app_passwords_revoked : 0;
+        say('The password of ' + user.username + ' has been reset. ' +
+          ended + (ended === 1 ? ' session' : ' sessions') + ' ended; ' +
+          (keep ? 'app passwords kept.' : revoked + (revoked === 1 ? ' app password' : ' app passwords') + ' revoked.'), false);
       });
     });
   }

@@ -1,6 +1,9 @@
-/* The 2-Factor Authentication dialog: confirm the password, scan the QR code or type
-   the setup key, enter the code, then keep the recovery code (Download, Print, Copy)
-   and say so before finishing. When 2FA is on: status and Deactivate. */
+/* The 2-Factor Authentication dialog, in the seed's order: confirm the password, scan
+   the QR code or type the setup key, enter the code (the answer carries the recovery
+   code), keep the recovery code (Download, Print, Copy), say so, and only then Activate
+   turns 2FA on. Leaving or reloading before Activate leaves 2FA off; opening the dialog
+   again starts over with a new key and a new code. When 2FA is on: status and
+   Deactivate. */
 'use strict';
 
 (function () {
@@ -11,7 +14,6 @@
   const base = '/api/v1/users/' + encodeURIComponent(body.uid) + '/passcode';
   const active = dialog.dataset.active === 'true';
   let recoveryCode = '';
-  let mustActivate = false;
   let locked = false;
 
   // The recovery code must not be lost by an accidental Escape.
@@ -51,8 +53,16 @@
   const done = document.getElementById('tfa-finish');
   const closeX = dialog.querySelector('.dialog-head [data-close]');
 
+  // Cancel at the recovery-code step: nothing was activated, the next opening starts over.
+  dialog.addEventListener('close', function () {
+    if (!locked) return;
+    locked = false;
+    recoveryCode = '';
+    closeX.hidden = false;
+    document.getElementById('tfa-recovery-code').textContent = '';
+  });
+
   dialog.addEventListener('gh:open', function () {
-    if (locked) return;
     pwForm.reset();
     setupForm.reset();
     GH.showStep(dialog, 'password');
@@ -72,16 +82,8 @@
   GH.onSubmit(setupForm, async function () {
     const code = document.getElementById('tfa-code').value.replace(/\s+/g, '');
     const confirmed = await GH.api('POST', base + '/confirm', { code: code });
-    if (confirmed && confirmed.recovery_code) {
-      recoveryCode = confirmed.recovery_code;
-      mustActivate = true;
-      done.textContent = 'Activate';
-    } else {
-      const activated = await GH.api('POST', base + '/activate');
-      recoveryCode = activated.recovery_code;
-      mustActivate = false;
-      dialog.dataset.reload = '1';
-    }
+    if (!confirmed || !confirmed.recovery_code) throw new Error('the server sent no recovery code. Please start again.');
+    recoveryCode = confirmed.recovery_code;
     document.getElementById('tfa-recovery-code').textContent = recoveryCode;
     saved.checked = false;
     done.disabled = true;
@@ -95,7 +97,7 @@
 
   GH.onSubmit(recoveryForm, async function () {
     if (!saved.checked) throw new Error('please confirm that you have saved your recovery code.');
-    if (mustActivate) await GH.api('POST', base + '/activate');
+    await GH.api('POST', base + '/activate');
     closeX.hidden = false;
     finish('2-factor authentication is now enabled. Keep your recovery code in a safe place.');
   });

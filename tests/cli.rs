@@ -106,8 +106,61 @@ async fn passwd_reads_a_piped_password_and_ends_web_sessions(db: Db) {
     assert!(audit.status.success());
     let events: Value = serde_json::from_str(&stdout(&audit)).unwrap();
     let kinds: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap()).collect();
-    assert!(kinds.contains(&"password.changed") && kinds.contains(&"login.ok"), "{kinds:?}");
+    assert!(kinds.contains(&"password.reset") && kinds.contains(&"login.ok"), "{kinds:?}");
     assert!(!stdout(&audit).contains("gina-password"));
+}
+
+/// A new app password with full access for ivy.
+async fn app_password_of(t: &common::TestApp, password: &str) -> String {
+    t.app_password("ivy", password, "*", 0).await["access_token"].as_str().unwrap().to_owned()
+}
+
+/// Whether an app password of `user` still logs in.
+async fn app_password_works(t: &common::TestApp, user: &str, app: &str) -> bool {
+    t.get_basic("/api/v1/session", user, app).await.status == StatusCode::OK
+}
+
+async fn cli_resets_revoke_app_passwords_unless_kept(db: Db) {
+    let t = spawn(db).await;
+    t.cli(&["users", "add", "ivy", "--password", "ivy-password-1"]);
+
+    // `passwd`: all sessions end and app passwords are revoked.
+    let web = t.login("ivy", "ivy-password-1").await;
+    let first = app_password_of(&t, "ivy-password-1").await;
+    let out = t.cli_with_stdin(&["passwd", "ivy", "--json"], "ivy-password-2\n");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let reply: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(reply["app_passwords_revoked"], 1, "{reply}");
+    assert_eq!(t.get("/api/v1/session", &web).await.status, StatusCode::UNAUTHORIZED);
+    assert!(!app_password_works(&t, "ivy", &first).await);
+
+    // `passwd --keep-app-passwords`: web sessions end, app passwords stay.
+    let web = t.login("ivy", "ivy-password-2").await;
+    let second = app_password_of(&t, "ivy-password-2").await;
+    let out = t.cli_with_stdin(&["passwd", "ivy", "--keep-app-passwords"], "ivy-password-3\n");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("app passwords kept"), "{}", stdout(&out));
+    assert_eq!(t.get("/api/v1/session", &web).await.status, StatusCode::UNAUTHORIZED);
+    assert!(app_password_works(&t, "ivy", &second).await);
+
+    // `users mod --password`: the same default, the same choice.
+    let out = t.cli(&["users", "mod", "ivy", "--password", "ivy-password-4", "--keep-app-passwords"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(app_password_works(&t, "ivy", &second).await);
+    let out = t.cli(&["users", "mod", "ivy", "--password", "ivy-password-5"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!app_password_works(&t, "ivy", &second).await);
+    let out = t.cli(&["users", "mod", "ivy", "--keep-app-passwords"]);
+    assert!(!out.status.success(), "--keep-app-passwords needs --password");
+    assert!(stderr(&out).contains("--password"), "{}", stderr(&out));
+    t.login("ivy", "ivy-password-5").await;
+
+    let audit = t.cli(&["audit", "logins", "ivy", "--json"]);
+    let events: Value = serde_json::from_str(&stdout(&audit)).unwrap();
+    let resets: Vec<&Value> = events.as_array().unwrap().iter().filter(|e| e["event"] == "password.reset").collect();
+    assert_eq!(resets.len(), 4, "{resets:?}");
+    assert!(resets.iter().all(|e| e["actor"] == "cli"), "{resets:?}");
+    assert_eq!(resets.iter().filter(|e| e["detail"].as_str().unwrap().contains("app passwords kept")).count(), 2);
 }
 
 /// On a terminal the password is asked for twice and never echoed. `script` gives the
@@ -157,6 +210,7 @@ on_both_databases!(
     users_add_mod_show_rm_round_trip_while_the_server_runs,
     cli_errors_are_clear_and_exit_non_zero,
     passwd_reads_a_piped_password_and_ends_web_sessions,
+    cli_resets_revoke_app_passwords_unless_kept,
     passwd_on_a_terminal_asks_twice_without_echo,
     the_first_start_bootstraps_an_admin_once,
 );

@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::{Db, TestApp, oathtool, spawn, stderr, stdout, unix_now};
+use std::sync::Arc;
+
+use common::{Db, TestApp, oathtool, spawn, spawn_with_clock, stderr, stdout, unix_now};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -52,11 +54,17 @@ async fn setup_with_oathtool_then_login_with_a_code(db: Db) {
     let ok = t.call(Method::POST, &format!("{base}/confirm"), Some(&token), Some(json!({"code": code}))).await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
     assert!(ok.body["verified_at"].is_string());
+    assert!(ok.body["activated_at"].is_null(), "confirming does not turn 2FA on");
+    // The recovery code comes with the confirmation, before activation (the seed's order).
+    let recovery = ok.body["recovery_code"].as_str().unwrap();
+    assert!(recovery.replace('-', "").len() >= 16);
+    assert_eq!(t.get("/api/v1/session", &token).await.body["user"]["auth_method"], "default");
+    assert!(t.get(&base, &token).await.body.get("recovery_code").is_none(), "shown once");
     let other_session = t.login("bob", "bob-password-1").await;
     let active = t.call(Method::POST, &format!("{base}/activate"), Some(&token), None).await;
     assert_eq!(active.status, StatusCode::OK);
-    let recovery = active.body["recovery_code"].as_str().unwrap();
-    assert!(recovery.replace('-', "").len() >= 16);
+    assert!(active.body.get("recovery_code").is_none(), "the code was shown at confirm, not again");
+    assert!(active.body["activated_at"].is_string());
     assert_eq!(t.get("/api/v1/session", &token).await.status, StatusCode::OK, "the activating session stays");
     assert_eq!(t.get("/api/v1/session", &other_session).await.status, StatusCode::UNAUTHORIZED);
     assert_eq!(t.get("/api/v1/session", &token).await.body["user"]["auth_method"], "2fa");
@@ -304,7 +312,119 @@ async fn basic_auth_with_the_account_password_stops_when_2fa_is_on(db: Db) {
     assert!(r.body["message"].as_str().unwrap().contains("create an app password"));
 }
 
+/// Starts a setup for `uid` and returns its setup key.
+async fn start_setup(t: &TestApp, uid: &str, token: &str, password: &str) -> String {
+    let base = format!("/api/v1/users/{uid}/passcode");
+    let r = t.call(Method::POST, &base, Some(token), Some(json!({"type": "totp", "password": password}))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    r.body["secret"].as_str().unwrap().to_owned()
+}
+
+/// Confirms the setup with a code for `key` at `at`; returns the recovery code.
+async fn confirm_setup(t: &TestApp, uid: &str, token: &str, key: &str, at: i64) -> String {
+    let path = format!("/api/v1/users/{uid}/passcode/confirm");
+    let r = t.call(Method::POST, &path, Some(token), Some(json!({"code": oathtool(key, at)}))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    r.body["recovery_code"].as_str().unwrap().to_owned()
+}
+
+async fn a_confirmed_but_never_activated_setup_leaves_the_account_as_it_was(db: Db) {
+    let t = spawn(db).await;
+    let uid = bob(&t).await;
+    let token = t.login("bob", "bob-password-1").await;
+    let base = format!("/api/v1/users/{uid}/passcode");
+    let first_key = start_setup(&t, &uid, &token, "bob-password-1").await;
+    let first_code = confirm_setup(&t, &uid, &token, &first_key, unix_now()).await;
+
+    // The page was reloaded at the recovery-code step: nothing was activated.
+    let me = t.get("/api/v1/session", &token).await;
+    assert_eq!(me.body["user"]["auth_method"], "default");
+    let plain = t.login_reply("bob", "bob-password-1").await;
+    assert_eq!(plain.status, StatusCode::OK, "the password alone still logs in: {}", plain.text);
+    assert!(plain.body.get("notice").is_none());
+    let basic = t.get_basic("/api/v1/session", "bob", "bob-password-1").await;
+    assert_eq!(basic.status, StatusCode::OK, "the account password still works for Basic auth");
+
+    // Opening the dialog again starts over: a new key and, after confirming, a new code.
+    let second_key = start_setup(&t, &uid, &token, "bob-password-1").await;
+    assert_ne!(second_key, first_key, "a new key");
+    let early = t.call(Method::POST, &format!("{base}/activate"), Some(&token), None).await;
+    assert_eq!(early.status, StatusCode::CONFLICT, "the old confirmation does not carry over: {}", early.text);
+    let second_code = confirm_setup(&t, &uid, &token, &second_key, unix_now() + 30).await;
+    assert_ne!(second_code, first_code, "a new recovery code");
+    let active = t.call(Method::POST, &format!("{base}/activate"), Some(&token), None).await;
+    assert_eq!(active.status, StatusCode::OK, "{}", active.text);
+    assert_eq!(t.login_reply("bob", "bob-password-1").await.error(), "passcode required");
+
+    // The first setup's recovery code no longer matters; the second one works.
+    let old = t.login_with_code("bob", "bob-password-1", &first_code).await;
+    assert_eq!(old.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(old.error(), "invalid passcode");
+    let new = t.login_with_code("bob", "bob-password-1", &second_code).await;
+    assert_eq!(new.status, StatusCode::OK, "{}", new.text);
+    let events = t.get(&format!("/api/v1/users/{uid}/events"), &token).await;
+    let enabled = events.body.as_array().unwrap().iter().filter(|e| e["event"] == "2fa.enabled").count();
+    assert_eq!(enabled, 1, "2FA was enabled once, by the activation");
+}
+
+async fn activation_needs_a_confirmed_setup(db: Db) {
+    let t = spawn(db).await;
+    let uid = bob(&t).await;
+    let token = t.login("bob", "bob-password-1").await;
+    let activate = format!("/api/v1/users/{uid}/passcode/activate");
+    let none = t.call(Method::POST, &activate, Some(&token), None).await;
+    assert_eq!(none.status, StatusCode::NOT_FOUND, "no setup at all: {}", none.text);
+    start_setup(&t, &uid, &token, "bob-password-1").await;
+    let unconfirmed = t.call(Method::POST, &activate, Some(&token), None).await;
+    assert_eq!(unconfirmed.status, StatusCode::CONFLICT);
+    assert!(unconfirmed.body["message"].as_str().unwrap().to_lowercase().contains("confirm"), "{}", unconfirmed.text);
+    assert_eq!(t.get("/api/v1/session", &token).await.body["user"]["auth_method"], "default");
+    t.login("bob", "bob-password-1").await;
+}
+
+async fn a_pending_setup_expires_after_30_minutes(db: Db) {
+    let clock = Arc::new(gatehouse::clock::OffsetClock::default());
+    let t = spawn_with_clock(db, clock.clone()).await;
+    let uid = bob(&t).await;
+    let token = t.login("bob", "bob-password-1").await;
+    let base = format!("/api/v1/users/{uid}/passcode");
+
+    // Confirmed, then left for 30 minutes: activating is refused and the setup is gone.
+    let key = start_setup(&t, &uid, &token, "bob-password-1").await;
+    confirm_setup(&t, &uid, &token, &key, t.app.now()).await;
+    clock.advance(29 * 60);
+    assert_eq!(t.get(&base, &token).await.status, StatusCode::OK, "still pending after 29 minutes");
+    clock.advance(60);
+    let late = t.call(Method::POST, &format!("{base}/activate"), Some(&token), None).await;
+    assert_eq!(late.status, StatusCode::CONFLICT, "{}", late.text);
+    assert!(late.body["message"].as_str().unwrap().contains("expired"), "{}", late.text);
+    assert_eq!(t.get(&base, &token).await.status, StatusCode::NOT_FOUND, "the expired setup is removed");
+    assert_eq!(t.get("/api/v1/session", &token).await.body["user"]["auth_method"], "default");
+    t.login("bob", "bob-password-1").await;
+
+    // An unconfirmed setup expires the same way: its code is no longer taken.
+    let key = start_setup(&t, &uid, &token, "bob-password-1").await;
+    clock.advance(31 * 60);
+    let path = format!("{base}/confirm");
+    let r = t.call(Method::POST, &path, Some(&token), Some(json!({"code": oathtool(&key, t.app.now())}))).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+
+    // Starting again works, and a prompt setup activates.
+    let key = start_setup(&t, &uid, &token, "bob-password-1").await;
+    confirm_setup(&t, &uid, &token, &key, t.app.now()).await;
+    clock.advance(10 * 60);
+    let ok = t.call(Method::POST, &format!("{base}/activate"), Some(&token), None).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+    // An active authenticator never expires.
+    clock.advance(24 * 3600);
+    assert_eq!(t.get(&base, &token).await.status, StatusCode::OK);
+    assert_eq!(t.login_reply("bob", "bob-password-1").await.error(), "passcode required");
+}
+
 on_both_databases!(
+    a_confirmed_but_never_activated_setup_leaves_the_account_as_it_was,
+    activation_needs_a_confirmed_setup,
+    a_pending_setup_expires_after_30_minutes,
     setup_with_oathtool_then_login_with_a_code,
     the_qr_code_decodes_to_the_otpauth_uri,
     setup_can_restart_until_active_and_not_after,

@@ -149,7 +149,78 @@ async fn unknown_addresses_get_a_page_in_a_browser_and_json_elsewhere(db: Db) {
     assert_eq!(script.json::<serde_json::Value>().await.unwrap()["error"], "not_found");
 }
 
+/// The attributes of the `<input>` whose id is `id` (values as written in the HTML).
+fn input_attrs(html: &str, id: &str) -> std::collections::HashMap<String, String> {
+    let at = html.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("no element #{id}"));
+    let start = html[..at].rfind('<').unwrap();
+    let end = at + html[at..].find('>').unwrap();
+    let tag = &html[start..end];
+    assert!(tag.starts_with("<input"), "#{id} is an input: {tag}");
+    let mut attrs = std::collections::HashMap::new();
+    let mut rest = &tag["<input".len()..];
+    while let Some(eq) = rest.find("=\"") {
+        let name = rest[..eq].split_whitespace().last().unwrap().to_owned();
+        let value_end = rest[eq + 2..].find('"').unwrap();
+        attrs.insert(name, rest[eq + 2..eq + 2 + value_end].to_owned());
+        rest = &rest[eq + 2 + value_end + 1..];
+    }
+    attrs
+}
+
+/// Checks that the input `id` carries exactly `expected` among the validating
+/// attributes (maxlength, minlength, pattern, type), and nothing stricter.
+fn assert_rules(html: &str, id: &str, expected: &[(&str, String)]) {
+    let attrs = input_attrs(html, id);
+    for key in ["maxlength", "minlength", "pattern"] {
+        let want = expected.iter().find(|(k, _)| *k == key).map(|(_, v)| v.as_str());
+        assert_eq!(attrs.get(key).map(String::as_str), want, "#{id} {key}");
+    }
+    assert_ne!(attrs.get("type").map(String::as_str), Some("email"), "#{id}: type=email is stricter than the server");
+}
+
+async fn the_forms_render_the_servers_field_rules(db: Db) {
+    use gatehouse::domain::fields::{
+        APP_NAME_MAX, EMAIL_MAX, NAME_MAX, PASSWORD_MAX, PASSWORD_MIN, USERNAME_MAX, USERNAME_PATTERN,
+    };
+    let t = spawn(db).await;
+    let admin = t.admin_token().await;
+    let max = |n: usize| ("maxlength", n.to_string());
+    let min = |n: usize| ("minlength", n.to_string());
+    let password = [min(PASSWORD_MIN), max(PASSWORD_MAX)];
+
+    let account = page(&t, "/settings/account", Some(&admin)).await.html;
+    assert_rules(&account, "profile-name", &[max(NAME_MAX)]);
+    assert_rules(&account, "profile-email", &[max(EMAIL_MAX)]);
+    assert_rules(&account, "pw-new", &password);
+    assert_rules(&account, "pw-repeat", &password);
+    assert_rules(&account, "app-name", &[max(APP_NAME_MAX)]);
+    assert!(account.contains(&format!("At least {PASSWORD_MIN} characters.")));
+    assert_eq!(input_attrs(&account, "pw-revoke-apps")["type"], "checkbox");
+
+    let users = page(&t, "/admin/users", Some(&admin)).await.html;
+    assert_rules(&users, "new-username", &[max(USERNAME_MAX), ("pattern", USERNAME_PATTERN.to_owned())]);
+    assert_rules(&users, "new-name", &[max(NAME_MAX)]);
+    assert_rules(&users, "new-email", &[max(EMAIL_MAX)]);
+    assert_rules(&users, "new-password", &password);
+    assert_rules(&users, "user-name", &[max(NAME_MAX)]);
+    assert_rules(&users, "user-email", &[max(EMAIL_MAX)]);
+    assert_rules(&users, "user-new-password", &password);
+    assert_eq!(input_attrs(&users, "user-keep-apps")["type"], "checkbox");
+    assert!(!account.contains("type=\"email\"") && !users.contains("type=\"email\""));
+
+    // The values at those edges are what the API accepts.
+    let username = format!("a{}", "-".repeat(USERNAME_MAX - 1));
+    let body = json!({"username": username, "password": "p".repeat(PASSWORD_MIN), "name": "é".repeat(NAME_MAX),
+                      "email": format!("ü+{}@b", "x".repeat(EMAIL_MAX - 5))});
+    let r = t.call(Method::POST, "/api/v1/users", Some(&admin), Some(body)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let body = json!({"username": format!("{username}x"), "password": "p".repeat(PASSWORD_MIN)});
+    let r = t.call(Method::POST, "/api/v1/users", Some(&admin), Some(body)).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "one past the edge: {}", r.text);
+}
+
 on_both_databases!(
+    the_forms_render_the_servers_field_rules,
     visitors_without_a_web_session_are_sent_to_the_login_page,
     logged_in_visitors_go_straight_to_their_pages,
     the_account_page_shows_the_visitors_own_security,

@@ -271,7 +271,87 @@ async fn unknown_users_are_404(db: Db) {
     }
 }
 
+/// The events of `uid` whose kind is `kind`, as the admin reads them.
+async fn events_of(t: &common::TestApp, uid: &str, kind: &str) -> Vec<serde_json::Value> {
+    let admin = t.admin_token().await;
+    let r = t.get(&format!("/api/v1/users/{uid}/events"), &admin).await;
+    r.body.as_array().unwrap().iter().filter(|e| e["event"] == kind).cloned().collect()
+}
+
+async fn an_admin_reset_ends_all_sessions_and_revokes_app_passwords_unless_kept(db: Db) {
+    let t = spawn(db).await;
+    let admin = t.admin_token().await;
+    let bob = t.create_user("bob", "bob-password-1", json!({"webdav": true})).await;
+    let uid = bob["uid"].as_str().unwrap();
+    let web = t.login("bob", "bob-password-1").await;
+    let app = t.app_password("bob", "bob-password-1", "*", 0).await["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(t.get_basic("/api/v1/session", "bob", &app).await.status, StatusCode::OK);
+    let path = format!("/api/v1/users/{uid}/password");
+
+    // The default: an intruder's sessions and app passwords all end.
+    let r = t.call(Method::PUT, &path, Some(&admin), Some(json!({"new_password": "reset-password-1"}))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["app_passwords_revoked"], 1);
+    assert_eq!(r.body["sessions_ended"], 2, "both of bob's web logins");
+    assert_eq!(t.get("/api/v1/session", &web).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(t.get_basic("/api/v1/session", "bob", &app).await.status, StatusCode::UNAUTHORIZED);
+    let list = t.get(&format!("/api/v1/users/{uid}/sessions"), &admin).await;
+    assert_eq!(list.body, json!([]), "nothing of bob's is left");
+    let reset = events_of(&t, uid, "password.reset").await;
+    assert_eq!(reset.len(), 1, "{reset:?}");
+    assert_eq!(reset[0]["actor"], "user:admin");
+    assert!(reset[0]["detail"].as_str().unwrap().contains("app passwords revoked (1)"), "{reset:?}");
+
+    // Kept on request: the web sessions still end, the app password works.
+    let web = t.login("bob", "reset-password-1").await;
+    let app = t.app_password("bob", "reset-password-1", "*", 0).await["access_token"].as_str().unwrap().to_owned();
+    let body = json!({"new_password": "reset-password-2", "keep_app_passwords": true});
+    let r = t.call(Method::PUT, &path, Some(&admin), Some(body)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["app_passwords_revoked"], 0);
+    assert_eq!(t.get("/api/v1/session", &web).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(t.get_basic("/api/v1/session", "bob", &app).await.status, StatusCode::OK);
+    let reset = events_of(&t, uid, "password.reset").await;
+    assert!(reset.iter().any(|e| e["detail"].as_str().unwrap().contains("app passwords kept")), "{reset:?}");
+
+    // A contradiction is refused and changes nothing.
+    let body = json!({"new_password": "reset-password-3", "keep_app_passwords": true, "revoke_app_passwords": true});
+    let r = t.call(Method::PUT, &path, Some(&admin), Some(body)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    t.login("bob", "reset-password-2").await;
+}
+
+async fn an_own_change_keeps_app_passwords_unless_asked(db: Db) {
+    let t = spawn(db).await;
+    let bob = t.create_user("bob", "bob-password-1", json!({})).await;
+    let uid = bob["uid"].as_str().unwrap();
+    let here = t.login("bob", "bob-password-1").await;
+    let app = t.app_password("bob", "bob-password-1", "*", 0).await["access_token"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/users/{uid}/password");
+
+    let body = json!({"old_password": "bob-password-1", "new_password": "bob-password-2"});
+    let r = t.call(Method::PUT, &path, Some(&here), Some(body)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["app_passwords_revoked"], 0);
+    assert_eq!(t.get_basic("/api/v1/session", "bob", &app).await.status, StatusCode::OK, "app passwords keep working");
+
+    let body =
+        json!({"old_password": "bob-password-2", "new_password": "bob-password-3", "revoke_app_passwords": true});
+    let r = t.call(Method::PUT, &path, Some(&here), Some(body)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["app_passwords_revoked"], 1);
+    assert_eq!(t.get_basic("/api/v1/session", "bob", &app).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(t.get("/api/v1/session", &here).await.status, StatusCode::OK, "the caller stays logged in");
+    let changed = events_of(&t, uid, "password.changed").await;
+    assert_eq!(changed.len(), 2);
+    assert!(changed.iter().all(|e| e["actor"] == "user:bob"), "{changed:?}");
+    assert!(changed[0]["detail"].as_str().unwrap().contains("app passwords revoked (1)"), "newest first: {changed:?}");
+    assert!(changed[1]["detail"].as_str().unwrap().contains("app passwords kept"), "{changed:?}");
+}
+
 on_both_databases!(
+    an_admin_reset_ends_all_sessions_and_revokes_app_passwords_unless_kept,
+    an_own_change_keeps_app_passwords_unless_asked,
     admins_manage_users_and_users_only_themselves,
     usernames_are_unique_regardless_of_case,
     password_change_ends_the_other_sessions,

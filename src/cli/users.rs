@@ -8,7 +8,7 @@ use super::{CliError, prompt};
 use crate::clock::rfc3339;
 use crate::domain::policy::{Actor, UserPatch};
 use crate::domain::user::{AuthMethod, Role, User};
-use crate::service::users::NewUser;
+use crate::service::users::{NewUser, PasswordChange};
 use crate::service::{Gatehouse, RequestMeta};
 use crate::store::UserStore as _;
 
@@ -64,9 +64,12 @@ pub struct ModArgs {
     pub name: Option<String>,
     #[arg(long, short)]
     pub email: Option<String>,
-    /// New password
+    /// New password: ends all of the user's sessions and revokes their app passwords
     #[arg(long, short)]
     pub password: Option<String>,
+    /// With --password: keep the user's app passwords
+    #[arg(long, requires = "password")]
+    pub keep_app_passwords: bool,
     #[arg(long, short, value_parser = parse_role)]
     pub role: Option<Role>,
     /// Make the account a super admin
@@ -92,12 +95,27 @@ pub struct ModArgs {
     pub disable_2fa: bool,
 }
 
+/// Sets a user's password as an account recovery: ends all of the user's sessions and
+/// revokes their app passwords, unless --keep-app-passwords.
 #[derive(Debug, Args)]
 pub struct PasswdArgs {
     pub username: String,
     /// The new password (asked for without echo when omitted; read from stdin when piped)
     #[arg(long, short)]
     pub password: Option<String>,
+    /// Keep the user's app passwords (by default they are revoked with all sessions)
+    #[arg(long)]
+    pub keep_app_passwords: bool,
+}
+
+/// The operator's reset to `password`: app passwords are revoked unless `keep`.
+fn reset(password: &str, keep: bool) -> PasswordChange<'_> {
+    PasswordChange {
+        old_password: None,
+        new_password: password,
+        keep_session: None,
+        revoke_app_passwords: keep.then_some(false),
+    }
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -180,7 +198,7 @@ pub async fn run(app: &Gatehouse, cmd: UsersCommand, format: Format) -> Result<(
             };
             let mut updated = app.update_user(Actor::Operator, &user.uid, patch, &meta).await?;
             if let Some(p) = m.password {
-                app.change_password(Actor::Operator, &user.uid, None, &p, None, &meta).await?;
+                app.change_password(Actor::Operator, &user.uid, reset(&p, m.keep_app_passwords), &meta).await?;
                 updated = find(app, &updated.username).await?;
             }
             print_user(format, &updated);
@@ -207,11 +225,23 @@ pub async fn passwd(app: &Gatehouse, args: PasswdArgs, format: Format) -> Result
         Some(p) => zeroize::Zeroizing::new(p),
         None => prompt::new_password(&format!("New password for {}", user.username))?,
     };
-    app.change_password(Actor::Operator, &user.uid, None, &password, None, &RequestMeta::local()).await?;
+    let change = reset(&password, args.keep_app_passwords);
+    let ended = app.change_password(Actor::Operator, &user.uid, change, &RequestMeta::local()).await?;
     if format == Format::Json {
-        println!("{}", json!({ "status": "password changed", "username": user.username }));
+        let reply = json!({
+            "status": "password changed",
+            "username": user.username,
+            "sessions_ended": ended.sessions,
+            "app_passwords_revoked": ended.app_passwords,
+        });
+        println!("{reply}");
     } else {
-        println!("password changed for {}", user.username);
+        let apps = if args.keep_app_passwords {
+            "app passwords kept".to_owned()
+        } else {
+            format!("{} app password(s) revoked", ended.app_passwords)
+        };
+        println!("password changed for {}: {} session(s) ended, {apps}", user.username, ended.sessions);
     }
     Ok(())
 }

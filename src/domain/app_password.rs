@@ -5,8 +5,18 @@ use std::fmt;
 
 use zeroize::{Zeroize, Zeroizing};
 
+use super::fields::{self, APP_NAME_MAX};
+
 /// Length of an app password in bytes (and characters): 26 + 1 checksum character.
 pub const APP_PASSWORD_LEN: usize = 27;
+
+/// The name of an app password (or an access token): 1 to [`APP_NAME_MAX`] characters
+/// after trimming, no control characters. `None` when refused.
+pub fn parse_name(raw: &str) -> Option<String> {
+    let name = raw.trim();
+    let ok = !name.is_empty() && fields::length(name) <= APP_NAME_MAX && !name.chars().any(char::is_control);
+    ok.then(|| name.to_owned())
+}
 
 /// Byte positions of the dashes that split the password into groups of six.
 const DASH_POSITIONS: [usize; 3] = [6, 13, 20];

@@ -14,6 +14,8 @@ pub enum EventKind {
     Throttled,
     Logout,
     PasswordChanged,
+    /// An admin (or the CLI) set a user's password: the account-recovery reset.
+    PasswordReset,
     TwoFactorEnabled,
     TwoFactorDisabled,
     RecoveryCodeUsed,
@@ -38,6 +40,7 @@ impl EventKind {
             EventKind::Throttled => "login.throttled",
             EventKind::Logout => "logout",
             EventKind::PasswordChanged => "password.changed",
+            EventKind::PasswordReset => "password.reset",
             EventKind::TwoFactorEnabled => "2fa.enabled",
             EventKind::TwoFactorDisabled => "2fa.disabled",
             EventKind::RecoveryCodeUsed => "2fa.recovery_used",

@@ -4,6 +4,7 @@
 
 pub mod app_password;
 pub mod event;
+pub mod fields;
 pub mod password;
 pub mod policy;
 pub mod qr;

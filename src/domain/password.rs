@@ -5,16 +5,18 @@ use std::fmt;
 
 use zeroize::Zeroizing;
 
-/// Shortest and longest accepted password, in characters (ASVS 2.1.1 / 2.1.2).
-pub const MIN_LEN: usize = 8;
-pub const MAX_LEN: usize = 1024;
+use super::fields::{self, PASSWORD_MAX, PASSWORD_MIN};
+
+/// Shortest and longest accepted password, counted as [`fields::length`] counts.
+pub const MIN_LEN: usize = PASSWORD_MIN;
+pub const MAX_LEN: usize = PASSWORD_MAX;
 
 /// Why a new password was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PasswordError {
-    #[error("password must be at least 8 characters")]
+    #[error("password must be at least {} characters", MIN_LEN)]
     TooShort,
-    #[error("password must be at most 1024 characters")]
+    #[error("password must be at most {} characters", MAX_LEN)]
     TooLong,
     #[error("password must not contain control characters")]
     ControlChars,
@@ -28,7 +30,7 @@ pub struct NewPassword(Zeroizing<String>);
 impl NewPassword {
     /// Checks a password chosen for `username`.
     pub fn parse(raw: &str, username: &str) -> Result<Self, PasswordError> {
-        let n = raw.chars().count();
+        let n = fields::length(raw);
         if n < MIN_LEN {
             return Err(PasswordError::TooShort);
         }
@@ -55,6 +57,14 @@ impl fmt::Debug for NewPassword {
     }
 }
 
+/// Whether a password change revokes the account's app passwords. An admin's reset
+/// does by default — the usual reason for one is a compromised account, and an intruder
+/// may have made app passwords — while the user's own change does not (their sync apps
+/// keep working). `asked` is an explicit choice that overrides either default.
+pub fn revokes_app_passwords(own_change: bool, asked: Option<bool>) -> bool {
+    asked.unwrap_or(!own_change)
+}
+
 /// A presented password is only worth hashing if it could have been set: this bounds the
 /// work an attacker can request (no megabyte "passwords").
 pub fn presentable(raw: &str) -> bool {
@@ -77,6 +87,20 @@ mod tests {
     fn refuses_control_chars_and_username() {
         assert_eq!(NewPassword::parse("abc\ndefgh", "u").err(), Some(PasswordError::ControlChars));
         assert_eq!(NewPassword::parse("AliceSmith", "alicesmith").err(), Some(PasswordError::SameAsUsername));
+    }
+
+    #[test]
+    fn a_reset_revokes_app_passwords_unless_kept() {
+        assert!(revokes_app_passwords(false, None));
+        assert!(!revokes_app_passwords(false, Some(false)));
+        assert!(!revokes_app_passwords(true, None));
+        assert!(revokes_app_passwords(true, Some(true)));
+    }
+
+    #[test]
+    fn lengths_count_like_the_browser() {
+        assert!(NewPassword::parse(&"😀".repeat(4), "u").is_ok(), "4 emoji are 8 UTF-16 units");
+        assert_eq!(NewPassword::parse(&"😀".repeat(513), "u").err(), Some(PasswordError::TooLong));
     }
 
     #[test]

@@ -2,18 +2,19 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::fields::{self, EMAIL_MAX, NAME_MAX, USERNAME_MAX};
 use crate::clock::{UnixTime, rfc3339};
 
 /// Why a user field was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UserFieldError {
-    #[error("username must be 1 to 64 characters")]
+    #[error("username must be 1 to {} characters", USERNAME_MAX)]
     UsernameLength,
     #[error("username may only contain letters, digits, '.', '_', '-' and '@', and must start with a letter or digit")]
     UsernameChars,
-    #[error("display name must be at most 200 characters without control characters")]
+    #[error("display name must be at most {} characters without control characters", NAME_MAX)]
     Name,
-    #[error("email must be at most 254 characters, contain '@' and no spaces")]
+    #[error("email must be at most {} characters, contain one '@' with text on both sides and no spaces", EMAIL_MAX)]
     Email,
     #[error("role must be one of admin, user, guest")]
     Role,
@@ -21,19 +22,19 @@ pub enum UserFieldError {
     AuthMethod,
 }
 
-/// A login name: 1-64 characters of `[A-Za-z0-9._@-]`, starting alphanumeric.
+/// A login name: 1-64 characters of `[A-Za-z0-9._@-]`, starting alphanumeric
+/// ([`fields::USERNAME_PATTERN`]).
 /// Unique case-insensitively; [`Username::key`] is the form uniqueness is checked on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Username(String);
 
 impl Username {
     pub fn parse(raw: &str) -> Result<Self, UserFieldError> {
-        if raw.is_empty() || raw.len() > 64 {
+        if raw.is_empty() || fields::length(raw) > USERNAME_MAX {
             return Err(UserFieldError::UsernameLength);
         }
-        let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@');
-        let starts_ok = raw.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
-        if !starts_ok || !raw.chars().all(ok_char) {
+        let starts_ok = raw.chars().next().is_some_and(fields::username_first_char);
+        if !starts_ok || !raw.chars().all(fields::username_char) {
             return Err(UserFieldError::UsernameChars);
         }
         Ok(Self(raw.to_owned()))
@@ -59,23 +60,24 @@ pub fn same_username(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)
 }
 
-/// A display name: free text up to 200 characters, no control characters.
+/// A display name: free text up to [`NAME_MAX`] characters, no control characters.
 pub fn parse_display_name(raw: &str) -> Result<String, UserFieldError> {
     let trimmed = raw.trim();
-    if trimmed.chars().count() > 200 || trimmed.chars().any(char::is_control) {
+    if fields::length(trimmed) > NAME_MAX || trimmed.chars().any(char::is_control) {
         return Err(UserFieldError::Name);
     }
     Ok(trimmed.to_owned())
 }
 
 /// An email address, loosely checked (delivery is not our business): empty, or one '@'
-/// with text on both sides, no whitespace or control characters, at most 254 bytes.
+/// with text on both sides, no whitespace or control characters, at most [`EMAIL_MAX`]
+/// characters. Any Unicode is fine (`jürgen+tag@bücher.example`, `a@localhost`).
 pub fn parse_email(raw: &str) -> Result<String, UserFieldError> {
     let e = raw.trim();
     if e.is_empty() {
         return Ok(String::new());
     }
-    let valid = e.len() <= 254
+    let valid = fields::length(e) <= EMAIL_MAX
         && !e.chars().any(|c| c.is_whitespace() || c.is_control())
         && matches!(e.split_once('@'), Some((l, d)) if !l.is_empty() && !d.is_empty() && !d.contains('@'));
     if valid { Ok(e.to_owned()) } else { Err(UserFieldError::Email) }
@@ -239,6 +241,11 @@ mod tests {
         assert!(parse_display_name(&"x".repeat(201)).is_err());
         assert_eq!(parse_email(""), Ok(String::new()));
         assert!(parse_email("a@b").is_ok());
+        assert!(parse_email("Jürgen+tag@bücher").is_ok());
+        let longest = format!("{}@b", "é".repeat(EMAIL_MAX - 2));
+        assert!(parse_email(&longest).is_ok(), "counted in characters, not bytes");
+        assert!(parse_email(&format!("x{longest}")).is_err());
+        assert!(parse_display_name(&"ü".repeat(NAME_MAX)).is_ok());
         for bad in ["ab", "@b", "a@", "a b@c", "a@b@c"] {
             assert!(parse_email(bad).is_err(), "{bad}");
         }

@@ -59,11 +59,12 @@ fn check_lifetime(expires_in: i64) -> Result<(), ServiceError> {
 }
 
 fn check_name(name: &str) -> Result<String, ServiceError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(ServiceError::Invalid("the name must be 1 to 100 characters without control characters".into()));
-    }
-    Ok(name.to_owned())
+    crate::domain::app_password::parse_name(name).ok_or_else(|| {
+        ServiceError::Invalid(format!(
+            "the name must be 1 to {} characters without control characters",
+            crate::domain::fields::APP_NAME_MAX
+        ))
+    })
 }
 
 impl Gatehouse {

@@ -1,6 +1,12 @@
 //! Two-factor authentication: setting up a TOTP authenticator (start, confirm,
 //! activate), turning it off, and checking a code or the recovery code at login
 //! (SPEC §2 "Enable 2FA", "Recovery code", "Disable 2FA"; §4's replay rule).
+//!
+//! The setup follows the seed's order: start (a new key), confirm (a code from the
+//! app; the answer carries the recovery code, once), activate (2FA on). Until
+//! activation the setup is only pending: the account is exactly as before, starting
+//! again replaces the setup with a new key and a new recovery code, and a pending
+//! setup expires [`SETUP_TTL`] seconds after it was started.
 
 use serde::Serialize;
 
@@ -13,8 +19,11 @@ use crate::domain::totp::{self, TotpParams, TotpSecret};
 use crate::domain::user::{AuthMethod, User, username_key};
 use crate::store::{Passcode, PasscodeStore as _};
 
+/// How long a setup may stay pending (started but not activated): 30 minutes.
+pub const SETUP_TTL: i64 = 30 * 60;
+
 /// The passcode JSON of the API. Setup fields appear only in the answer that starts a
-/// setup; `recovery_code` only in the answer to activate.
+/// setup; `recovery_code` only in the answer to confirm.
 #[derive(Debug, Serialize)]
 pub struct PasscodeView {
     #[serde(rename = "type")]
@@ -110,13 +119,40 @@ impl Gatehouse {
         }
     }
 
-    /// The user's authenticator, if any.
+    /// The user's authenticator or pending setup, if any (an expired setup is gone).
     pub async fn passcode_status(&self, user: &User) -> Result<Option<Passcode>, ServiceError> {
-        Ok(self.store.passcode(&user.uid).await?)
+        match self.store.passcode(&user.uid).await? {
+            Some(p) if p.activated_at.is_none() => Ok(self.unexpired(p).await?),
+            other => Ok(other),
+        }
+    }
+
+    /// `p`, a pending setup, unless it has expired — then it is removed.
+    async fn unexpired(&self, p: Passcode) -> Result<Option<Passcode>, ServiceError> {
+        let started_by = self.now() - SETUP_TTL;
+        if p.created_at > started_by {
+            return Ok(Some(p));
+        }
+        self.store.discard_pending_passcode(&p.user_uid, started_by).await?;
+        Ok(None)
+    }
+
+    /// The pending setup of `user`: refused while 2FA is active, absent or expired.
+    async fn pending_setup(&self, user: &User) -> Result<Passcode, ServiceError> {
+        match self.store.passcode(&user.uid).await? {
+            Some(p) if p.activated_at.is_some() => {
+                Err(ServiceError::Conflict("two-factor authentication is already active".into()))
+            }
+            Some(p) => self.unexpired(p).await?.ok_or_else(|| {
+                ServiceError::Conflict("the two-factor setup has expired after 30 minutes; start again".into())
+            }),
+            None => Err(ServiceError::NotFound("two-factor setup")),
+        }
     }
 
     /// Step 1: after the password, a new secret with its setup key, URI and QR code.
-    /// Replaces an unfinished setup; refused while 2FA is active.
+    /// Replaces a pending setup (its key and recovery code no longer matter); refused
+    /// while 2FA is active.
     pub async fn start_totp_setup(
         &self,
         user: &User,
@@ -186,7 +222,9 @@ impl Gatehouse {
         }
     }
 
-    /// Step 2: a code from the app proves the setup. The code is consumed.
+    /// Step 2: a code from the app proves the setup; the code is consumed. The answer
+    /// carries the recovery code, shown this once and stored only as a hash. 2FA is
+    /// still off.
     pub async fn confirm_totp(
         &self,
         user: &User,
@@ -194,22 +232,22 @@ impl Gatehouse {
         meta: &RequestMeta,
     ) -> Result<PasscodeView, ServiceError> {
         let guard = self.throttle_begin(&username_key(&user.username), meta).await?;
-        let pending = match self.store.passcode(&user.uid).await? {
-            Some(p) if p.activated_at.is_none() => p,
-            Some(_) => return Err(ServiceError::Conflict("two-factor authentication is already active".into())),
-            None => return Err(ServiceError::NotFound("two-factor setup")),
-        };
+        let pending = self.pending_setup(user).await?;
         if !self.accept_totp(user, &pending, code, meta).await? {
             guard.failed(self).await;
             return Err(ServiceError::InvalidPasscode);
         }
         guard.neutral(self).await;
-        self.store.mark_verified(&user.uid, self.now()).await?;
+        let recovery = RecoveryCode::generate().map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let hash = self.hasher.hash(recovery.as_str()).await?;
+        if !self.store.mark_verified(&user.uid, &pending.secret_sealed, &hash, self.now()).await? {
+            return Err(ServiceError::Conflict("the setup changed meanwhile; start again".into()));
+        }
         let p = self.store.passcode(&user.uid).await?.ok_or(ServiceError::NotFound("two-factor setup"))?;
-        Ok(PasscodeView::status(&p))
+        Ok(PasscodeView { recovery_code: Some(recovery.as_str().to_owned()), ..PasscodeView::status(&p) })
     }
 
-    /// Step 3: turns 2FA on and returns the recovery code, shown this once. Ends the
+    /// Step 3, once the user has saved the recovery code: turns 2FA on. Ends the
     /// user's other web sessions; app passwords keep working.
     pub async fn activate_totp(
         &self,
@@ -217,22 +255,17 @@ impl Gatehouse {
         current_session: &str,
         meta: &RequestMeta,
     ) -> Result<PasscodeView, ServiceError> {
-        let p = match self.store.passcode(&user.uid).await? {
-            Some(p) if p.activated_at.is_some() => {
-                return Err(ServiceError::Conflict("two-factor authentication is already active".into()));
-            }
-            Some(p) if p.verified_at.is_some() => p,
-            Some(_) => return Err(ServiceError::Conflict("confirm a verification code first".into())),
-            None => return Err(ServiceError::NotFound("two-factor setup")),
-        };
-        let code = RecoveryCode::generate().map_err(|e| ServiceError::Internal(e.to_string()))?;
-        let hash = self.hasher.hash(code.as_str()).await?;
-        if !self.store.activate_passcode(&user.uid, &hash, self.now(), current_session).await? {
+        let p = self.pending_setup(user).await?;
+        if p.verified_at.is_none() || p.recovery_hash.is_none() {
+            return Err(ServiceError::Conflict("confirm a verification code first".into()));
+        }
+        let now = self.now();
+        if !self.store.activate_passcode(&user.uid, now, now - SETUP_TTL, current_session).await? {
             return Err(ServiceError::Conflict("the setup changed meanwhile; start again".into()));
         }
         self.record(EventKind::TwoFactorEnabled, user.into(), meta, "", "TOTP authenticator").await;
         let activated = self.store.passcode(&user.uid).await?.unwrap_or(p);
-        Ok(PasscodeView { recovery_code: Some(code.as_str().to_owned()), ..PasscodeView::status(&activated) })
+        Ok(PasscodeView::status(&activated))
     }
 
     /// Turns 2FA off after the password (the user's own choice).

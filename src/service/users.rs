@@ -2,11 +2,24 @@
 
 use super::{Gatehouse, RequestMeta, ServiceError};
 use crate::domain::event::EventKind;
-use crate::domain::password::NewPassword;
+use crate::domain::password::{self, NewPassword};
 use crate::domain::policy::{self, Actor, PolicyError, UserPatch};
 use crate::domain::random;
 use crate::domain::user::{AuthMethod, Role, User, Username, parse_display_name, parse_email};
-use crate::store::{SessionStore as _, UserChange, UserStore as _};
+use crate::store::{SessionStore as _, SessionsEnded, UserChange, UserStore as _};
+
+/// A password change as asked for: by the user (with the old password) or as an
+/// admin's reset (without).
+#[derive(Debug, Clone, Copy)]
+pub struct PasswordChange<'a> {
+    pub old_password: Option<&'a str>,
+    pub new_password: &'a str,
+    /// The caller's own session, kept when users change their own password.
+    pub keep_session: Option<&'a str>,
+    /// An explicit choice about app passwords (`Some(true)` revokes them); `None`
+    /// takes the default of [`password::revokes_app_passwords`].
+    pub revoke_app_passwords: Option<bool>,
+}
 
 /// A new account as requested by an admin or the CLI.
 #[derive(Debug, Clone)]
@@ -143,16 +156,20 @@ impl Gatehouse {
     }
 
     /// Sets a new password. Users prove the old one; a super admin may reset others'.
-    /// Ends the user's other web sessions (`keep_session` is the caller's own).
+    ///
+    /// What it ends (README "Which action ends what"): the user's own change ends their
+    /// other sessions (`keep_session` is the caller's own) and keeps app passwords
+    /// unless `revoke_app_passwords` is `Some(true)`; a reset by an admin or the CLI
+    /// ends all of the user's sessions and revokes their app passwords unless
+    /// `revoke_app_passwords` is `Some(false)`.
     pub async fn change_password(
         &self,
         actor: Actor<'_>,
         uid: &str,
-        old_password: Option<&str>,
-        new_password: &str,
-        keep_session: Option<&str>,
+        change: PasswordChange<'_>,
         meta: &RequestMeta,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<SessionsEnded, ServiceError> {
+        let PasswordChange { old_password, new_password, keep_session, revoke_app_passwords } = change;
         let target = self.store.user_by_uid(uid).await?.ok_or(ServiceError::NotFound("user"))?;
         let old = old_password.filter(|p| !p.is_empty());
         if policy::password_change(actor, &target, old.is_some())? {
@@ -160,10 +177,23 @@ impl Gatehouse {
         }
         let new = NewPassword::parse(new_password, &target.username)?;
         let hash = self.hasher.hash(new.expose()).await?;
-        let keep = if matches!(actor, Actor::User(u) if u.uid == target.uid) { keep_session } else { None };
-        self.store.set_password(uid, &hash, self.now(), keep).await?;
-        self.record(EventKind::PasswordChanged, (&target).into(), meta, &actor.label(), "").await;
-        Ok(())
+        let own = matches!(actor, Actor::User(u) if u.uid == target.uid);
+        let keep = if own { keep_session } else { None };
+        let revoke = password::revokes_app_passwords(own, revoke_app_passwords);
+        let ended = self.store.set_password(uid, &hash, self.now(), keep, revoke).await?;
+        let (kind, what) = if own {
+            (EventKind::PasswordChanged, "other sessions ended")
+        } else {
+            (EventKind::PasswordReset, "all sessions ended")
+        };
+        let apps = if revoke {
+            format!("app passwords revoked ({})", ended.app_passwords)
+        } else {
+            "app passwords kept".to_owned()
+        };
+        let detail = format!("{what} ({}), {apps}", ended.sessions);
+        self.record(kind, (&target).into(), meta, &actor.label(), &detail).await;
+        Ok(ended)
     }
 
     /// On a database without users, creates `admin` (super admin, WebDAV allowed) with

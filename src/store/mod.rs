@@ -34,7 +34,7 @@ pub use passcodes::{Passcode, PasscodeStore};
 pub use sessions::{SessionFilter, SessionStore};
 pub use settings::SettingsStore;
 pub use signal::{Epoch, EpochCache};
-pub use users::{UserChange, UserStore};
+pub use users::{SessionsEnded, UserChange, UserStore};
 
 /// Which database a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,8 @@ use sqlx::FromRow;
 use super::{Store, StoreError};
 use crate::clock::UnixTime;
 
-/// A user's authenticator as stored.
+/// A user's authenticator as stored. Until `activated_at` is set it is only a pending
+/// setup: the account's auth method stays `default` and logins ignore it.
 #[derive(Clone, PartialEq, Eq, FromRow)]
 pub struct Passcode {
     pub user_uid: String,
@@ -42,16 +43,28 @@ pub trait PasscodeStore {
     /// Records `step` as used if it is newer than the last used one. Exactly one of any
     /// number of concurrent callers with the same step gets `true`.
     async fn consume_step(&self, uid: &str, step: i64) -> Result<bool, StoreError>;
-    async fn mark_verified(&self, uid: &str, now: UnixTime) -> Result<bool, StoreError>;
-    /// Turns a confirmed authenticator on: stores the recovery hash, sets the account's
+    /// Marks the pending setup whose sealed secret is `secret_sealed` as confirmed and
+    /// stores the hash of its recovery code. `false` if that setup is gone (started
+    /// over, activated or removed meanwhile).
+    async fn mark_verified(
+        &self,
+        uid: &str,
+        secret_sealed: &str,
+        recovery_hash: &str,
+        now: UnixTime,
+    ) -> Result<bool, StoreError>;
+    /// Turns a confirmed setup started after `started_after` on: sets the account's
     /// auth method to 2FA and ends the user's other web sessions, in one transaction.
     async fn activate_passcode(
         &self,
         uid: &str,
-        recovery_hash: &str,
         now: UnixTime,
+        started_after: UnixTime,
         keep_session: &str,
     ) -> Result<bool, StoreError>;
+    /// Removes a setup that was never activated and was started at or before
+    /// `started_by` (it expired). `true` if one was removed.
+    async fn discard_pending_passcode(&self, uid: &str, started_by: UnixTime) -> Result<bool, StoreError>;
     /// Removes the authenticator and sets the auth method back to password only.
     async fn remove_passcode(&self, uid: &str, now: UnixTime) -> Result<bool, StoreError>;
     /// Uses the recovery code whose hash is `recovery_hash`: removes the authenticator
@@ -96,30 +109,42 @@ impl PasscodeStore for Store {
         Ok(r.rows_affected() == 1)
     }
 
-    async fn mark_verified(&self, uid: &str, now: UnixTime) -> Result<bool, StoreError> {
-        let r = sqlx::query("UPDATE passcodes SET verified_at = $2 WHERE user_uid = $1 AND activated_at IS NULL")
-            .bind(uid)
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
+    async fn mark_verified(
+        &self,
+        uid: &str,
+        secret_sealed: &str,
+        recovery_hash: &str,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "UPDATE passcodes SET verified_at = $2, recovery_hash = $3 \
+             WHERE user_uid = $1 AND secret_sealed = $4 AND activated_at IS NULL",
+        )
+        .bind(uid)
+        .bind(now)
+        .bind(recovery_hash)
+        .bind(secret_sealed)
+        .execute(&self.pool)
+        .await?;
         Ok(r.rows_affected() == 1)
     }
 
     async fn activate_passcode(
         &self,
         uid: &str,
-        recovery_hash: &str,
         now: UnixTime,
+        started_after: UnixTime,
         keep_session: &str,
     ) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
         let r = sqlx::query(
-            "UPDATE passcodes SET activated_at = $2, recovery_hash = $3 \
-             WHERE user_uid = $1 AND verified_at IS NOT NULL AND activated_at IS NULL",
+            "UPDATE passcodes SET activated_at = $2 \
+             WHERE user_uid = $1 AND verified_at IS NOT NULL AND recovery_hash IS NOT NULL \
+             AND activated_at IS NULL AND created_at > $3",
         )
         .bind(uid)
         .bind(now)
-        .bind(recovery_hash)
+        .bind(started_after)
         .execute(&mut *tx)
         .await?;
         if r.rows_affected() != 1 {
@@ -133,6 +158,15 @@ impl PasscodeStore for Store {
             .await?;
         self.commit_credentials(tx).await?;
         Ok(true)
+    }
+
+    async fn discard_pending_passcode(&self, uid: &str, started_by: UnixTime) -> Result<bool, StoreError> {
+        let r = sqlx::query("DELETE FROM passcodes WHERE user_uid = $1 AND activated_at IS NULL AND created_at <= $2")
+            .bind(uid)
+            .bind(started_by)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
     }
 
     async fn remove_passcode(&self, uid: &str, now: UnixTime) -> Result<bool, StoreError> {

@@ -14,6 +14,15 @@ pub enum UserChange {
     Delete,
 }
 
+/// What a password change ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionsEnded {
+    /// Web sessions (and any other non-app-password sessions) ended.
+    pub sessions: u64,
+    /// App passwords revoked.
+    pub app_passwords: u64,
+}
+
 /// Storage of user accounts.
 pub trait UserStore {
     /// Inserts a new account; [`StoreError::Conflict`] if the name is taken.
@@ -29,15 +38,16 @@ pub trait UserStore {
     async fn change_user<F>(&self, uid: &str, now: UnixTime, decide: F) -> Result<Option<User>, StoreError>
     where
         F: FnOnce(&User, i64) -> Result<UserChange, PolicyError> + Send;
-    /// Stores a new password hash and ends the user's other interactive sessions
-    /// (all but `keep_session`); app passwords stay.
+    /// Stores a new password hash and, in the same transaction, ends every session of
+    /// the user but `keep_session` — app passwords only if `revoke_app_passwords`.
     async fn set_password(
         &self,
         uid: &str,
         hash: &str,
         now: UnixTime,
         keep_session: Option<&str>,
-    ) -> Result<(), StoreError>;
+        revoke_app_passwords: bool,
+    ) -> Result<SessionsEnded, StoreError>;
     async fn record_login(&self, uid: &str, now: UnixTime) -> Result<(), StoreError>;
 }
 
@@ -246,7 +256,8 @@ impl UserStore for Store {
         hash: &str,
         now: UnixTime,
         keep_session: Option<&str>,
-    ) -> Result<(), StoreError> {
+        revoke_app_passwords: bool,
+    ) -> Result<SessionsEnded, StoreError> {
         let mut tx = self.begin_write().await?;
         let updated =
             sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE uid = $1 AND deleted_at IS NULL")
@@ -258,13 +269,23 @@ impl UserStore for Store {
         if updated.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        sqlx::query("DELETE FROM sessions WHERE user_uid = $1 AND kind = 'web' AND id <> $2")
+        let app_passwords = if revoke_app_passwords {
+            sqlx::query("DELETE FROM sessions WHERE user_uid = $1 AND kind = 'app_password'")
+                .bind(uid)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+        } else {
+            0
+        };
+        let sessions = sqlx::query("DELETE FROM sessions WHERE user_uid = $1 AND kind <> 'app_password' AND id <> $2")
             .bind(uid)
             .bind(keep_session.unwrap_or(""))
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
         self.commit_credentials(tx).await?;
-        Ok(())
+        Ok(SessionsEnded { sessions, app_passwords })
     }
 
     async fn record_login(&self, uid: &str, now: UnixTime) -> Result<(), StoreError> {

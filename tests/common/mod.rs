@@ -105,6 +105,21 @@ pub async fn spawn_with(db: Db, configure: impl FnOnce(&mut Settings)) -> TestAp
     serve(app, db, database_url, data_dir, dir).await
 }
 
+/// Starts a server whose clock the test moves (`clock.advance(seconds)`).
+pub async fn spawn_with_clock(db: Db, clock: std::sync::Arc<gatehouse::clock::OffsetClock>) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    std::fs::create_dir_all(&data_dir).unwrap();
+    let mut settings = Settings::for_data_dir(data_dir.clone());
+    settings.database_url = fresh_database(db, &data_dir).await;
+    settings.throttle_delay = THROTTLE_DELAY;
+    let database_url = settings.database_url.clone();
+    let mut app = Gatehouse::open(settings).await.expect("server core opens");
+    app.clock = clock;
+    app.bootstrap_admin(Some(ADMIN_PASSWORD.to_owned())).await.unwrap();
+    serve(app, db, database_url, data_dir, dir).await
+}
+
 /// Serves `app` on a random loopback port until the returned [`TestApp`] is dropped.
 async fn serve(app: Gatehouse, db: Db, database_url: String, data_dir: PathBuf, dir: TempDir) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -294,9 +309,9 @@ impl TestApp {
         let confirm =
             self.call(Method::POST, &format!("{base}/confirm"), Some(&token), Some(json!({"code": code}))).await;
         assert_eq!(confirm.status, StatusCode::OK, "{}", confirm.text);
+        let recovery_code = confirm.body["recovery_code"].as_str().unwrap().to_owned();
         let activate = self.call(Method::POST, &format!("{base}/activate"), Some(&token), None).await;
         assert_eq!(activate.status, StatusCode::OK, "{}", activate.text);
-        let recovery_code = activate.body["recovery_code"].as_str().unwrap().to_owned();
         TwoFactorUser { uid, token, key, recovery_code, confirmed_at }
     }
 

@@ -1,8 +1,11 @@
-// The journey of issue 6 in a real browser: admin creates bob; bob enables 2FA from the
-// setup key on the page, downloads the recovery code, activates, makes a WebDAV app
+// The journey of issue 6 in a real browser: admin creates bob; bob reloads the page at
+// the recovery-code step (2FA stays off), starts again with a new key and code, enables
+// 2FA from the setup key on the page, downloads the recovery code, activates, makes a WebDAV app
 // password and uses it with curl; logs in with password + code, then with the recovery
 // code (2FA is off afterwards); carol's 2FA (set up over the API) is disabled by the
-// admin in the User Details dialog and she logs in with her password alone. Every page
+// admin in the User Details dialog and she logs in with her password alone; the admin's
+// reset of bob's password revokes his app passwords; the forms save values at the edges
+// of the server's field rules (issue 13). Every page
 // is saved as a screenshot under target/e2e-screenshots/.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +20,7 @@ let browser;
 let failed = false;
 /** Uncaught errors in the pages' scripts: any one fails the step it happened in. */
 const pageErrors = [];
-const state = { bobKey: '', bobStep: -1, recovery: '', appPassword: '', carolUid: '' };
+const state = { bobKey: '', bobStep: -1, recovery: '', firstKey: '', firstRecovery: '', appPassword: '', carolUid: '' };
 
 /** A step of the journey; once one fails, the later ones are skipped. */
 function step(name, fn) {
@@ -146,28 +149,52 @@ describe('the issue 6 journey', { concurrency: false }, () => {
     await logOut(page);
   });
 
-  step('bob logs in and enables 2FA with the setup key shown on the page', async () => {
-    await logIn(page, BOB.username, BOB.password);
-    await expectAccountPage(page);
-    assert.equal(await text(page.getByRole('heading', { level: 2, name: BOB.name })), BOB.name);
-    assert.equal(await page.locator('img[src="x"]').count(), 0, 'the display name must not become an <img>');
-    await screenshot(page, 'account');
+  /** Opens the 2FA dialog, enters the password and the code; returns the dialog at the
+   * recovery-code step with the setup key and the recovery code it shows. */
+  async function setUpTo2faRecoveryStep(password) {
     await page.getByRole('button', { name: '2-Factor Authentication' }).click();
     const dialog = page.getByRole('dialog', { name: '2-Factor Authentication' });
-    await dialog.getByLabel('Password', { exact: true }).fill(BOB.password);
+    await dialog.getByLabel('Password', { exact: true }).fill(password);
     await dialog.getByRole('button', { name: 'Continue' }).click();
     const key = await text(dialog.locator('#tfa-key'));
     assert.match(key, /^([A-Z2-7]{4} )+[A-Z2-7]{1,4}$/, 'setup key in groups of four');
     await dialog.getByRole('img', { name: /QR code/ }).waitFor();
     assert.ok((await dialog.locator('#tfa-qr').getAttribute('src')).startsWith('data:image/png;base64,'));
-    await screenshot(page, '2fa-setup', { dialog: true });
-    state.bobKey = key.replace(/\s/g, '');
-    const { code, step: used } = await freshCode(state.bobKey);
-    state.bobStep = used;
+    const plainKey = key.replace(/\s/g, '');
+    const { code, step: used } = await freshCode(plainKey);
     await dialog.getByLabel('Verification code').fill(code);
     await dialog.getByRole('button', { name: 'Continue' }).click();
-    state.recovery = await text(dialog.locator('#tfa-recovery-code'));
-    assert.ok(state.recovery.length >= 16, `recovery code ${state.recovery}`);
+    const recovery = await text(dialog.locator('#tfa-recovery-code'));
+    return { dialog, key: plainKey, step: used, recovery };
+  }
+
+  step('bob reloads the page at the recovery-code step: 2FA is still off', async () => {
+    await logIn(page, BOB.username, BOB.password);
+    await expectAccountPage(page);
+    assert.equal(await text(page.getByRole('heading', { level: 2, name: BOB.name })), BOB.name);
+    assert.equal(await page.locator('img[src="x"]').count(), 0, 'the display name must not become an <img>');
+    await screenshot(page, 'account');
+    const first = await setUpTo2faRecoveryStep(BOB.password);
+    assert.ok(first.recovery.length >= 16, `recovery code ${first.recovery}`);
+    const activate = first.dialog.getByRole('button', { name: 'Activate' });
+    assert.equal(await activate.isDisabled(), true, 'Activate waits for "I have saved it"');
+    state.firstRecovery = first.recovery;
+    state.firstKey = first.key;
+    // The browser reloads (or the tab closes) before Activate.
+    await page.reload();
+    await expectAccountPage(page);
+    assert.equal(await text(page.locator('#twofactor-status')), 'Disabled');
+    const plain = await api('POST', '/api/v1/session', { body: { username: BOB.username, password: BOB.password } });
+    assert.equal(plain.status, 200, `the password alone still logs in: ${plain.text}`);
+  });
+
+  step('bob starts again, keeps the new recovery code and activates 2FA', async () => {
+    const { dialog, key, step: used, recovery } = await setUpTo2faRecoveryStep(BOB.password);
+    assert.notEqual(key, state.firstKey, 'starting again makes a new key');
+    assert.notEqual(recovery, state.firstRecovery, 'and a new recovery code');
+    state.bobKey = key;
+    state.bobStep = used;
+    state.recovery = recovery;
     for (const name of ['Download', 'Print', 'Copy recovery code']) {
       await dialog.getByRole('button', { name }).waitFor();
     }
@@ -181,11 +208,16 @@ describe('the issue 6 journey', { concurrency: false }, () => {
     await page.evaluate(() => { window.print = () => { window.printedText = document.getElementById('print-area').textContent; }; });
     await dialog.getByRole('button', { name: 'Print' }).click();
     assert.ok((await page.evaluate(() => window.printedText)).includes(state.recovery), 'Print prints the code');
-    const done = dialog.getByRole('button', { name: /Done|Activate/ });
-    assert.equal(await done.isDisabled(), true, 'finishing waits for "I have saved it"');
+    const activate = dialog.getByRole('button', { name: 'Activate' });
+    assert.equal(await activate.isDisabled(), true, 'activating waits for "I have saved it"');
     await dialog.getByLabel('I have saved my recovery code in a safe place').check();
-    await reloads(page, () => done.click());
+    await reloads(page, () => activate.click());
     assert.equal(await text(page.locator('#twofactor-status')), 'Enabled');
+    // The recovery code of the abandoned setup does not work.
+    const old = await api('POST', '/api/v1/session', {
+      body: { username: BOB.username, password: BOB.password, code: state.firstRecovery },
+    });
+    assert.equal(old.status, 401, old.text);
   });
 
   step('bob generates a WebDAV app password and uses it with curl', async () => {
@@ -283,11 +315,27 @@ describe('the issue 6 journey', { concurrency: false }, () => {
     assert.match(await text(dialog.locator('#user-notice')), /revoked/);
     assert.equal(await sessions.count(), before - 1);
     await reloads(page, () => dialog.getByRole('button', { name: 'Close' }).last().click());
-    // A super admin resets bob's password.
+    // A super admin resets bob's password, as for a compromised account: by default
+    // that ends all his sessions and revokes his app passwords.
+    const bobWeb = await api('POST', '/api/v1/session', { body: { username: BOB.username, password: BOB.password } });
+    assert.equal(bobWeb.status, 200, bobWeb.text);
+    const made = await api('POST', '/api/v1/oauth/token', {
+      token: bobWeb.body.access_token,
+      body: { grant_type: 'password', client_name: 'rclone', scope: 'webdav', expires_in: 0, username: BOB.username, password: BOB.password },
+    });
+    assert.equal(made.status, 200, made.text);
+    const davAuth = `${BOB.username}:${made.body.access_token}`;
+    assert.equal(curl(['-u', davAuth, '-X', 'PROPFIND', '-H', 'Depth: 0', `${BASE}/originals/`]).status, 207);
     await page.getByRole('button', { name: 'Details of bob' }).click();
+    assert.equal(await dialog.getByLabel('Keep app passwords').isChecked(), false, 'revoking is the default');
     await dialog.getByLabel('New password').fill('bob-password-2');
     await dialog.getByRole('button', { name: 'Reset password' }).click();
-    assert.match(await text(dialog.locator('#user-notice')), /password of bob has been reset/);
+    const notice = await text(dialog.locator('#user-notice'));
+    assert.match(notice, /password of bob has been reset/);
+    assert.match(notice, /1 app password revoked/);
+    assert.equal(curl(['-u', davAuth, '-X', 'PROPFIND', '-H', 'Depth: 0', `${BASE}/originals/`]).status, 401, 'the app password is revoked');
+    assert.equal((await api('GET', '/api/v1/session', { token: bobWeb.body.access_token })).status, 401, 'his sessions are ended');
+    await screenshot(page, 'admin-reset-password', { dialog: true });
     // A guardrail: the admin cannot take away their own login.
     await dialog.getByRole('button', { name: 'Close' }).last().click();
     await page.getByRole('button', { name: 'Details of admin' }).click();
@@ -317,8 +365,9 @@ describe('the issue 6 journey', { concurrency: false }, () => {
     await pw.getByRole('button', { name: 'Change Password' }).click();
     assert.match(await text(pw.getByRole('alert')), /do not match/);
     await pw.getByLabel('Repeat new password').fill('carol-password-2');
+    await pw.getByLabel('Also revoke all app passwords').check();
     await reloads(page, () => pw.getByRole('button', { name: 'Change Password' }).click());
-    assert.match(await text(page.locator('#flash')), /password has been changed/);
+    assert.match(await text(page.locator('#flash')), /password has been changed.*app passwords have been revoked/);
     CAROL.password = 'carol-password-2';
 
     await page.getByRole('button', { name: '2-Factor Authentication' }).click();
@@ -333,7 +382,7 @@ describe('the issue 6 journey', { concurrency: false }, () => {
     await tfa.getByLabel('Verification code').fill(code);
     await tfa.getByRole('button', { name: 'Continue' }).click();
     await tfa.getByLabel('I have saved my recovery code in a safe place').check();
-    await reloads(page, () => tfa.getByRole('button', { name: /Done|Activate/ }).click());
+    await reloads(page, () => tfa.getByRole('button', { name: 'Activate' }).click());
     assert.equal(await text(page.locator('#twofactor-status')), 'Enabled');
 
     await page.getByRole('button', { name: '2-Factor Authentication' }).click();
@@ -346,6 +395,81 @@ describe('the issue 6 journey', { concurrency: false }, () => {
     await logOut(page);
     await logIn(page, BOB.username, 'bob-password-2');
     await expectAccountPage(page);
+    await logOut(page);
+  });
+
+  step('the pages save values at the edges of what the server accepts', async () => {
+    // One rule per field (src/domain/fields.rs): the longest username and display name,
+    // the shortest password, e-mail addresses with a plus, Unicode and no dot.
+    const stem = 'Edge.u_s-e@r';
+    const EDGE = {
+      username: stem + '9'.repeat(64 - stem.length),
+      password: 'edge-pw8',
+      name: 'Zoë-'.repeat(50),
+      email: 'jürgen+tag@bücher',
+    };
+    assert.equal(EDGE.username.length, 64);
+    assert.equal(EDGE.name.length, 200);
+    await logIn(page, 'admin', ADMIN_PASSWORD);
+    await expectAccountPage(page);
+    await page.goto(`${BASE}/admin/users`);
+    await page.getByRole('button', { name: 'Add user' }).click();
+    const add = page.getByRole('dialog', { name: 'Add user' });
+    await add.getByLabel('Username').fill(EDGE.username);
+    await add.getByLabel('Display name').fill(EDGE.name);
+    await add.getByLabel('Email').fill(EDGE.email);
+    await add.getByLabel('Password', { exact: true }).fill(EDGE.password);
+    await reloads(page, () => add.getByRole('button', { name: 'Create user' }).click());
+    const admin = await api('POST', '/api/v1/session', { body: { username: 'admin', password: ADMIN_PASSWORD } });
+    const listed = await api('GET', `/api/v1/users?q=${encodeURIComponent('Edge.u_s')}`, { token: admin.body.access_token });
+    assert.equal(listed.body.length, 1, listed.text);
+    const saved = listed.body[0];
+    assert.deepEqual([saved.username, saved.name, saved.email], [EDGE.username, EDGE.name, EDGE.email]);
+
+    // The admin's User Details form saves an address that HTML's type=email would refuse.
+    await page.getByRole('button', { name: `Details of ${EDGE.username}` }).click();
+    const details = page.getByRole('dialog', { name: /User Details/ });
+    assert.equal(await details.getByLabel('Email').inputValue(), EDGE.email);
+    await details.getByLabel('Email').fill('δοκιμή@παράδειγμα');
+    await details.getByRole('button', { name: 'Save' }).click();
+    assert.match(await text(details.locator('#user-notice')), /changes have been saved/);
+    await screenshot(page, 'admin-edge-values', { dialog: true });
+    await reloads(page, () => details.getByRole('button', { name: 'Close' }).last().click());
+    await logOut(page);
+
+    // The account's own form: saving with the stored address as it is (the bug: an
+    // address the API accepted made this form impossible to save), then the shortest.
+    await logIn(page, EDGE.username, EDGE.password);
+    await expectAccountPage(page);
+    assert.equal(await page.getByLabel('Email').inputValue(), 'δοκιμή@παράδειγμα');
+    await page.getByLabel('Display name').fill('Ω'.repeat(200));
+    await reloads(page, () => page.getByRole('button', { name: 'Save' }).click());
+    assert.match(await text(page.locator('#flash')), /profile has been saved/);
+    assert.equal(await page.getByLabel('Display name').inputValue(), 'Ω'.repeat(200));
+    await page.getByLabel('Email').fill('a@b');
+    await reloads(page, () => page.getByRole('button', { name: 'Save' }).click());
+    assert.equal(await page.getByLabel('Email').inputValue(), 'a@b');
+
+    // The longest app-password name.
+    const appName = 'PhotoSync ' + 'x'.repeat(90);
+    await page.getByRole('button', { name: 'Apps and Devices' }).click();
+    const apps = page.getByRole('dialog', { name: 'Apps and Devices' });
+    await apps.getByRole('button', { name: 'Generate' }).click();
+    await apps.getByLabel('Name').fill(appName);
+    await apps.getByLabel('Scope').selectOption({ label: 'Full Access' });
+    await apps.getByLabel('Password', { exact: true }).fill(EDGE.password);
+    await apps.getByRole('button', { name: 'Generate' }).click();
+    assert.equal(await text(apps.locator('#apps-created-name')), appName);
+    await reloads(page, () => apps.getByRole('button', { name: 'Done' }).click());
+
+    // A new password of exactly the shortest length, through Change Password.
+    await page.getByRole('button', { name: 'Change Password' }).click();
+    const pw = page.getByRole('dialog', { name: 'Change Password' });
+    await pw.getByLabel('Current password').fill(EDGE.password);
+    await pw.getByLabel('New password', { exact: true }).fill('8-chars!');
+    await pw.getByLabel('Repeat new password').fill('8-chars!');
+    await reloads(page, () => pw.getByRole('button', { name: 'Change Password' }).click());
+    assert.match(await text(page.locator('#flash')), /password has been changed.*app passwords keep working/);
     await logOut(page);
   });
 

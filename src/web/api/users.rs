@@ -11,7 +11,7 @@ use crate::domain::policy::{Actor, PolicyError, UserPatch};
 use crate::domain::session::{SessionKind, SessionView};
 use crate::domain::user::{AuthMethod, Role, UserView};
 use crate::service::Gatehouse;
-use crate::service::users::NewUser;
+use crate::service::users::{NewUser, PasswordChange};
 use crate::store::{EventStore as _, SessionFilter, SessionStore as _, UserStore as _};
 use crate::web::auth::WebUser;
 use crate::web::error::ApiError;
@@ -145,6 +145,24 @@ struct PasswordBody {
     #[serde(default)]
     old_password: Option<String>,
     new_password: String,
+    /// An admin's reset: keep the user's app passwords (by default they are revoked).
+    #[serde(default)]
+    keep_app_passwords: Option<bool>,
+    /// One's own change: also revoke all app passwords (by default they are kept).
+    #[serde(default)]
+    revoke_app_passwords: Option<bool>,
+}
+
+impl PasswordBody {
+    /// The explicit choice about app passwords, if any: `Some(true)` revokes them.
+    fn app_password_choice(&self) -> Result<Option<bool>, ApiError> {
+        match (self.keep_app_passwords.map(|keep| !keep), self.revoke_app_passwords) {
+            (Some(a), Some(b)) if a != b => {
+                Err(ApiError::bad_request("keep_app_passwords and revoke_app_passwords contradict each other"))
+            }
+            (a, b) => Ok(a.or(b)),
+        }
+    }
 }
 
 async fn change_password(
@@ -154,16 +172,19 @@ async fn change_password(
     ApiPath(uid): ApiPath<String>,
     ApiJson(b): ApiJson<PasswordBody>,
 ) -> Result<Json<Value>, ApiError> {
-    app.change_password(
-        Actor::User(&web.user),
-        &uid,
-        b.old_password.as_deref(),
-        &b.new_password,
-        Some(&web.session.id),
-        &meta,
-    )
-    .await?;
-    Ok(Json(json!({ "status": "password changed" })))
+    let choice = b.app_password_choice()?;
+    let change = PasswordChange {
+        old_password: b.old_password.as_deref(),
+        new_password: &b.new_password,
+        keep_session: Some(&web.session.id),
+        revoke_app_passwords: choice,
+    };
+    let ended = app.change_password(Actor::User(&web.user), &uid, change, &meta).await?;
+    Ok(Json(json!({
+        "status": "password changed",
+        "sessions_ended": ended.sessions,
+        "app_passwords_revoked": ended.app_passwords,
+    })))
 }
 
 #[derive(Deserialize)]

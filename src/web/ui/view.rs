@@ -7,6 +7,7 @@ use super::assets::{AssetUrls, urls};
 use super::guard::PageUser;
 use crate::clock::{UnixTime, rfc3339};
 use crate::domain::event::EventView;
+use crate::domain::fields::{FormRules, RULES};
 use crate::domain::session::Session;
 use crate::domain::user::{AuthMethod, User};
 use crate::service::Gatehouse;
@@ -20,6 +21,8 @@ pub struct Layout {
     pub me: UserRow,
     /// The page, for the navigation's `aria-current`.
     pub page: &'static str,
+    /// The field limits the forms render (`domain::fields`, the server's own).
+    pub rules: FormRules,
 }
 
 impl Layout {
@@ -30,6 +33,7 @@ impl Layout {
             asset: urls(),
             me: UserRow::from(&*visitor.user),
             page,
+            rules: RULES,
         }
     }
 }
@@ -182,6 +186,7 @@ pub fn event_label(kind: &str) -> &str {
         "login.throttled" => "Login attempts throttled",
         "logout" => "Logged out",
         "password.changed" => "Password changed",
+        "password.reset" => "Password reset by an admin",
         "2fa.enabled" => "2FA enabled",
         "2fa.disabled" => "2FA disabled",
         "2fa.recovery_used" => "Recovery code used",
