@@ -107,3 +107,67 @@ on_both_databases!(
     first_start_prints_a_generated_admin_password_and_stops_on_sigterm,
     a_wrong_secret_key_is_a_clear_startup_error,
 );
+
+/// Issue 10 §8: whatever the umask, and when the folder and files already existed with
+/// open modes, the data folder ends 0700 and the database, its companions, the change
+/// signals and `secret.key` 0600 — also those made while serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_the_server_writes_are_private_whatever_the_umask() {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let key = data.join("secret.key");
+    std::fs::write(&key, "an-old-secret-key-from-a-restored-backup-0123456789").unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let port = free_port();
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("umask 000; exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["start", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(&data)
+        .env("GATEHOUSE_ADMIN_PASSWORD", "admin-password-1")
+        .env_remove("GATEHOUSE_DATABASE_URL")
+        .env_remove("GATEHOUSE_SECRET_KEY")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    wait_ready(&client, &base).await;
+    // A login and a logout write to the database and move the credential signal.
+    let r = client
+        .post(format!("{base}/api/v1/session"))
+        .json(&serde_json::json!({"username": "admin", "password": "admin-password-1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let token = r.json::<serde_json::Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned();
+    let r = client.delete(format!("{base}/api/v1/session")).bearer_auth(&token).send().await.unwrap();
+    assert!(r.status().is_success());
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700, "data folder");
+    let mut seen = Vec::new();
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.file_type().unwrap().is_file() {
+            assert_eq!(mode(&entry.path()), 0o600, "{name}");
+            seen.push(name);
+        }
+    }
+    seen.sort();
+    for expected in ["index.db", "index.db-credentials", "index.db-shm", "index.db-wal", "secret.key"] {
+        assert!(seen.iter().any(|s| s == expected), "{expected} in {seen:?}");
+    }
+    stop_with_sigterm(&mut child);
+}
+
+fn stop_with_sigterm(child: &mut std::process::Child) {
+    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    let _ = child.wait();
+}

@@ -83,7 +83,10 @@ impl SecretKey {
         let path = data_dir.join("secret.key");
         let file_err = |e: std::io::Error| KeyError::File { path: path.display().to_string(), reason: e.to_string() };
         match std::fs::read_to_string(&path) {
-            Ok(s) => Self::from_secret(&s),
+            Ok(s) => {
+                super::files::make_private_if_present(&path).map_err(file_err)?;
+                Self::from_secret(&s)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut bytes = Zeroizing::new([0u8; 32]);
                 random::fill(bytes.as_mut()).map_err(|_| KeyError::Rng)?;

@@ -131,9 +131,5 @@ impl<'a> From<&'a crate::domain::user::User> for Subject<'a> {
 }
 
 fn create_private_dir(path: &std::path::Path) -> Result<(), BootError> {
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-    b.create(path).map_err(|e| BootError::DataDir(path.display().to_string(), e))
+    crate::security::files::private_dir(path).map_err(|e| BootError::DataDir(path.display().to_string(), e))
 }

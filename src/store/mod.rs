@@ -103,6 +103,11 @@ impl Store {
         let (signal, dav_signal) = match backend {
             Backend::Sqlite => {
                 let file = sqlite_file(url)?;
+                if let Some(db) = &file {
+                    // Before SQLite opens it: its -wal and -shm take the database's mode.
+                    crate::security::files::private_sqlite(db, &["-wal", "-shm", "-credentials", "-webdav"])
+                        .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+                }
                 (
                     signal::ChangeSignal::for_sqlite(file.clone(), "-credentials"),
                     signal::ChangeSignal::for_sqlite(file, "-webdav"),

@@ -99,8 +99,7 @@ impl ChangeSignal {
     pub(crate) fn changed(&self) {
         self.local.fetch_add(1, Ordering::AcqRel);
         let Some(Shared::File(path, _)) = &self.mode else { return };
-        let bumped =
-            std::fs::OpenOptions::new().create(true).append(true).open(path).and_then(|mut f| f.write_all(b"."));
+        let bumped = open_private(path).and_then(|mut f| f.write_all(b"."));
         if let Err(e) = bumped {
             self.broken.store(true, Ordering::Release);
             tracing::error!(
@@ -187,7 +186,7 @@ fn file_epoch(path: &Path, held: &RwLock<Option<File>>) -> Option<(u64, u64)> {
         }
     }
     let mut held = held.write().unwrap_or_else(PoisonError::into_inner);
-    match std::fs::OpenOptions::new().append(true).create(true).open(path).or_else(|_| File::open(path)) {
+    match open_private(path).or_else(|_| File::open(path)) {
         Ok(file) => {
             let meta = file.metadata().ok()?;
             *held = Some(file);
@@ -199,6 +198,12 @@ fn file_epoch(path: &Path, held: &RwLock<Option<File>>) -> Option<(u64, u64)> {
         }
         Err(_) => None,
     }
+}
+
+/// Opens (creating it 0600 if missing) a signal file for appending.
+fn open_private(path: &std::path::Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::OpenOptions::new().append(true).create(true).mode(crate::security::files::FILE_MODE).open(path)
 }
 
 #[cfg(test)]
