@@ -46,11 +46,27 @@ pub fn methods(kind: Kind, may_write: bool) -> String {
     allowed.copied().collect::<Vec<_>>().join(", ")
 }
 
-/// Whether `method` is an HTTP method the library knows but never allows (RFC 9110
-/// §9.3): dav-server calls them unimplemented (`501`), but they are `405` with `Allow`
-/// here, as for any method that does not apply to a resource.
+/// Whether a `501` from dav-server for `method` is answered `405` with `Allow`
+/// instead: every method it does not implement (POST, TRACE, REPORT, SEARCH, or one
+/// nobody has heard of) is simply not allowed on a library resource, and `Allow` says
+/// what is — a client learns more from that than from "not implemented".
 pub fn never_allowed(method: &Method) -> bool {
-    matches!(*method, Method::POST | Method::TRACE | Method::CONNECT)
+    !matches!(
+        method.as_str(),
+        "GET"
+            | "HEAD"
+            | "PUT"
+            | "DELETE"
+            | "OPTIONS"
+            | "PROPFIND"
+            | "PROPPATCH"
+            | "MKCOL"
+            | "COPY"
+            | "MOVE"
+            | "LOCK"
+            | "UNLOCK"
+            | "PATCH"
+    )
 }
 
 /// What `url_path` names in `lib`. Blocking work runs on the disk thread.

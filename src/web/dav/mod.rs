@@ -229,7 +229,9 @@ async fn prepare<B>(
     let depth = guard::depth(&parts.method, &parts.headers)?;
     guard::overwrite(&parts.headers)?;
     let prefix = lib.prefix();
-    let destination = guard::destination(&parts, prefix)?;
+    // Destination means something to COPY and MOVE only (RFC 4918 §10.3).
+    let moves = matches!(parts.method.as_str(), "COPY" | "MOVE");
+    let destination = if moves { guard::destination(&parts, prefix)? } else { None };
     let mtime = if parts.method == Method::PUT { guard::oc_mtime(&parts.headers)? } else { None };
     let mut copy = None;
     if guard::is_write(&parts.method) {
