@@ -15,7 +15,7 @@ use crate::store::{Passcode, PasscodeStore as _};
 
 /// The passcode JSON of the API. Setup fields appear only in the answer that starts a
 /// setup; `recovery_code` only in the answer to activate.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PasscodeView {
     #[serde(rename = "type")]
     pub kind: String,
