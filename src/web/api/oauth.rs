@@ -37,7 +37,7 @@ pub fn router() -> Router<Gatehouse> {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 struct TokenRequest {
     #[serde(default)]
-    #[schema(example = "password")]
+    #[schema(value_type = GrantType, required = true)]
     grant_type: String,
     client_id: Option<String>,
     client_secret: Option<String>,
@@ -47,6 +47,24 @@ struct TokenRequest {
     username: Option<String>,
     password: Option<String>,
     token: Option<String>,
+}
+
+/// The grants the token endpoint knows.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)] // documentation only: the handler matches on the string
+enum GrantType {
+    Password,
+    ClientCredentials,
+}
+
+/// The revocation request (RFC 7009), as JSON or as a form.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documentation only: the handler reads a [`TokenRequest`]
+struct RevokeRequest {
+    /// The app password, or a session id (`sess…`) of the caller's own sessions.
+    #[schema(min_length = 1, max_length = 256, pattern = r"\S")]
+    token: String,
 }
 
 /// Seconds as a JSON number or as text (forms carry only text); 0 means never.
@@ -206,8 +224,8 @@ async fn token(State(app): State<Gatehouse>, req: Request) -> Result<Json<TokenR
     tag = "oauth",
     security(("bearer" = []), ("cookie" = [])),
     request_body(content(
-        (TokenRequest = "application/json"),
-        (TokenRequest = "application/x-www-form-urlencoded"),
+        (RevokeRequest = "application/json"),
+        (RevokeRequest = "application/x-www-form-urlencoded"),
     )),
     responses(
         (status = 200, description = "Revoked (RFC 7009: also when the token was unknown)", body = Done),

@@ -36,6 +36,7 @@ fn own(web: &WebUser, uid: &str) -> Result<(), ApiError> {
 #[utoipa::path(
     get,
     path = "/api/v1/users/{uid}/passcode",
+    operation_id = "passcode_status",
     tag = "two-factor",
     security(("bearer" = []), ("cookie" = [])),
     params(("uid" = String, Path, description = "The user's uid (one's own)")),

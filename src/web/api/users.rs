@@ -69,7 +69,9 @@ async fn list(
 
 #[derive(Deserialize, ToSchema)]
 struct CreateBody {
+    #[schema(min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9][A-Za-z0-9._@-]*$")]
     username: String,
+    #[schema(min_length = 8, max_length = 1024)]
     password: String,
     #[serde(default)]
     name: String,
@@ -244,6 +246,7 @@ async fn remove(
 struct PasswordBody {
     #[serde(default)]
     old_password: Option<String>,
+    #[schema(min_length = 8, max_length = 1024)]
     new_password: String,
 }
 
@@ -294,6 +297,7 @@ async fn change_password(
 struct SessionQuery {
     /// Only sessions of this kind: `web`, `app_password`, `access_token`, `client`.
     #[serde(default, rename = "type")]
+    #[param(value_type = Option<SessionKind>)]
     kind: Option<String>,
 }
 
