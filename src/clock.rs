@@ -2,6 +2,8 @@
 //! rules can be unit-tested with fixed instants while the server uses the real clock.
 
 use std::fmt::Debug;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Unix time in whole seconds.
@@ -36,6 +38,35 @@ impl Clock for FixedClock {
     }
 }
 
+/// A clock that stands still until it is moved: tests hand one to a running server and
+/// keep a clone, so time rules (throttle delays, TOTP steps, expiry) hold at any machine
+/// speed and can be stepped through without sleeping.
+#[derive(Debug, Clone, Default)]
+pub struct ManualClock(Arc<AtomicI64>);
+
+impl ManualClock {
+    /// A clock standing at `t`.
+    pub fn at(t: UnixTime) -> Self {
+        Self(Arc::new(AtomicI64::new(t)))
+    }
+
+    /// Moves the clock to `t`.
+    pub fn set(&self, t: UnixTime) {
+        self.0.store(t, Ordering::SeqCst);
+    }
+
+    /// Moves the clock forward by `seconds`.
+    pub fn advance(&self, seconds: i64) {
+        self.0.fetch_add(seconds, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> UnixTime {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
 /// Formats a unix time as RFC 3339 (UTC), the form every API timestamp takes.
 pub fn rfc3339(t: UnixTime) -> String {
     time::OffsetDateTime::from_unix_timestamp(t)
@@ -52,6 +83,17 @@ mod tests {
     fn formats_epoch_and_a_known_instant() {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(1_800_000_000), "2027-01-15T08:00:00Z");
+    }
+
+    #[test]
+    fn a_manual_clock_moves_only_when_told_and_its_clones_agree() {
+        let clock = ManualClock::at(1000);
+        let shared = clock.clone();
+        assert_eq!(shared.now(), 1000);
+        clock.advance(30);
+        assert_eq!(shared.now(), 1030);
+        shared.set(5);
+        assert_eq!(clock.now(), 5);
     }
 
     #[test]
