@@ -94,6 +94,11 @@ pub async fn spawn_with(db: Db, configure: impl FnOnce(&mut Settings)) -> TestAp
     spawn_inner(db, None, configure).await
 }
 
+/// Starts a server whose clock stands at the current time until the test moves it.
+pub async fn spawn_frozen(db: Db) -> TestApp {
+    spawn_with_clock(db, &gatehouse::clock::ManualClock::at(unix_now()), |_| {}).await
+}
+
 /// Starts a server whose time is `clock`: it moves only when the test moves it, so
 /// time rules (throttle delays, TOTP steps) do not depend on how fast the machine is.
 pub async fn spawn_with_clock(

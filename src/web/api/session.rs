@@ -14,9 +14,9 @@ use crate::domain::user::UserView;
 use crate::service::Gatehouse;
 use crate::service::login::LoginAttempt;
 use crate::store::SessionStore as _;
+use crate::web::api::openapi::{Done, ErrorBody};
 use crate::web::auth::{ApiCaller, Principal, session_cookie};
 use crate::web::error::ApiError;
-use crate::web::api::openapi::{Done, ErrorBody};
 use crate::web::extract::{ApiJson, Meta};
 
 pub fn router() -> Router<Gatehouse> {

@@ -295,9 +295,10 @@ async fn change_password(
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct SessionQuery {
-    /// Only sessions of this kind: `web`, `app_password`, `access_token`, `client`.
+    /// Only sessions of this kind: `web`, `app_password`, `access_token`, `client`;
+    /// empty for all.
     #[serde(default, rename = "type")]
-    #[param(value_type = Option<SessionKind>)]
+    #[param(pattern = "^(web|app_password|access_token|client)?$")]
     kind: Option<String>,
 }
 
