@@ -227,7 +227,7 @@ async fn sessions_opened_with_an_app_password_keep_its_limits_and_die_with_it(db
 }
 
 async fn last_used_is_written_at_most_once_a_minute(db: Db) {
-    let t = spawn(db).await;
+    let t = common::spawn_frozen(db).await;
     bob(&t).await;
     let a = t.app_password("bob", "bob-password-1", "*", 0).await;
     let (secret, id) = (a["access_token"].as_str().unwrap(), a["session_id"].as_str().unwrap());
@@ -248,7 +248,7 @@ async fn last_used_is_written_at_most_once_a_minute(db: Db) {
 }
 
 async fn a_2fa_user_syncs_with_an_app_password_only(db: Db) {
-    let t = spawn(db).await;
+    let t = common::spawn_frozen(db).await;
     bob(&t).await;
     let a = t.app_password("bob", "bob-password-1", "webdav", 0).await;
     let tf = t.enable_2fa("bob", "bob-password-1").await;

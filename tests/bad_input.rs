@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{ADMIN_PASSWORD, Db, Reply, spawn};
+use common::{ADMIN_PASSWORD, Db, Reply, spawn, spawn_with};
 use reqwest::{Method, StatusCode};
 
 /// (method, path, as admin?, content type, body, expected status)
@@ -230,4 +230,119 @@ async fn connections_that_never_send_a_whole_request_are_closed() {
     assert!((29..=40).contains(&waited), "closed after {waited} s");
 }
 
-on_both_databases!(bad_requests_get_json_4xx_and_change_nothing, an_oversized_header_is_refused_without_harm);
+/// JSON nested far deeper than any real request, in every endpoint that parses JSON:
+/// refused with a 4xx JSON error (serde_json stops at depth 128; bodies above 64 KiB are
+/// too large), and the server answers the next request as usual.
+async fn deeply_nested_json_is_refused_by_every_json_endpoint(db: Db) {
+    let t = spawn(db).await;
+    let admin = t.admin_token().await;
+    let uid = t.uid_of(&admin).await;
+    let endpoints = [
+        (Method::POST, "/api/v1/session".to_owned()),
+        (Method::POST, "/api/v1/users".to_owned()),
+        (Method::PUT, format!("/api/v1/users/{uid}")),
+        (Method::PUT, format!("/api/v1/users/{uid}/password")),
+        (Method::POST, format!("/api/v1/users/{uid}/passcode")),
+        (Method::POST, format!("/api/v1/users/{uid}/passcode/confirm")),
+        (Method::POST, format!("/api/v1/users/{uid}/passcode/deactivate")),
+        (Method::POST, "/api/v1/oauth/token".to_owned()),
+        (Method::POST, "/api/v1/oauth/revoke".to_owned()),
+    ];
+    let arrays = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    let bodies = [
+        arrays(30_000),
+        "[".repeat(60_000),
+        "[".repeat(100_000),
+        format!("{}1{}", r#"{"a":"#.repeat(12_000), "}".repeat(12_000)),
+        format!(r#"{{"username":{},"password":"x"}}"#, arrays(20_000)),
+        format!(r#"{{"grant_type":"password","expires_in":{}}}"#, arrays(20_000)),
+    ];
+    for (method, path) in &endpoints {
+        for body in &bodies {
+            let req = t.client.request(method.clone(), t.url(path)).bearer_auth(&admin);
+            let r =
+                Reply::read(req.header("Content-Type", "application/json").body(body.clone()).send().await.unwrap())
+                    .await;
+            assert!(
+                [StatusCode::BAD_REQUEST, StatusCode::PAYLOAD_TOO_LARGE, StatusCode::UNPROCESSABLE_ENTITY]
+                    .contains(&r.status),
+                "{method} {path} with {} bytes: {} {}",
+                body.len(),
+                r.status,
+                r.text
+            );
+            assert!(!r.error().is_empty() && r.body["message"].is_string(), "{method} {path}: {}", r.text);
+        }
+        assert_eq!(t.call(Method::GET, "/api/v1/status", None, None).await.status, StatusCode::OK);
+    }
+    assert_eq!(t.get("/api/v1/session", &admin).await.status, StatusCode::OK, "the admin's session lives on");
+}
+
+/// Credentials headers we parse ourselves — Authorization (Basic and Bearer),
+/// X-Auth-Token, Cookie — full of garbage or far too long: an anonymous caller (401 with
+/// a JSON error), never a 5xx, and the server answers the next request.
+async fn garbage_credential_headers_get_a_4xx(db: Db) {
+    let encode = |s: &str| data_encoding::BASE64.encode(s.as_bytes());
+    let t = spawn(db).await;
+    let admin = t.admin_token().await;
+    let many_cookies: String = (0..2000).map(|i| format!("c{i}=v; ")).collect();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("authorization", format!("Bearer {}", "x".repeat(100_000)).into_bytes()),
+        ("authorization", b"Bearer".to_vec()),
+        ("authorization", b"Bearer    ".to_vec()),
+        ("authorization", b"Bearer \xff\xfe\x80".to_vec()),
+        ("authorization", b"Basic !!!".to_vec()),
+        ("authorization", format!("Basic {}", "A".repeat(20_000)).into_bytes()),
+        ("authorization", format!("Basic {}", encode(&format!("{}:pw", "a".repeat(6000)))).into_bytes()),
+        ("authorization", format!("Basic {}", encode("no-colon-here")).into_bytes()),
+        ("authorization", format!("Basic {}", encode("admin:\u{0}\u{1}\u{7f}")).into_bytes()),
+        ("authorization", "Digest username=\"admin\"".to_owned().into_bytes()),
+        ("x-auth-token", "t".repeat(10_000).into_bytes()),
+        ("x-auth-token", b"\xc3\x28".to_vec()),
+        ("cookie", format!("gatehouse_session={}", "s".repeat(50_000)).into_bytes()),
+        ("cookie", format!("{many_cookies}gatehouse_session={admin}").into_bytes()),
+        ("cookie", b";;;==;=;gatehouse_session".to_vec()),
+    ];
+    for (name, value) in cases {
+        let shown = String::from_utf8_lossy(&value[..value.len().min(40)]).into_owned();
+        let value = reqwest::header::HeaderValue::from_bytes(&value).unwrap();
+        let r = Reply::read(t.client.get(t.url("/api/v1/session")).header(name, value).send().await.unwrap()).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{name}: {shown}…: {}", r.text);
+        assert!(!r.error().is_empty() && r.body["message"].is_string(), "{name}: {}", r.text);
+    }
+    // A session cookie among a few others still works.
+    let cookie = format!("theme=dark; gatehouse_session={admin}; lang=en");
+    let r = t.client.get(t.url("/api/v1/session")).header("cookie", cookie).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(t.call(Method::GET, "/api/v1/status", None, None).await.status, StatusCode::OK);
+}
+
+/// A forged `X-Forwarded-For` of thousands of hops (or garbage) behind a trusted proxy:
+/// only the right-most hops are examined, the answer is the usual one.
+async fn a_huge_forwarded_for_is_bounded(db: Db) {
+    let t = spawn_with(db, |s| {
+        s.trusted_proxies = vec![gatehouse::config::parse_proxy("127.0.0.0/8").unwrap()];
+    })
+    .await;
+    let long = format!("{}203.0.113.9", "198.51.100.1, ".repeat(5000));
+    let garbage = "not-an-address, ".repeat(5000);
+    for forwarded in [long, garbage] {
+        let body = serde_json::json!({"username": "admin", "password": "wrong-password"});
+        let req = t.client.post(t.url("/api/v1/session")).header("X-Forwarded-For", forwarded).json(&body);
+        let r = Reply::read(req.send().await.unwrap()).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    }
+    let ips: Vec<String> = sqlx::query_scalar("SELECT ip FROM events WHERE kind = 'login.failed' ORDER BY id")
+        .fetch_all(t.app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(ips, ["203.0.113.9", "127.0.0.1"], "the right-most client address; garbage leaves the peer's");
+}
+
+on_both_databases!(
+    bad_requests_get_json_4xx_and_change_nothing,
+    an_oversized_header_is_refused_without_harm,
+    deeply_nested_json_is_refused_by_every_json_endpoint,
+    garbage_credential_headers_get_a_4xx,
+    a_huge_forwarded_for_is_bounded,
+);

@@ -182,14 +182,37 @@ async fn passwd_on_a_terminal_asks_twice_without_echo(db: Db) {
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    for _ in 0..2 {
-        std::thread::sleep(std::time::Duration::from_millis(700));
+    // The terminal's output, read as it comes: each answer is typed only once its prompt
+    // shows, however long the command takes to get there.
+    let screen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let (screen, mut out) = (screen.clone(), child.stdout.take().unwrap());
+        std::thread::spawn(move || {
+            use std::io::Read as _;
+            let mut buf = [0u8; 256];
+            while let Ok(n @ 1..) = out.read(&mut buf) {
+                screen.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+    };
+    let wait_for = |text: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while !screen.lock().unwrap().contains(text) {
+            assert!(std::time::Instant::now() < deadline, "no {text:?}: {}", screen.lock().unwrap());
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    for prompt in ["New password for hana:", "Repeat it:"] {
+        wait_for(prompt);
+        // The prompt is printed just before echo is switched off.
+        std::thread::sleep(std::time::Duration::from_millis(200));
         stdin.write_all(b"hana-terminal-pass\n").unwrap();
     }
-    std::thread::sleep(std::time::Duration::from_millis(700));
+    wait_for("password changed for hana");
     drop(stdin);
-    let out = child.wait_with_output().unwrap();
-    let screen = stdout(&out);
+    assert!(child.wait().unwrap().success());
+    reader.join().unwrap();
+    let screen = screen.lock().unwrap().clone();
     assert!(screen.contains("New password for hana:") && screen.contains("Repeat it:"), "{screen}");
     assert!(screen.contains("password changed for hana"), "{screen}");
     assert!(!screen.contains("hana-terminal-pass"), "the password is not echoed: {screen}");

@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use common::{Db, TestApp, oathtool, spawn, spawn_with_clock, stderr, stdout, unix_now};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -49,7 +47,7 @@ async fn setup_with_oathtool_then_login_with_a_code(db: Db) {
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(bad.error(), "invalid passcode");
 
-    let now = unix_now();
+    let now = t.app.now();
     let code = oathtool(key, now);
     let ok = t.call(Method::POST, &format!("{base}/confirm"), Some(&token), Some(json!({"code": code}))).await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
@@ -136,7 +134,7 @@ async fn setup_can_restart_until_active_and_not_after(db: Db) {
     assert_eq!(second.status, StatusCode::OK);
     assert_ne!(first.body["secret"], second.body["secret"], "a restart makes a new secret");
     // Only the newest secret is accepted.
-    let old = oathtool(first.body["secret"].as_str().unwrap(), unix_now());
+    let old = oathtool(first.body["secret"].as_str().unwrap(), t.app.now());
     let r = t.call(Method::POST, &format!("{base}/confirm"), Some(&token), Some(json!({"code": old}))).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     let tf = t.enable_2fa("bob", "bob-password-1").await;
@@ -383,8 +381,8 @@ async fn activation_needs_a_confirmed_setup(db: Db) {
 }
 
 async fn a_pending_setup_expires_after_30_minutes(db: Db) {
-    let clock = Arc::new(gatehouse::clock::OffsetClock::default());
-    let t = spawn_with_clock(db, clock.clone()).await;
+    let clock = gatehouse::clock::ManualClock::at(unix_now());
+    let t = spawn_with_clock(db, &clock, |_| {}).await;
     let uid = bob(&t).await;
     let token = t.login("bob", "bob-password-1").await;
     let base = format!("/api/v1/users/{uid}/passcode");

@@ -75,7 +75,7 @@ pub struct NewEvent {
 }
 
 /// A recorded event as the API and the CLI show it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct EventView {
     pub id: i64,
     pub time: String,

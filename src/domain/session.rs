@@ -5,7 +5,7 @@ use serde::Serialize;
 use crate::clock::{UnixTime, rfc3339};
 
 /// What created a session; it decides what the session may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionKind {
     /// An interactive login with the account password (and code, with 2FA).
@@ -113,7 +113,7 @@ impl Session {
 }
 
 /// Session JSON in lists (SPEC §2 "App passwords").
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SessionView {
     pub id: String,
     pub kind: SessionKind,

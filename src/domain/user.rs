@@ -84,7 +84,7 @@ pub fn parse_email(raw: &str) -> Result<String, UserFieldError> {
 }
 
 /// What a user is in the system.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Admin,
@@ -112,7 +112,7 @@ impl Role {
 }
 
 /// How a user logs in: password alone, or password and a TOTP code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum AuthMethod {
     #[serde(rename = "default")]
     Default,
@@ -197,7 +197,7 @@ impl User {
 }
 
 /// The user JSON of the API and of `--json` in the CLI.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct UserView {
     pub uid: String,
     pub username: String,

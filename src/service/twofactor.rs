@@ -24,7 +24,7 @@ pub const SETUP_TTL: i64 = 30 * 60;
 
 /// The passcode JSON of the API. Setup fields appear only in the answer that starts a
 /// setup; `recovery_code` only in the answer to confirm.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PasscodeView {
     #[serde(rename = "type")]
     pub kind: String,

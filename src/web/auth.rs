@@ -102,32 +102,50 @@ enum Source {
     Cookie,
 }
 
+/// The longest token worth looking up: ours are 43 to 64 characters; anything much
+/// longer is garbage and is treated as no token at all (so the caller is anonymous).
+const MAX_TOKEN_LEN: usize = 512;
+
 /// The bearer token of a request: `Authorization: Bearer`, then `X-Auth-Token`, then
-/// the session cookie.
+/// the session cookie. Oversized tokens are ignored, never hashed or copied.
 fn presented_token(parts: &Parts) -> Option<(String, Source)> {
+    let plausible = |t: &str| !t.is_empty() && t.len() <= MAX_TOKEN_LEN;
     let from_auth = parts
         .headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| (t.trim().to_owned(), Source::Header));
+        .map(|(_, t)| t.trim())
+        .filter(|t| plausible(t))
+        .map(|t| (t.to_owned(), Source::Header));
     let from_header = || {
-        parts.headers.get("x-auth-token").and_then(|v| v.to_str().ok()).map(|t| (t.trim().to_owned(), Source::Header))
+        parts
+            .headers
+            .get("x-auth-token")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|t| plausible(t))
+            .map(|t| (t.to_owned(), Source::Header))
     };
-    from_auth.or_else(from_header).or_else(|| session_cookie_value(parts).map(|t| (t, Source::Cookie)))
+    let from_cookie = || session_cookie_value(parts).filter(|t| plausible(t)).map(|t| (t.to_owned(), Source::Cookie));
+    from_auth.or_else(from_header).or_else(from_cookie)
 }
 
-fn session_cookie_value(parts: &Parts) -> Option<String> {
+/// At most this many cookies of a request are looked at.
+const MAX_COOKIES: usize = 64;
+
+fn session_cookie_value(parts: &Parts) -> Option<&str> {
     parts
         .headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
+        .take(MAX_COOKIES)
         .filter_map(|c| c.trim().split_once('='))
         .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| value.to_owned())
+        .map(|(_, value)| value.trim())
 }
 
 /// A failed Basic login: 401 with a challenge, and the reason in the body.

@@ -91,6 +91,29 @@ pub async fn spawn(db: Db) -> TestApp {
 
 /// Starts a server whose settings `configure` may adjust.
 pub async fn spawn_with(db: Db, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_inner(db, None, configure).await
+}
+
+/// Starts a server whose clock stands at the current time until the test moves it.
+pub async fn spawn_frozen(db: Db) -> TestApp {
+    spawn_with_clock(db, &gatehouse::clock::ManualClock::at(unix_now()), |_| {}).await
+}
+
+/// Starts a server whose time is `clock`: it moves only when the test moves it, so
+/// time rules (throttle delays, TOTP steps) do not depend on how fast the machine is.
+pub async fn spawn_with_clock(
+    db: Db,
+    clock: &gatehouse::clock::ManualClock,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
+    spawn_inner(db, Some(clock.clone()), configure).await
+}
+
+async fn spawn_inner(
+    db: Db,
+    clock: Option<gatehouse::clock::ManualClock>,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
     std::fs::create_dir_all(&data_dir).unwrap();
@@ -100,22 +123,10 @@ pub async fn spawn_with(db: Db, configure: impl FnOnce(&mut Settings)) -> TestAp
     settings.throttle_delay = THROTTLE_DELAY;
     configure(&mut settings);
     let database_url = settings.database_url.clone();
-    let app = Gatehouse::open(settings).await.expect("server core opens");
-    app.bootstrap_admin(Some(ADMIN_PASSWORD.to_owned())).await.unwrap();
-    serve(app, db, database_url, data_dir, dir).await
-}
-
-/// Starts a server whose clock the test moves (`clock.advance(seconds)`).
-pub async fn spawn_with_clock(db: Db, clock: std::sync::Arc<gatehouse::clock::OffsetClock>) -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().join("data");
-    std::fs::create_dir_all(&data_dir).unwrap();
-    let mut settings = Settings::for_data_dir(data_dir.clone());
-    settings.database_url = fresh_database(db, &data_dir).await;
-    settings.throttle_delay = THROTTLE_DELAY;
-    let database_url = settings.database_url.clone();
     let mut app = Gatehouse::open(settings).await.expect("server core opens");
-    app.clock = clock;
+    if let Some(clock) = clock {
+        app.clock = std::sync::Arc::new(clock);
+    }
     app.bootstrap_admin(Some(ADMIN_PASSWORD.to_owned())).await.unwrap();
     serve(app, db, database_url, data_dir, dir).await
 }
@@ -169,7 +180,8 @@ impl TestApp {
         let mut settings = Settings::for_data_dir(self.data_dir.clone());
         settings.database_url = self.database_url.clone();
         settings.throttle_delay = THROTTLE_DELAY;
-        let app = Gatehouse::open(settings).await.expect("second instance opens");
+        let mut app = Gatehouse::open(settings).await.expect("second instance opens");
+        app.clock = self.app.clock.clone();
         serve(app, self.db, self.database_url.clone(), self.data_dir.clone(), dir).await
     }
 
@@ -304,7 +316,8 @@ impl TestApp {
             self.call(Method::POST, &base, Some(&token), Some(json!({"type": "totp", "password": password}))).await;
         assert_eq!(start.status, StatusCode::OK, "{}", start.text);
         let key = start.body["secret"].as_str().unwrap().to_owned();
-        let confirmed_at = unix_now();
+        // The server's time: a test's manual clock, or the wall clock.
+        let confirmed_at = self.app.now();
         let code = oathtool(&key, confirmed_at);
         let confirm =
             self.call(Method::POST, &format!("{base}/confirm"), Some(&token), Some(json!({"code": code}))).await;

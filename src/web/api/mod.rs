@@ -2,6 +2,7 @@
 
 mod metrics;
 mod oauth;
+pub mod openapi;
 mod passcode;
 mod session;
 mod status;
@@ -19,4 +20,5 @@ pub fn router() -> Router<Gatehouse> {
         .merge(passcode::router())
         .merge(oauth::router())
         .merge(metrics::router())
+        .merge(openapi::router())
 }

@@ -8,13 +8,16 @@ use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
 
 use crate::domain::scope::Resource;
 use crate::service::Gatehouse;
 use crate::service::clients::GrantError;
 use crate::service::credentials::parse_basic;
+use crate::service::tokens::IssuedCredential;
+use crate::web::api::openapi::{Done, ErrorBody};
 use crate::web::auth::WebUser;
 use crate::web::error::ApiError;
 use crate::web::extract::{ApiJson, request_meta};
@@ -26,10 +29,15 @@ pub fn router() -> Router<Gatehouse> {
         .route("/.well-known/oauth-authorization-server", get(metadata))
 }
 
-/// The token request, as JSON or as a form (RFC 6749 §4.4.2).
-#[derive(Debug, Default, Deserialize)]
+/// The token request, as JSON or as a form (RFC 6749 §4.4.2). `password` makes an app
+/// password from a logged-in web session (`client_name`, `scope`, `expires_in`,
+/// `username`, `password`); `client_credentials` gives an OAuth2 client a token
+/// (`client_id` and `client_secret` here or with HTTP Basic, an optional narrower
+/// `scope`). The revocation request uses `token` only.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 struct TokenRequest {
     #[serde(default)]
+    #[schema(value_type = GrantType, required = true)]
     grant_type: String,
     client_id: Option<String>,
     client_secret: Option<String>,
@@ -41,8 +49,26 @@ struct TokenRequest {
     token: Option<String>,
 }
 
-/// Seconds as a JSON number or as text (forms carry only text).
-#[derive(Debug, Deserialize)]
+/// The grants the token endpoint knows.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)] // documentation only: the handler matches on the string
+enum GrantType {
+    Password,
+    ClientCredentials,
+}
+
+/// The revocation request (RFC 7009), as JSON or as a form.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documentation only: the handler reads a [`TokenRequest`]
+struct RevokeRequest {
+    /// The app password, or a session id (`sess…`) of the caller's own sessions.
+    #[schema(min_length = 1, max_length = 256, pattern = r"\S")]
+    token: String,
+}
+
+/// Seconds as a JSON number or as text (forms carry only text); 0 means never.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(untagged)]
 enum Seconds {
     Number(i64),
@@ -89,7 +115,56 @@ fn expires_in(v: Option<&Seconds>) -> Result<i64, ApiError> {
     }
 }
 
-async fn token(State(app): State<Gatehouse>, req: Request) -> Result<Json<Value>, ApiError> {
+/// An issued token (RFC 6749 §5.1); the `access_token` is shown only here.
+#[derive(Serialize, ToSchema)]
+struct TokenReply {
+    access_token: String,
+    #[schema(example = "Bearer")]
+    token_type: String,
+    session_id: String,
+    client_name: String,
+    scope: String,
+    /// Seconds until the token ends (0: never).
+    expires_in: i64,
+}
+
+impl From<&IssuedCredential> for TokenReply {
+    fn from(issued: &IssuedCredential) -> Self {
+        let session = &issued.session;
+        TokenReply {
+            access_token: issued.secret.clone(),
+            token_type: "Bearer".to_owned(),
+            session_id: session.id.clone(),
+            client_name: session.name.clone(),
+            scope: session.scope.clone(),
+            expires_in: session.expires_in(session.created_at),
+        }
+    }
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/oauth/token",
+    tag = "oauth",
+    security((), ("bearer" = []), ("cookie" = [])),
+    request_body(content(
+        (TokenRequest = "application/json"),
+        (TokenRequest = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, description = "The app password or client token", body = TokenReply),
+        (status = 400, description = "Malformed body, a missing or unsupported grant_type, or an invalid scope", body = ErrorBody),
+        (status = 401, description = "Not logged in (password grant), or invalid client credentials", body = ErrorBody),
+        (status = 403, description = "Not a web login with the account password, another user's account, or the CSRF token is missing", body = ErrorBody),
+        (status = 409, description = "A conflict with the stored state", body = ErrorBody),
+        (status = 413, description = "The body is too large", body = ErrorBody),
+        (status = 415, description = "The body is neither JSON nor a form", body = ErrorBody),
+        (status = 422, description = "A field is invalid, or the account password is wrong", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
+        (status = 503, description = "The server is busy checking passwords; see Retry-After", body = ErrorBody),
+    )
+)]
+async fn token(State(app): State<Gatehouse>, req: Request) -> Result<Json<TokenReply>, ApiError> {
     let (mut parts, body) = split_body(req, app.settings.max_body).await?;
     let meta = request_meta(&parts, &app);
     match body.grant_type.as_str() {
@@ -108,7 +183,7 @@ async fn token(State(app): State<Gatehouse>, req: Request) -> Result<Json<Value>
             let lifetime = expires_in(body.expires_in.as_ref())?;
             let actor = format!("user:{}", web.user.username);
             let issued = app.create_app_password(&web.user, client_name, scope, lifetime, &actor, &meta).await?;
-            Ok(Json(issued.json()))
+            Ok(Json(TokenReply::from(&issued)))
         }
         "client_credentials" => {
             let basic = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(parse_basic);
@@ -124,7 +199,7 @@ async fn token(State(app): State<Gatehouse>, req: Request) -> Result<Json<Value>
                 }
             };
             match app.client_credentials_grant(&id, &secret, body.scope.as_deref(), &meta).await {
-                Ok(issued) => Ok(Json(issued.json())),
+                Ok(issued) => Ok(Json(TokenReply::from(&issued))),
                 Err(GrantError::InvalidClient) => {
                     let mut err = oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "Invalid client credentials");
                     err.www_authenticate = Some(r#"Basic realm="gatehouse""#);
@@ -143,7 +218,29 @@ async fn token(State(app): State<Gatehouse>, req: Request) -> Result<Json<Value>
     }
 }
 
-async fn revoke(State(app): State<Gatehouse>, req: Request) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    post,
+    path = "/api/v1/oauth/revoke",
+    tag = "oauth",
+    security(("bearer" = []), ("cookie" = [])),
+    request_body(content(
+        (RevokeRequest = "application/json"),
+        (RevokeRequest = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, description = "Revoked (RFC 7009: also when the token was unknown)", body = Done),
+        (status = 400, description = "Malformed body, or no token", body = ErrorBody),
+        (status = 401, description = "Not logged in, or wrong HTTP Basic credentials", body = ErrorBody),
+        (status = 403, description = "Not a web login with the account password, or the CSRF token is missing", body = ErrorBody),
+        (status = 404, description = "No such session of this user", body = ErrorBody),
+        (status = 413, description = "The body is too large", body = ErrorBody),
+        (status = 415, description = "The body is neither JSON nor a form", body = ErrorBody),
+        (status = 422, description = "A field is invalid", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
+        (status = 503, description = "The server is busy checking passwords; see Retry-After", body = ErrorBody),
+    )
+)]
+async fn revoke(State(app): State<Gatehouse>, req: Request) -> Result<Json<Done>, ApiError> {
     let (mut parts, body) = split_body(req, app.settings.max_body).await?;
     let web = WebUser::from_request_parts(&mut parts, &app).await?;
     let meta = request_meta(&parts, &app);
@@ -151,7 +248,7 @@ async fn revoke(State(app): State<Gatehouse>, req: Request) -> Result<Json<Value
         oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "token is required: the app password or session id")
     })?;
     app.revoke(&web.user, token, &meta).await?;
-    Ok(Json(json!({ "status": "revoked" })))
+    Ok(Json(Done { status: "revoked".to_owned() }))
 }
 
 /// The issuer URL from the Host header, if it is a plain host name or address.
@@ -165,18 +262,39 @@ fn issuer(headers: &HeaderMap, secure: bool) -> String {
     format!("{}://{host}", if secure { "https" } else { "http" })
 }
 
-async fn metadata(State(app): State<Gatehouse>, headers: HeaderMap) -> Json<Value> {
+/// Authorization server metadata (RFC 8414).
+#[derive(Serialize, ToSchema)]
+struct ServerMetadata {
+    issuer: String,
+    token_endpoint: String,
+    revocation_endpoint: String,
+    grant_types_supported: Vec<String>,
+    token_endpoint_auth_methods_supported: Vec<String>,
+    revocation_endpoint_auth_methods_supported: Vec<String>,
+    response_types_supported: Vec<String>,
+    scopes_supported: Vec<String>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/.well-known/oauth-authorization-server",
+    tag = "oauth",
+    security(()),
+    responses((status = 200, description = "Where the OAuth2 endpoints are", body = ServerMetadata))
+)]
+async fn metadata(State(app): State<Gatehouse>, headers: HeaderMap) -> Json<ServerMetadata> {
     let base = issuer(&headers, app.settings.secure_cookies);
-    let mut scopes: Vec<&str> = Resource::ALL.iter().map(|r| r.name()).collect();
-    scopes.extend(["*", "read", "write"]);
-    Json(json!({
-        "issuer": base,
-        "token_endpoint": format!("{base}/api/v1/oauth/token"),
-        "revocation_endpoint": format!("{base}/api/v1/oauth/revoke"),
-        "grant_types_supported": ["client_credentials", "password"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "revocation_endpoint_auth_methods_supported": ["none"],
-        "response_types_supported": [],
-        "scopes_supported": scopes,
-    }))
+    let mut scopes: Vec<String> = Resource::ALL.iter().map(|r| r.name().to_owned()).collect();
+    scopes.extend(["*", "read", "write"].map(str::to_owned));
+    let strings = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    Json(ServerMetadata {
+        token_endpoint: format!("{base}/api/v1/oauth/token"),
+        revocation_endpoint: format!("{base}/api/v1/oauth/revoke"),
+        issuer: base,
+        grant_types_supported: strings(&["client_credentials", "password"]),
+        token_endpoint_auth_methods_supported: strings(&["client_secret_basic", "client_secret_post"]),
+        revocation_endpoint_auth_methods_supported: strings(&["none"]),
+        response_types_supported: Vec::new(),
+        scopes_supported: scopes,
+    })
 }

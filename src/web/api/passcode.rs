@@ -7,9 +7,11 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use crate::service::twofactor::PasscodeView;
 use crate::service::{Gatehouse, ServiceError};
+use crate::web::api::openapi::{Done, ErrorBody};
 use crate::web::auth::WebUser;
 use crate::web::error::ApiError;
 use crate::web::extract::{ApiJson, ApiPath, Meta};
@@ -31,6 +33,23 @@ fn own(web: &WebUser, uid: &str) -> Result<(), ApiError> {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{uid}/passcode",
+    operation_id = "passcode_status",
+    tag = "two-factor",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("uid" = String, Path, description = "The user's uid (one's own)")),
+    responses(
+        (status = 200, description = "The authenticator's state", body = PasscodeView),
+        (status = 400, description = "Malformed path or JSON body", body = ErrorBody),
+        (status = 401, description = "Not logged in, or wrong HTTP Basic credentials", body = ErrorBody),
+        (status = 403, description = "Not the account holder's own web login, or the CSRF token is missing", body = ErrorBody),
+        (status = 404, description = "No authenticator or setup in progress", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
+        (status = 503, description = "The server is busy checking passwords; see Retry-After", body = ErrorBody),
+    )
+)]
 async fn status(
     State(app): State<Gatehouse>,
     web: WebUser,
@@ -41,9 +60,10 @@ async fn status(
     Ok(Json(PasscodeView::status(&p)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct StartBody {
     #[serde(rename = "type", default = "totp")]
+    #[schema(example = "totp")]
     kind: String,
     password: String,
 }
@@ -52,6 +72,26 @@ fn totp() -> String {
     "totp".to_owned()
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{uid}/passcode",
+    tag = "two-factor",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("uid" = String, Path, description = "The user's uid (one's own)")),
+    request_body = StartBody,
+    responses(
+        (status = 200, description = "A new setup: the key, the otpauth URI and its QR code", body = PasscodeView),
+        (status = 400, description = "Malformed path or JSON body", body = ErrorBody),
+        (status = 401, description = "Not logged in, or wrong HTTP Basic credentials", body = ErrorBody),
+        (status = 403, description = "Not the account holder's own web login, or the CSRF token is missing", body = ErrorBody),
+        (status = 409, description = "2FA is already active, or the setup is not at this step", body = ErrorBody),
+        (status = 413, description = "The body is too large", body = ErrorBody),
+        (status = 415, description = "The body is not sent as JSON", body = ErrorBody),
+        (status = 422, description = "A field is missing or invalid, the password is wrong, or the code is wrong", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
+        (status = 503, description = "The server is busy checking passwords; see Retry-After", body = ErrorBody),
+    )
+)]
 async fn start(
     State(app): State<Gatehouse>,
     web: WebUser,
@@ -66,11 +106,32 @@ async fn start(
     Ok(Json(app.start_totp_setup(&web.user, &body.password, &meta).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct ConfirmBody {
     code: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{uid}/passcode/confirm",
+    tag = "two-factor",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("uid" = String, Path, description = "The user's uid (one's own)")),
+    request_body = ConfirmBody,
+    responses(
+        (status = 200, description = "The code proved the setup; the recovery code is shown once", body = PasscodeView),
+        (status = 400, description = "Malformed path or JSON body", body = ErrorBody),
+        (status = 401, description = "Not logged in, or wrong HTTP Basic credentials", body = ErrorBody),
+        (status = 403, description = "Not the account holder's own web login, or the CSRF token is missing", body = ErrorBody),
+        (status = 404, description = "No authenticator or setup in progress", body = ErrorBody),
+        (status = 409, description = "2FA is already active, or the setup is not at this step", body = ErrorBody),
+        (status = 413, description = "The body is too large", body = ErrorBody),
+        (status = 415, description = "The body is not sent as JSON", body = ErrorBody),
+        (status = 422, description = "A field is missing or invalid, the password is wrong, or the code is wrong", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
+        (status = 503, description = "The server is busy checking passwords; see Retry-After", body = ErrorBody),
+    )
+)]
 async fn confirm(
     State(app): State<Gatehouse>,
     web: WebUser,
@@ -91,6 +152,23 @@ async fn confirm(
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{uid}/passcode/activate",
+    tag = "two-factor",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("uid" = String, Path, description = "The user's uid (one's own)")),
+    responses(
+        (status = 200, description = "2FA is on; the user's other web sessions end", body = PasscodeView),
+        (status = 400, description = "Malformed path or JSON body", body = ErrorBody),
+        (status = 401, description = "Not logged in, or wrong HTTP Basic credentials", body = ErrorBody),
+        (status = 403, description = "Not the account holder's own web login, or the CSRF token is missing", body = ErrorBody),
+        (status = 404, description = "No authenticator or setup in progress", body = ErrorBody),
+        (status = 409, description = "2FA is already active, or the setup is not at this step", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
+        (status = 503, description = "The server is busy checking passwords; see Retry-After", body = ErrorBody),
+    )
+)]
 async fn activate(
     State(app): State<Gatehouse>,
     web: WebUser,
@@ -101,11 +179,32 @@ async fn activate(
     Ok(Json(app.activate_totp(&web.user, &web.session.id, &meta).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct DeactivateBody {
     password: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{uid}/passcode/deactivate",
+    tag = "two-factor",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("uid" = String, Path, description = "The user's uid (one's own)")),
+    request_body = DeactivateBody,
+    responses(
+        (status = 200, description = "2FA is off", body = Done),
+        (status = 400, description = "Malformed path or JSON body", body = ErrorBody),
+        (status = 401, description = "Not logged in, or wrong HTTP Basic credentials", body = ErrorBody),
+        (status = 403, description = "Not the account holder's own web login, or the CSRF token is missing", body = ErrorBody),
+        (status = 404, description = "No authenticator or setup in progress", body = ErrorBody),
+        (status = 409, description = "2FA is already active, or the setup is not at this step", body = ErrorBody),
+        (status = 413, description = "The body is too large", body = ErrorBody),
+        (status = 415, description = "The body is not sent as JSON", body = ErrorBody),
+        (status = 422, description = "A field is missing or invalid, the password is wrong, or the code is wrong", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
+        (status = 503, description = "The server is busy checking passwords; see Retry-After", body = ErrorBody),
+    )
+)]
 async fn deactivate(
     State(app): State<Gatehouse>,
     web: WebUser,

@@ -5,14 +5,16 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::domain::app_password::is_app_password;
 use crate::domain::event::EventKind;
+use crate::domain::user::UserView;
 use crate::service::Gatehouse;
 use crate::service::login::LoginAttempt;
 use crate::store::SessionStore as _;
+use crate::web::api::openapi::{Done, ErrorBody};
 use crate::web::auth::{ApiCaller, Principal, session_cookie};
 use crate::web::error::ApiError;
 use crate::web::extract::{ApiJson, Meta};
@@ -21,7 +23,9 @@ pub fn router() -> Router<Gatehouse> {
     Router::new().route("/api/v1/session", post(login).get(whoami).delete(logout))
 }
 
-#[derive(Deserialize)]
+/// A login: the account password (or an app password), and the code with 2FA (a TOTP
+/// code or the recovery code).
+#[derive(Deserialize, ToSchema)]
 struct LoginBody {
     username: String,
     password: String,
@@ -29,6 +33,40 @@ struct LoginBody {
     code: Option<String>,
 }
 
+/// A new session. The token is shown once; it is also set as the session cookie.
+#[derive(Serialize, ToSchema)]
+struct LoginReply {
+    session_id: String,
+    access_token: String,
+    #[schema(example = "Bearer")]
+    token_type: &'static str,
+    /// Seconds until the session ends (0: never).
+    expires_in: i64,
+    scope: String,
+    user: UserView,
+    /// Said when the login changed the account, e.g. a recovery code turned 2FA off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notice: Option<String>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/session",
+    tag = "session",
+    security(()),
+    request_body = LoginBody,
+    responses(
+        (status = 200, description = "Logged in; the session cookie is set too", body = LoginReply),
+        (status = 400, description = "The body is not JSON", body = ErrorBody),
+        (status = 401, description = "Invalid credentials, or the verification code is required or wrong", body = ErrorBody),
+        (status = 403, description = "This account or app password may not log in", body = ErrorBody),
+        (status = 413, description = "The body is too large", body = ErrorBody),
+        (status = 415, description = "The body is not sent as JSON", body = ErrorBody),
+        (status = 422, description = "A field is missing or malformed", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
+        (status = 503, description = "The server is busy checking passwords; see Retry-After", body = ErrorBody),
+    )
+)]
 async fn login(
     State(app): State<Gatehouse>,
     Meta(meta): Meta,
@@ -50,37 +88,78 @@ async fn login(
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         headers.insert(header::SET_COOKIE, v);
     }
-    let mut body = json!({
-        "session_id": session.id,
-        "access_token": token,
-        "token_type": "Bearer",
-        "expires_in": session.expires_in(now),
-        "scope": session.scope,
-        "user": user.view(),
-    });
-    if let (Some(notice), Some(obj)) = (notice, body.as_object_mut()) {
-        obj.insert("notice".into(), json!(notice));
-    }
-    Ok((headers, Json(body)))
+    let expires_in = session.expires_in(now);
+    let reply = LoginReply {
+        session_id: session.id,
+        access_token: token,
+        token_type: "Bearer",
+        expires_in,
+        scope: session.scope,
+        user: user.view(),
+        notice,
+    };
+    Ok((headers, Json(reply)))
 }
 
-async fn whoami(State(app): State<Gatehouse>, ApiCaller(p): ApiCaller) -> Json<serde_json::Value> {
+/// Who is calling: the session, its scope and user, and the CSRF token that cookie
+/// requests need on unsafe methods.
+#[derive(Serialize, ToSchema)]
+struct WhoAmI {
+    session_id: Option<String>,
+    /// `web`, `app_password`, `access_token`, `client`, or `password` (HTTP Basic with
+    /// the account password, no session).
+    kind: Option<&'static str>,
+    scope: String,
+    expires_in: i64,
+    user: Option<UserView>,
+    client_id: Option<String>,
+    csrf_token: Option<String>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/session",
+    tag = "session",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The caller", body = WhoAmI),
+        (status = 401, description = "Not logged in, or wrong HTTP Basic credentials", body = ErrorBody),
+        (status = 403, description = "The credential is limited to WebDAV", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
+        (status = 503, description = "The server is busy checking passwords; see Retry-After", body = ErrorBody),
+    )
+)]
+async fn whoami(State(app): State<Gatehouse>, ApiCaller(p): ApiCaller) -> Json<WhoAmI> {
     let session = p.session();
     let kind = match &p {
-        Principal::Password { .. } => json!("password"),
-        _ => json!(session.map(|s| s.kind)),
+        Principal::Password { .. } => Some("password"),
+        _ => session.map(|s| s.kind.as_str()),
     };
-    Json(json!({
-        "session_id": session.map(|s| &s.id),
-        "kind": kind,
-        "scope": session.map_or("*", |s| s.scope.as_str()),
-        "expires_in": session.map_or(0, |s| s.expires_in(app.now())),
-        "user": p.user().map(|u| u.view()),
-        "client_id": session.and_then(|s| s.client_id.as_ref()),
-        "csrf_token": session.map(|s| app.key.csrf_token(&s.id)),
-    }))
+    Json(WhoAmI {
+        session_id: session.map(|s| s.id.clone()),
+        kind,
+        scope: session.map_or("*", |s| s.scope.as_str()).to_owned(),
+        expires_in: session.map_or(0, |s| s.expires_in(app.now())),
+        user: p.user().map(|u| u.view()),
+        client_id: session.and_then(|s| s.client_id.clone()),
+        csrf_token: session.map(|s| app.key.csrf_token(&s.id)),
+    })
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/session",
+    tag = "session",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Logged out; the token stops working at once", body = Done),
+        (status = 400, description = "The credential has no session to end (HTTP Basic)", body = ErrorBody),
+        (status = 401, description = "Not logged in, or wrong HTTP Basic credentials", body = ErrorBody),
+        (status = 403, description = "The credential is limited to WebDAV, or the CSRF token is missing", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
+        (status = 503, description = "The server is busy checking passwords; see Retry-After", body = ErrorBody),
+    )
+)]
 async fn logout(
     State(app): State<Gatehouse>,
     Meta(meta): Meta,
@@ -95,5 +174,5 @@ async fn logout(
     if let Ok(v) = HeaderValue::from_str(&session_cookie(None, 0, app.settings.secure_cookies)) {
         headers.insert(header::SET_COOKIE, v);
     }
-    Ok((headers, Json(json!({ "status": "logged out" }))))
+    Ok((headers, Json(Done { status: "logged out".to_owned() })))
 }

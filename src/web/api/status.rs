@@ -2,7 +2,8 @@
 
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::service::Gatehouse;
 
@@ -10,6 +11,20 @@ pub fn router() -> Router<Gatehouse> {
     Router::new().route("/api/v1/status", get(status))
 }
 
-async fn status() -> Json<Value> {
-    Json(json!({ "status": "operational" }))
+/// The server is up and ready.
+#[derive(Serialize, ToSchema)]
+pub(super) struct Ready {
+    #[schema(example = "operational")]
+    status: &'static str,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/status",
+    tag = "server",
+    security(()),
+    responses((status = 200, description = "The server is ready", body = Ready))
+)]
+pub(super) async fn status() -> Json<Ready> {
+    Json(Ready { status: "operational" })
 }

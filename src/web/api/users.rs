@@ -6,6 +6,7 @@ use axum::routing::{delete, get, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::domain::policy::{Actor, PolicyError, UserPatch};
 use crate::domain::session::{SessionKind, SessionView};
@@ -13,6 +14,7 @@ use crate::domain::user::{AuthMethod, Role, UserView};
 use crate::service::Gatehouse;
 use crate::service::users::{NewUser, PasswordChange};
 use crate::store::{EventStore as _, SessionFilter, SessionStore as _, UserStore as _};
+use crate::web::api::openapi::{Done, ErrorBody};
 use crate::web::auth::WebUser;
 use crate::web::error::ApiError;
 use crate::web::extract::{ApiJson, ApiPath, ApiQuery, Meta};
@@ -27,12 +29,31 @@ pub fn router() -> Router<Gatehouse> {
         .route("/api/v1/users/{uid}/events", get(events))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only users whose name, display name or email contains this.
     #[serde(default)]
     q: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    tag = "users",
+    security(("bearer" = []), ("cookie" = [])),
+    params(
+        ListQuery,
+    ),
+    responses(
+        (status = 200, description = "All users (admins only)", body = [UserView]),
+        (status = 400, description = "Malformed path, query or JSON body", body = ErrorBody),
+        (status = 401, description = "Not logged in, or wrong HTTP Basic credentials", body = ErrorBody),
+        (status = 403, description = "Not allowed: not an admin, not a web login with the account password, or the CSRF token is missing", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
+        (status = 503, description = "The server is busy checking passwords; see Retry-After", body = ErrorBody),
+    )
+)]
 async fn list(
     State(app): State<Gatehouse>,
     web: WebUser,
@@ -46,9 +67,11 @@ async fn list(
     Ok(Json(users.iter().map(crate::domain::user::User::view).collect()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct CreateBody {
+    #[schema(min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9][A-Za-z0-9._@-]*$")]
     username: String,
+    #[schema(min_length = 8, max_length = 1024)]
     password: String,
     #[serde(default)]
     name: String,
@@ -72,6 +95,25 @@ fn yes() -> bool {
     true
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    tag = "users",
+    security(("bearer" = []), ("cookie" = [])),
+    request_body = CreateBody,
+    responses(
+        (status = 201, description = "The new user", body = UserView),
+        (status = 400, description = "Malformed path, query or JSON body", body = ErrorBody),
+        (status = 401, description = "Not logged in, or wrong HTTP Basic credentials", body = ErrorBody),
+        (status = 403, description = "Not allowed: not an admin, not a web login with the account password, or the CSRF token is missing", body = ErrorBody),
+        (status = 409, description = "A guardrail or conflict: the username is taken, the last admin, or locking oneself out", body = ErrorBody),
+        (status = 413, description = "The body is too large", body = ErrorBody),
+        (status = 415, description = "The body is not sent as JSON", body = ErrorBody),
+        (status = 422, description = "A field is missing or invalid, or the password is wrong", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
+        (status = 503, description = "The server is busy checking passwords; see Retry-After", body = ErrorBody),
+    )
+)]
 async fn create(
     State(app): State<Gatehouse>,
     web: WebUser,
@@ -92,6 +134,24 @@ async fn create(
     Ok((StatusCode::CREATED, Json(user.view())))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{uid}",
+    tag = "users",
+    security(("bearer" = []), ("cookie" = [])),
+    params(
+        ("uid" = String, Path, description = "The user's uid"),
+    ),
+    responses(
+        (status = 200, description = "The user (oneself, or anyone as admin)", body = UserView),
+        (status = 400, description = "Malformed path, query or JSON body", body = ErrorBody),
+        (status = 401, description = "Not logged in, or wrong HTTP Basic credentials", body = ErrorBody),
+        (status = 403, description = "Not allowed: not an admin, not a web login with the account password, or the CSRF token is missing", body = ErrorBody),
+        (status = 404, description = "No such user or session", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
+        (status = 503, description = "The server is busy checking passwords; see Retry-After", body = ErrorBody),
+    )
+)]
 async fn show(
     State(app): State<Gatehouse>,
     web: WebUser,
@@ -100,7 +160,7 @@ async fn show(
     Ok(Json(app.view_user(Actor::User(&web.user), &uid).await?.view()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct UpdateBody {
     name: Option<String>,
     email: Option<String>,
@@ -111,6 +171,29 @@ struct UpdateBody {
     auth_method: Option<AuthMethod>,
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/users/{uid}",
+    tag = "users",
+    security(("bearer" = []), ("cookie" = [])),
+    params(
+        ("uid" = String, Path, description = "The user's uid"),
+    ),
+    request_body = UpdateBody,
+    responses(
+        (status = 200, description = "The updated user", body = UserView),
+        (status = 400, description = "Malformed path, query or JSON body", body = ErrorBody),
+        (status = 401, description = "Not logged in, or wrong HTTP Basic credentials", body = ErrorBody),
+        (status = 403, description = "Not allowed: not an admin, not a web login with the account password, or the CSRF token is missing", body = ErrorBody),
+        (status = 404, description = "No such user or session", body = ErrorBody),
+        (status = 409, description = "A guardrail or conflict: the username is taken, the last admin, or locking oneself out", body = ErrorBody),
+        (status = 413, description = "The body is too large", body = ErrorBody),
+        (status = 415, description = "The body is not sent as JSON", body = ErrorBody),
+        (status = 422, description = "A field is missing or invalid, or the password is wrong", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
+        (status = 503, description = "The server is busy checking passwords; see Retry-After", body = ErrorBody),
+    )
+)]
 async fn update(
     State(app): State<Gatehouse>,
     web: WebUser,
@@ -130,6 +213,25 @@ async fn update(
     Ok(Json(app.update_user(Actor::User(&web.user), &uid, patch, &meta).await?.view()))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/{uid}",
+    tag = "users",
+    security(("bearer" = []), ("cookie" = [])),
+    params(
+        ("uid" = String, Path, description = "The user's uid"),
+    ),
+    responses(
+        (status = 200, description = "Deleted", body = Done),
+        (status = 400, description = "Malformed path, query or JSON body", body = ErrorBody),
+        (status = 401, description = "Not logged in, or wrong HTTP Basic credentials", body = ErrorBody),
+        (status = 403, description = "Not allowed: not an admin, not a web login with the account password, or the CSRF token is missing", body = ErrorBody),
+        (status = 404, description = "No such user or session", body = ErrorBody),
+        (status = 409, description = "A guardrail or conflict: the username is taken, the last admin, or locking oneself out", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
+        (status = 503, description = "The server is busy checking passwords; see Retry-After", body = ErrorBody),
+    )
+)]
 async fn remove(
     State(app): State<Gatehouse>,
     web: WebUser,
@@ -140,10 +242,11 @@ async fn remove(
     Ok(Json(json!({ "status": "deleted" })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct PasswordBody {
     #[serde(default)]
     old_password: Option<String>,
+    #[schema(min_length = 8, max_length = 1024)]
     new_password: String,
     /// An admin's reset: keep the user's app passwords (by default they are revoked).
     #[serde(default)]
@@ -165,6 +268,29 @@ impl PasswordBody {
     }
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/users/{uid}/password",
+    tag = "users",
+    security(("bearer" = []), ("cookie" = [])),
+    params(
+        ("uid" = String, Path, description = "The user's uid"),
+    ),
+    request_body = PasswordBody,
+    responses(
+        (status = 200, description = "Changed; the user's other web sessions end", body = Done),
+        (status = 400, description = "Malformed path, query or JSON body", body = ErrorBody),
+        (status = 401, description = "Not logged in, or wrong HTTP Basic credentials", body = ErrorBody),
+        (status = 403, description = "Not allowed: not an admin, not a web login with the account password, or the CSRF token is missing", body = ErrorBody),
+        (status = 404, description = "No such user or session", body = ErrorBody),
+        (status = 409, description = "A guardrail or conflict: the username is taken, the last admin, or locking oneself out", body = ErrorBody),
+        (status = 413, description = "The body is too large", body = ErrorBody),
+        (status = 415, description = "The body is not sent as JSON", body = ErrorBody),
+        (status = 422, description = "A field is missing or invalid, or the password is wrong", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
+        (status = 503, description = "The server is busy checking passwords; see Retry-After", body = ErrorBody),
+    )
+)]
 async fn change_password(
     State(app): State<Gatehouse>,
     web: WebUser,
@@ -187,12 +313,35 @@ async fn change_password(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct SessionQuery {
+    /// Only sessions of this kind: `web`, `app_password`, `access_token`, `client`;
+    /// empty for all.
     #[serde(default, rename = "type")]
+    #[param(pattern = "^(web|app_password|access_token|client)?$")]
     kind: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{uid}/sessions",
+    tag = "users",
+    security(("bearer" = []), ("cookie" = [])),
+    params(
+        ("uid" = String, Path, description = "The user's uid"),
+        SessionQuery,
+    ),
+    responses(
+        (status = 200, description = "The user's live sessions and app passwords", body = [SessionView]),
+        (status = 400, description = "Malformed path, query or JSON body", body = ErrorBody),
+        (status = 401, description = "Not logged in, or wrong HTTP Basic credentials", body = ErrorBody),
+        (status = 403, description = "Not allowed: not an admin, not a web login with the account password, or the CSRF token is missing", body = ErrorBody),
+        (status = 404, description = "No such user or session", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
+        (status = 503, description = "The server is busy checking passwords; see Retry-After", body = ErrorBody),
+    )
+)]
 async fn sessions(
     State(app): State<Gatehouse>,
     web: WebUser,
@@ -213,6 +362,25 @@ async fn sessions(
     Ok(Json(list.iter().filter(|s| s.is_live(now)).map(|s| s.view(Some(&web.session.id))).collect()))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/{uid}/sessions/{id}",
+    tag = "users",
+    security(("bearer" = []), ("cookie" = [])),
+    params(
+        ("uid" = String, Path, description = "The user's uid"),
+        ("id" = String, Path, description = "The session id (`sess…`)"),
+    ),
+    responses(
+        (status = 200, description = "Revoked; it stops working at once", body = Done),
+        (status = 400, description = "Malformed path, query or JSON body", body = ErrorBody),
+        (status = 401, description = "Not logged in, or wrong HTTP Basic credentials", body = ErrorBody),
+        (status = 403, description = "Not allowed: not an admin, not a web login with the account password, or the CSRF token is missing", body = ErrorBody),
+        (status = 404, description = "No such user or session", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
+        (status = 503, description = "The server is busy checking passwords; see Retry-After", body = ErrorBody),
+    )
+)]
 async fn revoke_session(
     State(app): State<Gatehouse>,
     web: WebUser,
@@ -223,12 +391,33 @@ async fn revoke_session(
     Ok(Json(json!({ "status": "revoked" })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct EventQuery {
+    /// At most this many events, newest first (default 100).
     #[serde(default)]
     limit: Option<i64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{uid}/events",
+    tag = "users",
+    security(("bearer" = []), ("cookie" = [])),
+    params(
+        ("uid" = String, Path, description = "The user's uid"),
+        EventQuery,
+    ),
+    responses(
+        (status = 200, description = "The user's security events, newest first", body = [crate::domain::event::EventView]),
+        (status = 400, description = "Malformed path, query or JSON body", body = ErrorBody),
+        (status = 401, description = "Not logged in, or wrong HTTP Basic credentials", body = ErrorBody),
+        (status = 403, description = "Not allowed: not an admin, not a web login with the account password, or the CSRF token is missing", body = ErrorBody),
+        (status = 404, description = "No such user or session", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
+        (status = 503, description = "The server is busy checking passwords; see Retry-After", body = ErrorBody),
+    )
+)]
 async fn events(
     State(app): State<Gatehouse>,
     web: WebUser,
