@@ -126,7 +126,21 @@ async fn getetag_is_the_etag_header(db: Db) {
         assert!(tags.contains(&etag), "{path} depth {depth}: {tags:?} lacks {etag}");
     }
     let all = bob(&t, "PROPFIND", "/originals/a.txt").header("depth", "0").send().await.unwrap();
-    assert_eq!(getetags(&all.text().await.unwrap()), [etag], "allprop");
+    assert_eq!(getetags(&all.text().await.unwrap()), std::slice::from_ref(&etag), "allprop");
+    // Requests the fast path leaves to dav-server: allprop with include, vendor and
+    // quota properties.
+    for body in [
+        r#"<D:propfind xmlns:D="DAV:"><D:allprop/><D:include><D:quota-used-bytes/></D:include></D:propfind>"#,
+        r#"<D:propfind xmlns:D="DAV:"><D:prop><D:getetag/><Z:Win32FileAttributes xmlns:Z="urn:schemas-microsoft-com:"/></D:prop></D:propfind>"#,
+        r#"<D:propfind xmlns:D="DAV:"><D:prop><D:getetag/><D:quota-available-bytes/></D:prop></D:propfind>"#,
+    ] {
+        for (path, depth) in [("/originals/a.txt", "0"), ("/originals/", "1")] {
+            let r = bob(&t, "PROPFIND", path).header("depth", depth).body(body).send().await.unwrap();
+            assert_eq!(r.status(), 207);
+            let tags = getetags(&r.text().await.unwrap());
+            assert!(tags.contains(&etag), "dav-server, {path} depth {depth}, {body}: {tags:?} lacks {etag}");
+        }
+    }
 }
 
 async fn conditional_reads_follow_rfc_9110(db: Db) {

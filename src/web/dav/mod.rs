@@ -138,6 +138,9 @@ where
     if mtime_asked && resp.status().is_success() {
         resp.headers_mut().insert("x-oc-mtime", HeaderValue::from_static("accepted"));
     }
+    if req_method.as_str() == "PROPFIND" && resp.status() == StatusCode::MULTI_STATUS {
+        resp = resp.map(propfind::quote_getetags);
+    }
     Ok(resp)
 }
 

@@ -191,6 +191,52 @@ pub async fn answer(lib: &Arc<Library>, store: &Store, parts: &Parts, body: &[u8
     Some(resp)
 }
 
+/// dav-server writes `getetag` as the bare tag, without the quotes its own `ETag`
+/// header carries (RFC 4918 §15.6: the value is an entity-tag, quotes included), so a
+/// client comparing the two would see every file as changed. Its PROPFIND answers (the
+/// cases this file leaves to it) pass through this filter, which quotes each value as
+/// it streams by.
+pub fn quote_getetags(body: Body) -> Body {
+    use futures_util::StreamExt as _;
+    let mut quoter = EtagQuoter::default();
+    Body::from_stream(body.into_data_stream().map(move |chunk| chunk.map(|c| quoter.feed(&c))))
+}
+
+/// The state of [`quote_getetags`] between chunks.
+#[derive(Debug, Default)]
+struct EtagQuoter {
+    /// How much of `<D:getetag>` the bytes just passed match.
+    matched: usize,
+    /// Inside a `getetag` value (it holds no `<`).
+    inside: bool,
+}
+
+impl EtagQuoter {
+    const OPEN: &[u8] = b"<D:getetag>";
+
+    fn feed(&mut self, chunk: &[u8]) -> bytes::Bytes {
+        let mut out = Vec::with_capacity(chunk.len() + 32);
+        for &b in chunk {
+            if self.inside && b == b'<' {
+                out.push(b'"');
+                self.inside = false;
+            }
+            out.push(b);
+            if self.inside {
+                continue;
+            }
+            // `<` occurs only first in the pattern, so a mismatch restarts at 0 or 1.
+            self.matched =
+                if Self::OPEN.get(self.matched) == Some(&b) { self.matched + 1 } else { usize::from(b == b'<') };
+            if self.matched == Self::OPEN.len() {
+                out.push(b'"');
+                (self.matched, self.inside) = (0, true);
+            }
+        }
+        out.into()
+    }
+}
+
 fn dead_of<'a>(props: &'a [DeadProp], k: &'a str) -> impl Iterator<Item = &'a DeadProp> + Clone + 'a {
     props.iter().filter(move |p| p.path == k)
 }
@@ -572,6 +618,22 @@ mod tests {
             r#"<a xmlns="u">b</a>"#
         );
         assert_eq!(element_text("<a/>"), "<a/>");
+    }
+
+    #[test]
+    fn getetag_values_are_quoted_across_chunk_boundaries() {
+        let xml = b"<D:response><D:getetag>5-abc</D:getetag><D:x>getetag</D:x><D:getetag/><D:getetag>7-d</D:getetag>";
+        let want =
+            "<D:response><D:getetag>\"5-abc\"</D:getetag><D:x>getetag</D:x><D:getetag/><D:getetag>\"7-d\"</D:getetag>";
+        for split in 0..xml.len() {
+            let mut q = EtagQuoter::default();
+            let mut out = q.feed(&xml[..split]).to_vec();
+            out.extend_from_slice(&q.feed(&xml[split..]));
+            assert_eq!(String::from_utf8(out).unwrap(), want, "split at {split}");
+        }
+        let mut q = EtagQuoter::default();
+        let bytewise: Vec<u8> = xml.iter().flat_map(|b| q.feed(&[*b]).to_vec()).collect();
+        assert_eq!(String::from_utf8(bytewise).unwrap(), want);
     }
 
     #[test]
