@@ -10,7 +10,7 @@ use axum::routing::get;
 
 use crate::service::Gatehouse;
 use crate::store::ClientStore as _;
-use crate::web::api::openapi::ErrorBody;
+use crate::web::api::openapi::{ErrorBody, LoginErrors};
 use crate::web::auth::{MetricsScope, Scoped};
 use crate::web::error::ApiError;
 
@@ -26,10 +26,8 @@ pub fn router() -> Router<Gatehouse> {
     responses(
         (status = 200, description = "Prometheus text exposition 0.0.4; for admins or the `metrics` scope",
          body = String, content_type = "text/plain; version=0.0.4; charset=utf-8"),
-        (status = 401, description = "Not logged in, or wrong HTTP Basic credentials", body = ErrorBody),
         (status = 403, description = "Not an admin, or the scope lacks `metrics`", body = ErrorBody),
-        (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
-        (status = 503, description = "The server is busy checking passwords; see Retry-After", body = ErrorBody),
+        LoginErrors,
     )
 )]
 async fn metrics(State(app): State<Gatehouse>, _caller: Scoped<MetricsScope>) -> Result<impl IntoResponse, ApiError> {

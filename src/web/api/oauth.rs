@@ -17,7 +17,7 @@ use crate::service::Gatehouse;
 use crate::service::clients::GrantError;
 use crate::service::credentials::parse_basic;
 use crate::service::tokens::IssuedCredential;
-use crate::web::api::openapi::{Done, ErrorBody};
+use crate::web::api::openapi::{Done, ErrorBody, LoginErrors, ThrottleErrors};
 use crate::web::auth::WebUser;
 use crate::web::error::ApiError;
 use crate::web::extract::{ApiJson, request_meta};
@@ -160,8 +160,7 @@ impl From<&IssuedCredential> for TokenReply {
         (status = 413, description = "The body is too large", body = ErrorBody),
         (status = 415, description = "The body is neither JSON nor a form", body = ErrorBody),
         (status = 422, description = "A field is invalid, or the account password is wrong", body = ErrorBody),
-        (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
-        (status = 503, description = "The server is busy checking passwords; see Retry-After", body = ErrorBody),
+        ThrottleErrors,
     )
 )]
 async fn token(State(app): State<Gatehouse>, req: Request) -> Result<Json<TokenReply>, ApiError> {
@@ -230,14 +229,12 @@ async fn token(State(app): State<Gatehouse>, req: Request) -> Result<Json<TokenR
     responses(
         (status = 200, description = "Revoked (RFC 7009: also when the token was unknown)", body = Done),
         (status = 400, description = "Malformed body, or no token", body = ErrorBody),
-        (status = 401, description = "Not logged in, or wrong HTTP Basic credentials", body = ErrorBody),
         (status = 403, description = "Not a web login with the account password, or the CSRF token is missing", body = ErrorBody),
         (status = 404, description = "No such session of this user", body = ErrorBody),
         (status = 413, description = "The body is too large", body = ErrorBody),
         (status = 415, description = "The body is neither JSON nor a form", body = ErrorBody),
         (status = 422, description = "A field is invalid", body = ErrorBody),
-        (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
-        (status = 503, description = "The server is busy checking passwords; see Retry-After", body = ErrorBody),
+        LoginErrors,
     )
 )]
 async fn revoke(State(app): State<Gatehouse>, req: Request) -> Result<Json<Done>, ApiError> {

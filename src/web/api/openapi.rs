@@ -7,7 +7,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
 
 use super::{metrics, oauth, passcode, session, status, users};
 use crate::service::Gatehouse;
@@ -26,6 +26,42 @@ pub struct ErrorBody {
     pub error: String,
     /// A human sentence; never contains server internals.
     pub message: String,
+}
+
+// The refusals many operations share, listed once and named in each operation's
+// `responses(...)`. They describe answers made by the extractors and the throttle, so
+// nothing builds these types.
+
+/// A call with credentials: none or wrong, too many failures, or the password pool busy.
+#[derive(Debug, IntoResponses)]
+#[allow(dead_code)]
+pub enum LoginErrors {
+    #[response(status = 401, description = "Not logged in, or wrong HTTP Basic credentials")]
+    Unauthorized(ErrorBody),
+    #[response(status = 429, description = "Too many failed attempts; see Retry-After")]
+    Throttled(ErrorBody),
+    #[response(status = 503, description = "The server is busy checking passwords; see Retry-After")]
+    Busy(ErrorBody),
+}
+
+/// A call that checks a password or secret itself (its own 401): throttled, or busy.
+#[derive(Debug, IntoResponses)]
+#[allow(dead_code)]
+pub enum ThrottleErrors {
+    #[response(status = 429, description = "Too many failed attempts; see Retry-After")]
+    Throttled(ErrorBody),
+    #[response(status = 503, description = "The server is busy checking passwords; see Retry-After")]
+    Busy(ErrorBody),
+}
+
+/// A JSON body refused before its handler reads it.
+#[derive(Debug, IntoResponses)]
+#[allow(dead_code)]
+pub enum JsonBodyErrors {
+    #[response(status = 413, description = "The body is too large")]
+    TooLarge(ErrorBody),
+    #[response(status = 415, description = "The body is not sent as JSON")]
+    NotJson(ErrorBody),
 }
 
 /// The answer of an action that has nothing else to say.

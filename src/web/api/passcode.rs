@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use crate::service::twofactor::PasscodeView;
 use crate::service::{Gatehouse, ServiceError};
-use crate::web::api::openapi::{Done, ErrorBody};
+use crate::web::api::openapi::{Done, ErrorBody, JsonBodyErrors, LoginErrors};
 use crate::web::auth::WebUser;
 use crate::web::error::ApiError;
 use crate::web::extract::{ApiJson, ApiPath, Meta};
@@ -43,11 +43,9 @@ fn own(web: &WebUser, uid: &str) -> Result<(), ApiError> {
     responses(
         (status = 200, description = "The authenticator's state", body = PasscodeView),
         (status = 400, description = "Malformed path or JSON body", body = ErrorBody),
-        (status = 401, description = "Not logged in, or wrong HTTP Basic credentials", body = ErrorBody),
         (status = 403, description = "Not the account holder's own web login, or the CSRF token is missing", body = ErrorBody),
         (status = 404, description = "No authenticator or setup in progress", body = ErrorBody),
-        (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
-        (status = 503, description = "The server is busy checking passwords; see Retry-After", body = ErrorBody),
+        LoginErrors,
     )
 )]
 async fn status(
@@ -82,14 +80,11 @@ fn totp() -> String {
     responses(
         (status = 200, description = "A new setup: the key, the otpauth URI and its QR code", body = PasscodeView),
         (status = 400, description = "Malformed path or JSON body", body = ErrorBody),
-        (status = 401, description = "Not logged in, or wrong HTTP Basic credentials", body = ErrorBody),
         (status = 403, description = "Not the account holder's own web login, or the CSRF token is missing", body = ErrorBody),
         (status = 409, description = "2FA is already active, or the setup is not at this step", body = ErrorBody),
-        (status = 413, description = "The body is too large", body = ErrorBody),
-        (status = 415, description = "The body is not sent as JSON", body = ErrorBody),
         (status = 422, description = "A field is missing or invalid, the password is wrong, or the code is wrong", body = ErrorBody),
-        (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
-        (status = 503, description = "The server is busy checking passwords; see Retry-After", body = ErrorBody),
+        LoginErrors,
+        JsonBodyErrors,
     )
 )]
 async fn start(
@@ -121,15 +116,12 @@ struct ConfirmBody {
     responses(
         (status = 200, description = "The code proved the setup; the recovery code is shown once", body = PasscodeView),
         (status = 400, description = "Malformed path or JSON body", body = ErrorBody),
-        (status = 401, description = "Not logged in, or wrong HTTP Basic credentials", body = ErrorBody),
         (status = 403, description = "Not the account holder's own web login, or the CSRF token is missing", body = ErrorBody),
         (status = 404, description = "No authenticator or setup in progress", body = ErrorBody),
         (status = 409, description = "2FA is already active, or the setup is not at this step", body = ErrorBody),
-        (status = 413, description = "The body is too large", body = ErrorBody),
-        (status = 415, description = "The body is not sent as JSON", body = ErrorBody),
         (status = 422, description = "A field is missing or invalid, the password is wrong, or the code is wrong", body = ErrorBody),
-        (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
-        (status = 503, description = "The server is busy checking passwords; see Retry-After", body = ErrorBody),
+        LoginErrors,
+        JsonBodyErrors,
     )
 )]
 async fn confirm(
@@ -161,12 +153,10 @@ async fn confirm(
     responses(
         (status = 200, description = "2FA is on; the user's other web sessions end", body = PasscodeView),
         (status = 400, description = "Malformed path or JSON body", body = ErrorBody),
-        (status = 401, description = "Not logged in, or wrong HTTP Basic credentials", body = ErrorBody),
         (status = 403, description = "Not the account holder's own web login, or the CSRF token is missing", body = ErrorBody),
         (status = 404, description = "No authenticator or setup in progress", body = ErrorBody),
         (status = 409, description = "2FA is already active, or the setup is not at this step", body = ErrorBody),
-        (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
-        (status = 503, description = "The server is busy checking passwords; see Retry-After", body = ErrorBody),
+        LoginErrors,
     )
 )]
 async fn activate(
@@ -194,15 +184,12 @@ struct DeactivateBody {
     responses(
         (status = 200, description = "2FA is off", body = Done),
         (status = 400, description = "Malformed path or JSON body", body = ErrorBody),
-        (status = 401, description = "Not logged in, or wrong HTTP Basic credentials", body = ErrorBody),
         (status = 403, description = "Not the account holder's own web login, or the CSRF token is missing", body = ErrorBody),
         (status = 404, description = "No authenticator or setup in progress", body = ErrorBody),
         (status = 409, description = "2FA is already active, or the setup is not at this step", body = ErrorBody),
-        (status = 413, description = "The body is too large", body = ErrorBody),
-        (status = 415, description = "The body is not sent as JSON", body = ErrorBody),
         (status = 422, description = "A field is missing or invalid, the password is wrong, or the code is wrong", body = ErrorBody),
-        (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
-        (status = 503, description = "The server is busy checking passwords; see Retry-After", body = ErrorBody),
+        LoginErrors,
+        JsonBodyErrors,
     )
 )]
 async fn deactivate(

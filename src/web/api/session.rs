@@ -14,7 +14,7 @@ use crate::domain::user::UserView;
 use crate::service::Gatehouse;
 use crate::service::login::LoginAttempt;
 use crate::store::SessionStore as _;
-use crate::web::api::openapi::{Done, ErrorBody};
+use crate::web::api::openapi::{Done, ErrorBody, JsonBodyErrors, LoginErrors, ThrottleErrors};
 use crate::web::auth::{ApiCaller, Principal, session_cookie};
 use crate::web::error::ApiError;
 use crate::web::extract::{ApiJson, Meta};
@@ -60,11 +60,9 @@ struct LoginReply {
         (status = 400, description = "The body is not JSON", body = ErrorBody),
         (status = 401, description = "Invalid credentials, or the verification code is required or wrong", body = ErrorBody),
         (status = 403, description = "This account or app password may not log in", body = ErrorBody),
-        (status = 413, description = "The body is too large", body = ErrorBody),
-        (status = 415, description = "The body is not sent as JSON", body = ErrorBody),
         (status = 422, description = "A field is missing or malformed", body = ErrorBody),
-        (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
-        (status = 503, description = "The server is busy checking passwords; see Retry-After", body = ErrorBody),
+        ThrottleErrors,
+        JsonBodyErrors,
     )
 )]
 async fn login(
@@ -123,10 +121,8 @@ struct WhoAmI {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "The caller", body = WhoAmI),
-        (status = 401, description = "Not logged in, or wrong HTTP Basic credentials", body = ErrorBody),
         (status = 403, description = "The credential is limited to WebDAV", body = ErrorBody),
-        (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
-        (status = 503, description = "The server is busy checking passwords; see Retry-After", body = ErrorBody),
+        LoginErrors,
     )
 )]
 async fn whoami(State(app): State<Gatehouse>, ApiCaller(p): ApiCaller) -> Json<WhoAmI> {
@@ -154,10 +150,8 @@ async fn whoami(State(app): State<Gatehouse>, ApiCaller(p): ApiCaller) -> Json<W
     responses(
         (status = 200, description = "Logged out; the token stops working at once", body = Done),
         (status = 400, description = "The credential has no session to end (HTTP Basic)", body = ErrorBody),
-        (status = 401, description = "Not logged in, or wrong HTTP Basic credentials", body = ErrorBody),
         (status = 403, description = "The credential is limited to WebDAV, or the CSRF token is missing", body = ErrorBody),
-        (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
-        (status = 503, description = "The server is busy checking passwords; see Retry-After", body = ErrorBody),
+        LoginErrors,
     )
 )]
 async fn logout(

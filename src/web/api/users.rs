@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, put};
 use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
@@ -14,7 +14,7 @@ use crate::domain::user::{AuthMethod, Role, UserView};
 use crate::service::Gatehouse;
 use crate::service::users::{NewUser, PasswordChange};
 use crate::store::{EventStore as _, SessionFilter, SessionStore as _, UserStore as _};
-use crate::web::api::openapi::{Done, ErrorBody};
+use crate::web::api::openapi::{Done, ErrorBody, JsonBodyErrors, LoginErrors};
 use crate::web::auth::WebUser;
 use crate::web::error::ApiError;
 use crate::web::extract::{ApiJson, ApiPath, ApiQuery, Meta};
@@ -48,10 +48,8 @@ struct ListQuery {
     responses(
         (status = 200, description = "All users (admins only)", body = [UserView]),
         (status = 400, description = "Malformed path, query or JSON body", body = ErrorBody),
-        (status = 401, description = "Not logged in, or wrong HTTP Basic credentials", body = ErrorBody),
         (status = 403, description = "Not allowed: not an admin, not a web login with the account password, or the CSRF token is missing", body = ErrorBody),
-        (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
-        (status = 503, description = "The server is busy checking passwords; see Retry-After", body = ErrorBody),
+        LoginErrors,
     )
 )]
 async fn list(
@@ -104,14 +102,11 @@ fn yes() -> bool {
     responses(
         (status = 201, description = "The new user", body = UserView),
         (status = 400, description = "Malformed path, query or JSON body", body = ErrorBody),
-        (status = 401, description = "Not logged in, or wrong HTTP Basic credentials", body = ErrorBody),
         (status = 403, description = "Not allowed: not an admin, not a web login with the account password, or the CSRF token is missing", body = ErrorBody),
         (status = 409, description = "A guardrail or conflict: the username is taken, the last admin, or locking oneself out", body = ErrorBody),
-        (status = 413, description = "The body is too large", body = ErrorBody),
-        (status = 415, description = "The body is not sent as JSON", body = ErrorBody),
         (status = 422, description = "A field is missing or invalid, or the password is wrong", body = ErrorBody),
-        (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
-        (status = 503, description = "The server is busy checking passwords; see Retry-After", body = ErrorBody),
+        LoginErrors,
+        JsonBodyErrors,
     )
 )]
 async fn create(
@@ -145,11 +140,9 @@ async fn create(
     responses(
         (status = 200, description = "The user (oneself, or anyone as admin)", body = UserView),
         (status = 400, description = "Malformed path, query or JSON body", body = ErrorBody),
-        (status = 401, description = "Not logged in, or wrong HTTP Basic credentials", body = ErrorBody),
         (status = 403, description = "Not allowed: not an admin, not a web login with the account password, or the CSRF token is missing", body = ErrorBody),
         (status = 404, description = "No such user or session", body = ErrorBody),
-        (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
-        (status = 503, description = "The server is busy checking passwords; see Retry-After", body = ErrorBody),
+        LoginErrors,
     )
 )]
 async fn show(
@@ -183,15 +176,12 @@ struct UpdateBody {
     responses(
         (status = 200, description = "The updated user", body = UserView),
         (status = 400, description = "Malformed path, query or JSON body", body = ErrorBody),
-        (status = 401, description = "Not logged in, or wrong HTTP Basic credentials", body = ErrorBody),
         (status = 403, description = "Not allowed: not an admin, not a web login with the account password, or the CSRF token is missing", body = ErrorBody),
         (status = 404, description = "No such user or session", body = ErrorBody),
         (status = 409, description = "A guardrail or conflict: the username is taken, the last admin, or locking oneself out", body = ErrorBody),
-        (status = 413, description = "The body is too large", body = ErrorBody),
-        (status = 415, description = "The body is not sent as JSON", body = ErrorBody),
         (status = 422, description = "A field is missing or invalid, or the password is wrong", body = ErrorBody),
-        (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
-        (status = 503, description = "The server is busy checking passwords; see Retry-After", body = ErrorBody),
+        LoginErrors,
+        JsonBodyErrors,
     )
 )]
 async fn update(
@@ -224,12 +214,10 @@ async fn update(
     responses(
         (status = 200, description = "Deleted", body = Done),
         (status = 400, description = "Malformed path, query or JSON body", body = ErrorBody),
-        (status = 401, description = "Not logged in, or wrong HTTP Basic credentials", body = ErrorBody),
         (status = 403, description = "Not allowed: not an admin, not a web login with the account password, or the CSRF token is missing", body = ErrorBody),
         (status = 404, description = "No such user or session", body = ErrorBody),
         (status = 409, description = "A guardrail or conflict: the username is taken, the last admin, or locking oneself out", body = ErrorBody),
-        (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
-        (status = 503, description = "The server is busy checking passwords; see Retry-After", body = ErrorBody),
+        LoginErrors,
     )
 )]
 async fn remove(
@@ -278,17 +266,14 @@ impl PasswordBody {
     ),
     request_body = PasswordBody,
     responses(
-        (status = 200, description = "Changed; the user's other web sessions end", body = Done),
+        (status = 200, description = "Changed. One's own change ends one's other web sessions (app passwords too with `revoke_app_passwords`); an admin's reset ends all of the user's sessions and revokes the app passwords unless `keep_app_passwords`", body = PasswordChanged),
         (status = 400, description = "Malformed path, query or JSON body", body = ErrorBody),
-        (status = 401, description = "Not logged in, or wrong HTTP Basic credentials", body = ErrorBody),
         (status = 403, description = "Not allowed: not an admin, not a web login with the account password, or the CSRF token is missing", body = ErrorBody),
         (status = 404, description = "No such user or session", body = ErrorBody),
         (status = 409, description = "A guardrail or conflict: the username is taken, the last admin, or locking oneself out", body = ErrorBody),
-        (status = 413, description = "The body is too large", body = ErrorBody),
-        (status = 415, description = "The body is not sent as JSON", body = ErrorBody),
         (status = 422, description = "A field is missing or invalid, or the password is wrong", body = ErrorBody),
-        (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
-        (status = 503, description = "The server is busy checking passwords; see Retry-After", body = ErrorBody),
+        LoginErrors,
+        JsonBodyErrors,
     )
 )]
 async fn change_password(
@@ -297,7 +282,7 @@ async fn change_password(
     Meta(meta): Meta,
     ApiPath(uid): ApiPath<String>,
     ApiJson(b): ApiJson<PasswordBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PasswordChanged>, ApiError> {
     let choice = b.app_password_choice()?;
     let change = PasswordChange {
         old_password: b.old_password.as_deref(),
@@ -306,11 +291,22 @@ async fn change_password(
         revoke_app_passwords: choice,
     };
     let ended = app.change_password(Actor::User(&web.user), &uid, change, &meta).await?;
-    Ok(Json(json!({
-        "status": "password changed",
-        "sessions_ended": ended.sessions,
-        "app_passwords_revoked": ended.app_passwords,
-    })))
+    Ok(Json(PasswordChanged {
+        status: "password changed",
+        sessions_ended: ended.sessions,
+        app_passwords_revoked: ended.app_passwords,
+    }))
+}
+
+/// What a password change ended.
+#[derive(Serialize, ToSchema)]
+struct PasswordChanged {
+    #[schema(example = "password changed")]
+    status: &'static str,
+    /// Sessions ended other than app passwords.
+    sessions_ended: u64,
+    /// App passwords revoked.
+    app_passwords_revoked: u64,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -335,11 +331,9 @@ struct SessionQuery {
     responses(
         (status = 200, description = "The user's live sessions and app passwords", body = [SessionView]),
         (status = 400, description = "Malformed path, query or JSON body", body = ErrorBody),
-        (status = 401, description = "Not logged in, or wrong HTTP Basic credentials", body = ErrorBody),
         (status = 403, description = "Not allowed: not an admin, not a web login with the account password, or the CSRF token is missing", body = ErrorBody),
         (status = 404, description = "No such user or session", body = ErrorBody),
-        (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
-        (status = 503, description = "The server is busy checking passwords; see Retry-After", body = ErrorBody),
+        LoginErrors,
     )
 )]
 async fn sessions(
@@ -374,11 +368,9 @@ async fn sessions(
     responses(
         (status = 200, description = "Revoked; it stops working at once", body = Done),
         (status = 400, description = "Malformed path, query or JSON body", body = ErrorBody),
-        (status = 401, description = "Not logged in, or wrong HTTP Basic credentials", body = ErrorBody),
         (status = 403, description = "Not allowed: not an admin, not a web login with the account password, or the CSRF token is missing", body = ErrorBody),
         (status = 404, description = "No such user or session", body = ErrorBody),
-        (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
-        (status = 503, description = "The server is busy checking passwords; see Retry-After", body = ErrorBody),
+        LoginErrors,
     )
 )]
 async fn revoke_session(
@@ -411,11 +403,9 @@ struct EventQuery {
     responses(
         (status = 200, description = "The user's security events, newest first", body = [crate::domain::event::EventView]),
         (status = 400, description = "Malformed path, query or JSON body", body = ErrorBody),
-        (status = 401, description = "Not logged in, or wrong HTTP Basic credentials", body = ErrorBody),
         (status = 403, description = "Not allowed: not an admin, not a web login with the account password, or the CSRF token is missing", body = ErrorBody),
         (status = 404, description = "No such user or session", body = ErrorBody),
-        (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
-        (status = 503, description = "The server is busy checking passwords; see Retry-After", body = ErrorBody),
+        LoginErrors,
     )
 )]
 async fn events(
