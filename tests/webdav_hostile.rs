@@ -175,7 +175,33 @@ async fn multistatus_is_namespace_valid_whatever_was_stored(db: Db) {
     }
 }
 
+async fn a_folder_of_thousands_answers_every_entry_in_one_valid_multistatus(db: Db) {
+    let t = spawn(db).await;
+    dav_user(&t).await;
+    let dir = t.data_dir.join("originals/many");
+    std::fs::create_dir_all(&dir).unwrap();
+    const FILES: usize = 2_500; // more than two of the answer's batches
+    for i in 0..FILES {
+        std::fs::write(dir.join(format!("photo {i:04}.jpg")), i.to_string()).unwrap();
+    }
+    let patch = r#"<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><Z:tag xmlns:Z="urn:z">t</Z:tag></D:prop></D:set></D:propertyupdate>"#;
+    let (code, text) = send(&t, "PROPPATCH", "/originals/many/photo%201999.jpg", &[], patch.into()).await;
+    assert_eq!(code, 207, "{text}");
+    let body = r#"<D:propfind xmlns:D="DAV:"><D:prop><D:getcontentlength/><Z:tag xmlns:Z="urn:z"/><U:nothing xmlns:U="urn:u"/></D:prop></D:propfind>"#;
+    let (code, text) = send(&t, "PROPFIND", "/originals/many/", &[("depth", "1")], body.into()).await;
+    assert_eq!(code, 207);
+    let ms = parse(&text);
+    let responses: Vec<_> = ms.children.iter().filter_map(|n| n.as_element()).collect();
+    assert_eq!(responses.len(), FILES + 1);
+    let missing = props_with_status(&ms, "404");
+    assert_eq!(missing.iter().filter(|(ns, n)| ns == "urn:u" && n == "nothing").count(), FILES + 1);
+    let found = props_with_status(&ms, "200");
+    assert_eq!(found.iter().filter(|(ns, _)| ns == "urn:z").count(), 1, "the one stored property");
+    assert_eq!(found.iter().filter(|(_, n)| n == "getcontentlength").count(), FILES);
+}
+
 on_both_databases!(
+    a_folder_of_thousands_answers_every_entry_in_one_valid_multistatus,
     deeply_nested_bodies_are_refused_and_the_server_lives,
     propfind_depth_follows_rfc4918,
     multistatus_is_namespace_valid_whatever_was_stored,

@@ -73,12 +73,12 @@ pub async fn answer(lib: &Arc<Library>, parts: &Parts) -> Option<Response> {
     let h = resp.headers_mut();
     h.reserve(14);
     let name = file_name(url_path);
-    let mime = super::propfind::mime_of(&name);
+    let mime = super::multistatus::mime_of(&name);
     serving::apply(h, &name, mime);
     if let Some(v) = etag.as_deref().and_then(|t| HeaderValue::try_from(t).ok()) {
         h.insert(header::ETAG, v);
     }
-    if let Some(v) = modified.and_then(super::propfind::httpdate).and_then(|d| HeaderValue::try_from(d).ok()) {
+    if let Some(v) = modified.and_then(super::multistatus::httpdate).and_then(|d| HeaderValue::try_from(d).ok()) {
         h.insert(header::LAST_MODIFIED, v);
     }
     match conditional::evaluate(&parts.headers, v) {
@@ -135,7 +135,7 @@ pub fn for_dav_server(parts: &mut Parts) {
 pub fn finish(url_path: &str, headers: &mut HeaderMap, status: StatusCode) {
     let name = file_name(url_path);
     let shows_file = matches!(status, StatusCode::OK | StatusCode::PARTIAL_CONTENT | StatusCode::NOT_MODIFIED);
-    let mime = if shows_file { super::propfind::mime_of(&name) } else { "text/plain" };
+    let mime = if shows_file { super::multistatus::mime_of(&name) } else { "text/plain" };
     serving::apply(headers, &name, mime);
 }
 

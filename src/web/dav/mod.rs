@@ -15,6 +15,7 @@ mod get;
 mod guard;
 mod library;
 mod locks;
+mod multistatus;
 mod propfind;
 mod props;
 mod serving;
@@ -113,12 +114,12 @@ where
     } else {
         let body = read_xml(body, &parts.method).await?;
         if parts.method.as_str() == "PROPFIND" {
-            if checked.depth.is_none_or(|d| d == Depth::Infinity) {
-                finite_depth(&lib, &mut parts).await?;
-            }
-            if let Some(resp) = propfind::answer(&lib, &app.store, &parts, &body).await {
-                return Ok(resp);
-            }
+            let depth = match checked.depth {
+                Some(Depth::Zero) => 0,
+                Some(Depth::One) => 1,
+                Some(Depth::Infinity) | None => finite_depth(&lib, &parts).await?,
+            };
+            return propfind::answer(&lib, &app.store, &parts, &body, depth).await;
         }
         axum::body::Body::from(body)
     };
@@ -137,9 +138,6 @@ where
     }
     if mtime_asked && resp.status().is_success() {
         resp.headers_mut().insert("x-oc-mtime", HeaderValue::from_static("accepted"));
-    }
-    if req_method.as_str() == "PROPFIND" && resp.status() == StatusCode::MULTI_STATUS {
-        resp = resp.map(propfind::quote_getetags);
     }
     Ok(resp)
 }
@@ -167,7 +165,7 @@ where
 /// PROPFIND without a Depth, or with `infinity` (RFC 4918 §9.1): on a file the same as
 /// Depth 0; on a folder refused with `propfind-finite-depth` as Apache does, since a
 /// whole library in one answer is no answer at all.
-async fn finite_depth(lib: &Arc<Library>, parts: &mut axum::http::request::Parts) -> Result<(), DavError> {
+async fn finite_depth(lib: &Arc<Library>, parts: &axum::http::request::Parts) -> Result<u8, DavError> {
     let path = dav_path(parts.uri.path(), lib.prefix())?;
     let lib = lib.clone();
     let is_dir = file::blocking(move || Ok(lib.resolve(&path).ok().and_then(|p| std::fs::metadata(p).ok()))).await;
@@ -175,8 +173,7 @@ async fn finite_depth(lib: &Arc<Library>, parts: &mut axum::http::request::Parts
         return Err(DavError::forbidden("PROPFIND with Depth infinity is not served on folders; use Depth 1")
             .condition("propfind-finite-depth"));
     }
-    parts.headers.insert("depth", HeaderValue::from_static("0"));
-    Ok(())
+    Ok(0)
 }
 
 /// A request that passed authentication and the checks.
