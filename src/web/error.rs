@@ -162,3 +162,22 @@ pub fn code_for_status(status: StatusCode) -> &'static str {
         _ => "error",
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_500_is_called_an_internal_error() {
+        for code in 400..600u16 {
+            let status = StatusCode::from_u16(code).unwrap();
+            let name = code_for_status(status);
+            assert_eq!(name == "internal_error", code == 500, "{code} is {name}");
+            if status.is_client_error() {
+                assert_ne!(name, "server_error", "{code}");
+            }
+        }
+        assert_eq!(code_for_status(StatusCode::NOT_IMPLEMENTED), "not_implemented");
+    }
+}
