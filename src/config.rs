@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use ipnet::IpNet;
 
 use crate::domain::session::SessionPolicy;
+use crate::library::{Location, S3Config};
 
 /// Everything the server needs to know to run.
 #[derive(Clone)]
@@ -15,8 +16,10 @@ pub struct Settings {
     pub database_url: String,
     /// The TOTP issuer and the UI title.
     pub site_title: String,
-    pub originals_path: PathBuf,
-    pub import_path: PathBuf,
+    pub originals_path: Location,
+    pub import_path: Location,
+    /// How to reach S3, for libraries in a bucket.
+    pub s3: Option<S3Config>,
     pub read_only: bool,
     /// The configured secret key, if any (else the data folder's `secret.key`).
     pub secret_key: Option<String>,
@@ -49,8 +52,9 @@ impl Settings {
         Self {
             listen: "127.0.0.1:2342".to_owned(),
             database_url: crate::store::default_sqlite_url(&data_dir),
-            originals_path: data_dir.join("originals"),
-            import_path: data_dir.join("import"),
+            originals_path: Location::Folder(data_dir.join("originals")),
+            import_path: Location::Folder(data_dir.join("import")),
+            s3: None,
             data_dir,
             site_title: "gatehouse".to_owned(),
             read_only: false,

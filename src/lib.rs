@@ -15,6 +15,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod library;
 pub mod security;
 pub mod service;
 pub mod store;

@@ -240,6 +240,7 @@ fn fuzz(db: Db) {
         let app_password = app_password(&t, "webdav").await;
         let admin_token = t.admin_token().await;
         let admin_uid = t.uid_of(&admin_token).await;
+        gatehouse::library::install_tls();
         let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
         (t, Creds { client, app_password, admin_token, admin_uid })
     });

@@ -52,6 +52,7 @@ async fn first_start_prints_a_generated_admin_password_and_stops_on_sigterm(db: 
     .unwrap()
     .expect("the generated password is printed");
     let base = format!("http://127.0.0.1:{port}");
+    gatehouse::library::install_tls();
     let client = reqwest::Client::new();
     wait_ready(&client, &base).await;
     let r = client
@@ -136,6 +137,7 @@ async fn files_the_server_writes_are_private_whatever_the_umask() {
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
+    gatehouse::library::install_tls();
     let client = reqwest::Client::new();
     wait_ready(&client, &base).await;
     // A login and a logout write to the database and move the credential signal.

@@ -96,6 +96,7 @@ async fn every_page_answers_every_credential_as_the_table_says(db: Db) {
     ];
     assert_eq!(creds.len(), COLUMNS.len());
 
+    gatehouse::library::install_tls();
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let mut mismatches = Vec::new();
     for (path, row) in PAGES {

@@ -41,6 +41,7 @@ async fn visitors_without_a_web_session_are_sent_to_the_login_page(db: Db) {
     let full = app_password(&t, &admin, "admin", ADMIN_PASSWORD, "sync", "*").await;
     let as_cookie = page(&t, "/settings/account", Some(&full)).await;
     assert_eq!(as_cookie.status, StatusCode::SEE_OTHER);
+    gatehouse::library::install_tls();
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let as_bearer = client.get(t.url("/settings/account")).bearer_auth(&full).send().await.unwrap();
     assert_eq!(as_bearer.status(), StatusCode::SEE_OTHER);

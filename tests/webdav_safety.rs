@@ -135,7 +135,7 @@ async fn a_full_disk_answers_507_and_leaves_nothing_behind(db: Db) {
         return;
     }
     let folder = mount.path().to_path_buf();
-    let t = spawn_with(db, |s| s.originals_path = folder.clone()).await;
+    let t = spawn_with(db, |s| s.originals_path = gatehouse::library::Location::Folder(folder.clone())).await;
     dav_user(&t).await;
     let r = bob(&t, "PUT", "/originals/big.bin").body(vec![7u8; 3 * 1024 * 1024]).send().await.unwrap();
     let status = r.status();

@@ -1,10 +1,9 @@
 //! `gatehouse start`: opens the data folder, bootstraps the first admin and serves.
 
-use std::path::PathBuf;
-
 use clap::Args;
 
 use super::{CliError, GlobalArgs, parse_proxies};
+use crate::library::{Location, S3Config};
 use crate::service::Gatehouse;
 
 #[derive(Debug, Args)]
@@ -15,12 +14,22 @@ pub struct StartArgs {
     /// Site title, also the issuer shown in authenticator apps
     #[arg(long, env = "GATEHOUSE_SITE_TITLE", default_value = "gatehouse")]
     pub site_title: String,
-    /// Originals folder served over WebDAV (default: originals/ in the data folder)
-    #[arg(long, env = "GATEHOUSE_ORIGINALS_PATH")]
-    pub originals_path: Option<PathBuf>,
-    /// Import folder served over WebDAV (default: import/ in the data folder)
-    #[arg(long, env = "GATEHOUSE_IMPORT_PATH")]
-    pub import_path: Option<PathBuf>,
+    /// Originals served over WebDAV: a folder, or s3://BUCKET/PREFIX (default: originals/
+    /// in the data folder)
+    #[arg(long, env = "GATEHOUSE_ORIGINALS_PATH", value_parser = Location::parse)]
+    pub originals_path: Option<Location>,
+    /// Import area served over WebDAV: a folder, or s3://BUCKET/PREFIX (default: import/ in
+    /// the data folder)
+    #[arg(long, env = "GATEHOUSE_IMPORT_PATH", value_parser = Location::parse)]
+    pub import_path: Option<Location>,
+    /// S3 endpoint for s3:// libraries, e.g. http://127.0.0.1:3900 or https://s3.amazonaws.com
+    /// (path-style addressing); keys from GATEHOUSE_S3_ACCESS_KEY_ID and
+    /// GATEHOUSE_S3_SECRET_ACCESS_KEY, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY
+    #[arg(long, env = "GATEHOUSE_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// S3 region for signing requests
+    #[arg(long, env = "GATEHOUSE_S3_REGION", default_value = "us-east-1")]
+    pub s3_region: String,
     /// Refuse every write to the library
     #[arg(long, env = "GATEHOUSE_READ_ONLY")]
     pub read_only: bool,
@@ -56,10 +65,19 @@ pub async fn run(global: &GlobalArgs, args: StartArgs) -> Result<(), CliError> {
     settings.secure_cookies = args.secure_cookies;
     settings.sessions.max_age = args.session_max_age;
     settings.sessions.idle_timeout = args.session_idle;
-    for dir in [&settings.originals_path, &settings.import_path] {
-        std::fs::create_dir_all(dir).map_err(|e| CliError(format!("cannot create {}: {e}", dir.display())))?;
+    let on_s3 = [&settings.originals_path, &settings.import_path].into_iter().any(|l| matches!(l, Location::Bucket(_)));
+    if on_s3 {
+        settings.s3 = Some(s3_config(args.s3_endpoint, args.s3_region)?);
+    }
+    for location in [&settings.originals_path, &settings.import_path] {
+        if let Location::Folder(dir) = location {
+            std::fs::create_dir_all(dir).map_err(|e| CliError(format!("cannot create {}: {e}", dir.display())))?;
+        }
     }
     let app = Gatehouse::open(settings).await?;
+    if on_s3 {
+        crate::web::dav::Folders::open(&app).check().await.map_err(CliError)?;
+    }
     let admin_password = std::env::var("GATEHOUSE_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
     if let Some(generated) = app.bootstrap_admin(admin_password).await? {
         println!(
@@ -75,6 +93,31 @@ pub async fn run(global: &GlobalArgs, args: StartArgs) -> Result<(), CliError> {
     app.store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The S3 connection: endpoint from the flag, keys from the environment (ours first,
+/// then the AWS names). The secret is never printed.
+fn s3_config(endpoint: Option<String>, region: String) -> Result<S3Config, CliError> {
+    let endpoint = endpoint
+        .filter(|e| !e.trim().is_empty())
+        .ok_or_else(|| CliError("an s3:// library needs --s3-endpoint (or GATEHOUSE_S3_ENDPOINT)".into()))?;
+    let var = |ours: &str, aws: &str| {
+        std::env::var(ours).ok().filter(|v| !v.is_empty()).or_else(|| std::env::var(aws).ok().filter(|v| !v.is_empty()))
+    };
+    let access_key_id = var("GATEHOUSE_S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID")
+        .ok_or_else(|| CliError("an s3:// library needs GATEHOUSE_S3_ACCESS_KEY_ID (or AWS_ACCESS_KEY_ID)".into()))?;
+    let secret = var("GATEHOUSE_S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY").ok_or_else(|| {
+        CliError("an s3:// library needs GATEHOUSE_S3_SECRET_ACCESS_KEY (or AWS_SECRET_ACCESS_KEY)".into())
+    })?;
+    if region.trim().is_empty() {
+        return Err(CliError("--s3-region must not be empty".into()));
+    }
+    Ok(S3Config {
+        endpoint: endpoint.trim().to_owned(),
+        region: region.trim().to_owned(),
+        access_key_id,
+        secret_access_key: zeroize::Zeroizing::new(secret),
+    })
 }
 
 /// Resolves on Ctrl-C or SIGTERM; the server then finishes in-flight requests.

@@ -82,8 +82,9 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let housekeeping = tokio::spawn(housekeeping(state.clone()));
-    let sites = Arc::new(Sites { dav: dav::Folders::open(&state), router: app(state.clone()), state });
+    let folders = dav::Folders::open(&state);
+    let housekeeping = tokio::spawn(housekeeping(state.clone(), folders.clone()));
+    let sites = Arc::new(Sites { dav: folders, router: app(state.clone()), state });
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -155,7 +156,11 @@ impl Sites {
 }
 
 /// Periodic clean-up of expired sessions and old login attempts.
-async fn housekeeping(state: Gatehouse) {
+/// An S3 multipart upload no instance has sent a part of for this long was left by one
+/// that stopped; it is aborted.
+const ABANDONED_UPLOAD: std::time::Duration = std::time::Duration::from_secs(3600);
+
+async fn housekeeping(state: Gatehouse, folders: dav::Folders) {
     use crate::store::{AttemptStore as _, SessionStore as _};
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
     loop {
@@ -165,6 +170,13 @@ async fn housekeeping(state: Gatehouse) {
         }
         if let Err(e) = state.store.purge_attempts(state.now()).await {
             tracing::warn!(error = %e, "login attempt clean-up failed");
+        }
+        let cutoff = std::time::SystemTime::now().checked_sub(ABANDONED_UPLOAD).unwrap_or(std::time::UNIX_EPOCH);
+        let cutoff =
+            cutoff.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0));
+        let aborted = folders.abort_abandoned_uploads(cutoff).await;
+        if aborted > 0 {
+            tracing::info!(aborted, "aborted multipart uploads abandoned by a stopped instance");
         }
     }
 }

@@ -144,6 +144,7 @@ async fn serve(app: Gatehouse, db: Db, database_url: String, data_dir: PathBuf, 
         .await
         .unwrap();
     });
+    gatehouse::library::install_tls();
     let client = Client::builder().build().unwrap();
     TestApp { addr, app, client, db, database_url, data_dir, _dir: dir, shutdown: Some(tx), server: Some(server) }
 }

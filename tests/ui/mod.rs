@@ -35,6 +35,7 @@ impl Page {
 }
 
 fn no_redirects() -> Client {
+    gatehouse::library::install_tls();
     Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use dav_server::davpath::DavPath;
 
-use super::file::blocking;
 use super::guard;
 use super::library::Library;
 
@@ -79,12 +78,9 @@ pub async fn kind(lib: &Arc<Library>, url_path: &str) -> Kind {
     if path.set_prefix(lib.prefix()).is_err() {
         return Kind::Missing;
     }
-    let lib = lib.clone();
-    let meta = blocking(move || {
-        lib.resolve(&path).and_then(|p| std::fs::metadata(p).map_err(|e| super::library::fs_error(&e)))
-    });
-    match meta.await {
-        Ok(m) if m.is_dir() => Kind::Folder,
+    let Ok(p) = super::library::rel(&path) else { return Kind::Missing };
+    match lib.storage.stat(&p).await {
+        Ok(m) if m.is_dir => Kind::Folder,
         Ok(_) => Kind::File,
         Err(_) => Kind::Missing,
     }

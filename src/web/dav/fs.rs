@@ -1,6 +1,6 @@
-//! The file system WebDAV sees: a [`Library`] folder on disk, with dead properties in
-//! the database. Every path goes through [`Library::resolve`]; every change to files
-//! carries or drops their properties to match (move, copy, delete).
+//! The file system WebDAV sees: a [`Library`]'s storage (a folder or an S3 prefix), with
+//! dead properties in the database. Every path is checked once ([`rel`]); every change
+//! to files carries or drops their properties to match (move, copy, delete).
 
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -13,9 +13,10 @@ use dav_server::fs::{
 };
 use futures_util::FutureExt as _;
 
-use super::file::{Meta, ReadFile, Upload, blocking};
-use super::library::{Library, fs_error, is_hidden, key, parent_key};
+use super::file::{ReadFile, WriteFile};
+use super::library::{Library, fs_error, key, parent_key, rel};
 use super::props::{self, PropCache};
+use crate::library::{Storage, WriteMode};
 use crate::store::{DavPropStore as _, Store};
 
 /// One request's view of a library. Cheap to clone.
@@ -45,17 +46,8 @@ impl LibraryFs {
         self.inner.lib.name
     }
 
-    async fn resolve(&self, path: &DavPath) -> FsResult<std::path::PathBuf> {
-        let lib = self.inner.lib.clone();
-        let path = path.clone();
-        blocking(move || lib.resolve(&path)).await
-    }
-
-    /// The entry itself (a symlink, not its target), for DELETE and MOVE.
-    async fn resolve_entry(&self, path: &DavPath) -> FsResult<std::path::PathBuf> {
-        let lib = self.inner.lib.clone();
-        let path = path.clone();
-        blocking(move || lib.resolve_entry(&path)).await
+    fn storage(&self) -> &Storage {
+        &self.inner.lib.storage
     }
 
     fn forget_props(&self) {
@@ -101,117 +93,73 @@ impl LibraryFs {
     }
 }
 
-/// A listed entry, with the one `stat` the listing needed.
-pub(super) struct Entry {
-    pub name: Vec<u8>,
-    pub meta: Meta,
-}
+/// A listed entry.
+struct Listed(crate::library::Entry);
 
-impl DavDirEntry for Entry {
+impl DavDirEntry for Listed {
     fn name(&self) -> Vec<u8> {
-        self.name.clone()
+        self.0.name.clone()
     }
     fn metadata(&self) -> FsFuture<'_, Box<dyn DavMetaData>> {
-        let meta: Box<dyn DavMetaData> = Box::new(self.meta.clone());
+        let meta: Box<dyn DavMetaData> = Box::new(self.0.meta.clone());
         async move { Ok(meta) }.boxed()
     }
 }
 
-/// Lists a folder: hidden uploads and symlinks leading out are left out. Symlinks show
-/// as their target, except with `links` (DELETE and COPY walks), which must see the
-/// link itself so that deleting a folder never follows a link into another. Blocking.
-pub(super) fn list(lib: &Library, dir: &std::path::Path, links: bool) -> FsResult<Vec<Entry>> {
-    use std::os::unix::ffi::OsStrExt as _;
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(|e| fs_error(&e))? {
-        let Ok(entry) = entry else { continue };
-        let name = entry.file_name().as_bytes().to_vec();
-        if is_hidden(&name) {
-            continue;
-        }
-        let Ok(kind) = entry.file_type() else { continue };
-        let meta = if kind.is_symlink() {
-            match std::fs::canonicalize(entry.path()) {
-                Ok(real) if lib.contains(&real) && !links => std::fs::metadata(real),
-                Ok(real) if lib.contains(&real) => entry.metadata(),
-                _ => continue,
-            }
-        } else {
-            entry.metadata()
-        };
-        if let Ok(m) = meta {
-            out.push(Entry { name, meta: Meta::new(&m) });
-        }
-    }
-    Ok(out)
+fn io<T>(r: std::io::Result<T>) -> FsResult<T> {
+    r.map_err(|e| fs_error(&e))
 }
 
 impl DavFileSystem for LibraryFs {
     fn open<'a>(&'a self, path: &'a DavPath, options: OpenOptions) -> FsFuture<'a, Box<dyn DavFile>> {
         async move {
-            let real = self.resolve(path).await?;
-            let mtime = self.inner.mtime;
+            let p = rel(path)?;
+            let storage = self.storage();
             if !options.write {
-                return blocking(move || Ok(Box::new(ReadFile::open(&real)?) as Box<dyn DavFile>)).await;
+                return Ok(Box::new(ReadFile(io(storage.open_read(&p).await)?)) as Box<dyn DavFile>);
             }
-            blocking(move || {
-                let exists = match std::fs::metadata(&real) {
-                    Ok(m) if m.is_dir() => return Err(FsError::Forbidden),
-                    Ok(_) => true,
-                    Err(_) => false,
-                };
-                if exists && options.create_new {
-                    return Err(FsError::Exists);
-                }
-                if !exists && !options.create {
-                    return Err(FsError::NotFound);
-                }
-                if options.truncate {
-                    return Ok(Box::new(Upload::start(real, false, options.size, mtime)?) as Box<dyn DavFile>);
-                }
-                // A partial update, or a LOCK on a new name: the file exists from now on.
-                if !exists {
-                    std::fs::File::create_new(&real).map_err(|e| fs_error(&e))?;
-                }
-                Ok(Box::new(Upload::start(real, true, None, mtime)?) as Box<dyn DavFile>)
-            })
-            .await
+            let exists = match storage.stat(&p).await {
+                Ok(m) if m.is_dir => return Err(FsError::Forbidden),
+                Ok(_) => true,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+                Err(e) => return Err(fs_error(&e)),
+            };
+            if exists && options.create_new {
+                return Err(FsError::Exists);
+            }
+            if !exists && !options.create {
+                return Err(FsError::NotFound);
+            }
+            let mode = WriteMode { replace: options.truncate, expected: options.size, mtime: self.inner.mtime };
+            let writer = io(storage.create(&p, mode).await)?;
+            Ok(Box::new(WriteFile(writer)) as Box<dyn DavFile>)
         }
         .boxed()
     }
 
     fn read_dir<'a>(&'a self, path: &'a DavPath, meta: ReadDirMeta) -> FsFuture<'a, FsStream<Box<dyn DavDirEntry>>> {
         async move {
-            let real = self.resolve(path).await?;
-            let lib = self.inner.lib.clone();
-            let (entries, ()) = tokio::try_join!(
-                blocking(move || list(&lib, &real, meta == ReadDirMeta::DataSymlink)),
-                self.prefetch_listing(path)
-            )?;
-            let items = entries.into_iter().map(|e| Ok(Box::new(e) as Box<dyn DavDirEntry>));
+            let p = rel(path)?;
+            let links = meta == ReadDirMeta::DataSymlink;
+            let (entries, ()) =
+                tokio::try_join!(async { io(self.storage().list(&p, links).await) }, self.prefetch_listing(path))?;
+            let items = entries.into_iter().map(|e| Ok(Box::new(Listed(e)) as Box<dyn DavDirEntry>));
             Ok(Box::pin(futures_util::stream::iter(items)) as FsStream<Box<dyn DavDirEntry>>)
         }
         .boxed()
     }
 
     fn metadata<'a>(&'a self, path: &'a DavPath) -> FsFuture<'a, Box<dyn DavMetaData>> {
-        let lib = self.inner.lib.clone();
-        let path = path.clone();
         async move {
-            blocking(move || {
-                let real = lib.resolve(&path)?;
-                let meta = std::fs::metadata(real).map_err(|e| fs_error(&e))?;
-                Ok(Box::new(Meta::new(&meta)) as Box<dyn DavMetaData>)
-            })
-            .await
+            let meta = io(self.storage().stat(&rel(path)?).await)?;
+            Ok(Box::new(meta) as Box<dyn DavMetaData>)
         }
         .boxed()
     }
 
     fn create_dir<'a>(&'a self, path: &'a DavPath) -> FsFuture<'a, ()> {
         async move {
-            let real = self.resolve(path).await?;
-            blocking(move || std::fs::create_dir(&real).map_err(|e| fs_error(&e))).await?;
+            io(self.storage().create_dir(&rel(path)?).await)?;
             let k = key(path);
             self.drop_props(path).await?;
             if let Some(src) = self.copy_source(&k) {
@@ -225,11 +173,7 @@ impl DavFileSystem for LibraryFs {
 
     fn remove_dir<'a>(&'a self, path: &'a DavPath) -> FsFuture<'a, ()> {
         async move {
-            let real = self.resolve_entry(path).await?;
-            if self.inner.lib.is_root(&real) {
-                return Err(FsError::Forbidden);
-            }
-            blocking(move || std::fs::remove_dir(&real).map_err(|e| fs_error(&e))).await?;
+            io(self.storage().remove_dir(&rel(path)?).await)?;
             self.drop_props(path).await
         }
         .boxed()
@@ -237,8 +181,7 @@ impl DavFileSystem for LibraryFs {
 
     fn remove_file<'a>(&'a self, path: &'a DavPath) -> FsFuture<'a, ()> {
         async move {
-            let real = self.resolve_entry(path).await?;
-            blocking(move || std::fs::remove_file(&real).map_err(|e| fs_error(&e))).await?;
+            io(self.storage().remove_file(&rel(path)?).await)?;
             self.drop_props(path).await
         }
         .boxed()
@@ -246,11 +189,7 @@ impl DavFileSystem for LibraryFs {
 
     fn rename<'a>(&'a self, from: &'a DavPath, to: &'a DavPath) -> FsFuture<'a, ()> {
         async move {
-            let (src, dst) = tokio::try_join!(self.resolve_entry(from), self.resolve(to))?;
-            if self.inner.lib.is_root(&src) {
-                return Err(FsError::Forbidden);
-            }
-            blocking(move || std::fs::rename(&src, &dst).map_err(|e| fs_error(&e))).await?;
+            io(self.storage().rename(&rel(from)?, &rel(to)?).await)?;
             self.forget_props();
             let (from, to) = (key(from), key(to));
             let store = &self.inner.store;
@@ -261,13 +200,7 @@ impl DavFileSystem for LibraryFs {
 
     fn copy<'a>(&'a self, from: &'a DavPath, to: &'a DavPath) -> FsFuture<'a, ()> {
         async move {
-            let (src, dst) = tokio::try_join!(self.resolve(from), self.resolve(to))?;
-            blocking(move || {
-                // Through a hidden file too: the copy appears complete or not at all.
-                let mut upload = Upload::start(dst, false, None, None)?;
-                upload.fill_from(&src)
-            })
-            .await?;
+            io(self.storage().copy_file(&rel(from)?, &rel(to)?).await)?;
             self.forget_props();
             let (from, to) = (key(from), key(to));
             let store = &self.inner.store;

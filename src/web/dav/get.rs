@@ -25,9 +25,10 @@ use dav_server::fs::DavMetaData as _;
 use rustix::io::ReadWriteFlags;
 
 use super::conditional::{self, Precondition, Ranges, Validators};
-use super::file::{Meta, blocking};
-use super::library::{Library, fs_error, open_for_reading};
+use super::library::{Library, rel};
 use super::serving;
+use crate::library::folder::open_for_reading;
+use crate::library::{Meta, Rel, Storage, blocking};
 use crate::web::zerocopy::{FileSink, MAX_CHUNK, Peer};
 
 /// Files up to this size are read whole; larger ones are streamed.
@@ -43,16 +44,8 @@ pub async fn answer(lib: &Arc<Library>, parts: &Parts) -> Option<Response> {
         return None;
     }
     let url_path = parts.uri.path();
-    let (file, meta) = match lib.open_url(url_path) {
-        Some(opened) => opened,
-        None => {
-            let mut path = DavPath::new(url_path).ok()?;
-            path.set_prefix(lib.prefix()).ok()?;
-            let lib = lib.clone();
-            blocking(move || open_for_reading(&lib.resolve(&path)?)).await.ok()?
-        }
-    };
-    if meta.is_dir() {
+    let (source, meta) = open(lib, url_path).await?;
+    if meta.is_dir {
         return None;
     }
     if url_path.ends_with('/') {
@@ -62,7 +55,6 @@ pub async fn answer(lib: &Arc<Library>, parts: &Parts) -> Option<Response> {
     if parts.headers.contains_key("if") {
         return None;
     }
-    let meta = Meta::new(&meta);
     let len = meta.len();
     let etag = quoted_etag(&meta);
     let modified = meta.modified().ok();
@@ -95,24 +87,26 @@ pub async fn answer(lib: &Arc<Library>, parts: &Parts) -> Option<Response> {
             return Some(with_status(resp, StatusCode::RANGE_NOT_SATISFIABLE));
         }
         Ranges::Whole if head => (Body::empty(), StatusCode::OK, HeaderValue::from_static(mime), len),
-        Ranges::Whole if len > SMALL_FILE => {
-            (send(file, vec![Piece::region(0, len)], sink()), StatusCode::OK, HeaderValue::from_static(mime), len)
-        }
-        Ranges::Whole => {
-            let data = read_small(file, len).await?;
-            let len = data.len() as u64;
-            (Body::from(data), StatusCode::OK, HeaderValue::from_static(mime), len)
-        }
+        Ranges::Whole => match source {
+            Source::File(file) if len <= SMALL_FILE => {
+                let data = read_small(file, len).await?;
+                let len = data.len() as u64;
+                (Body::from(data), StatusCode::OK, HeaderValue::from_static(mime), len)
+            }
+            source => {
+                (send(source, vec![Piece::region(0, len)], sink()), StatusCode::OK, HeaderValue::from_static(mime), len)
+            }
+        },
         Ranges::Parts(parts_asked) if parts_asked.len() == 1 => {
             let (first, last) = parts_asked[0];
             h.insert(header::CONTENT_RANGE, content_range(Some((first, last)), len));
-            let body = if head { Body::empty() } else { send(file, vec![Piece::region(first, last + 1)], sink()) };
+            let body = if head { Body::empty() } else { send(source, vec![Piece::region(first, last + 1)], sink()) };
             (body, StatusCode::PARTIAL_CONTENT, HeaderValue::from_static(mime), last - first + 1)
         }
         Ranges::Parts(parts_asked) => {
             let (pieces, content_type) = multipart(&parts_asked, len, mime)?;
             let body_len = pieces.iter().map(Piece::len).sum();
-            let body = if head { Body::empty() } else { send(file, pieces, sink()) };
+            let body = if head { Body::empty() } else { send(source, pieces, sink()) };
             (body, StatusCode::PARTIAL_CONTENT, content_type, body_len)
         }
     };
@@ -121,6 +115,37 @@ pub async fn answer(lib: &Arc<Library>, parts: &Parts) -> Option<Response> {
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(body_len));
     *resp.body_mut() = body;
     Some(with_status(resp, status))
+}
+
+/// Where a file's bytes come from.
+enum Source {
+    /// An open file of a folder library.
+    File(File),
+    /// An object of an S3 library, read by ranged requests.
+    Object(Arc<Library>, Rel),
+}
+
+/// Opens the file a URL path names: on a folder in one confined system call
+/// ([`Library::open_url`]), else through the storage's one path rule. `None` when
+/// dav-server should answer (missing, refused, not a file).
+async fn open(lib: &Arc<Library>, url_path: &str) -> Option<(Source, Meta)> {
+    if let Some((file, meta)) = lib.open_url(url_path) {
+        return Some((Source::File(file), Meta::from_fs(&meta)));
+    }
+    let mut path = DavPath::new(url_path).ok()?;
+    path.set_prefix(lib.prefix()).ok()?;
+    let p = rel(&path).ok()?;
+    match &lib.storage {
+        Storage::Folder(folder) => {
+            let folder = folder.clone();
+            let (file, meta) = blocking(move || open_for_reading(&folder.resolve(&p)?)).await.ok()?;
+            Some((Source::File(file), Meta::from_fs(&meta)))
+        }
+        Storage::Bucket(bucket) => {
+            let meta = bucket.stat(&p).await.ok()?;
+            Some((Source::Object(lib.clone(), p), meta))
+        }
+    }
 }
 
 /// Readies a GET or HEAD that dav-server answers: it never sends ranges (its
@@ -199,7 +224,7 @@ async fn read_small(file: File, size: u64) -> Option<Vec<u8>> {
     if cached.is_ok_and(|n| n == len) {
         return Some(data);
     }
-    blocking(move || read_whole(&file, size).map_err(|e| fs_error(&e))).await.ok()
+    blocking(move || read_whole(&file, size)).await.ok()
 }
 
 /// Up to `len` bytes from the start of `file` (fewer if it shrank meanwhile).
@@ -234,7 +259,11 @@ impl Piece {
 /// to the socket without passing through memory here; other chunks are read on the
 /// disk thread. Memory stays flat whatever the size. A file that shrinks meanwhile ends
 /// the body with an error, so the client sees a short download, never a wrong one.
-fn send(file: File, pieces: Vec<Piece>, sink: Option<FileSink>) -> Body {
+fn send(source: Source, pieces: Vec<Piece>, sink: Option<FileSink>) -> Body {
+    let file = match source {
+        Source::File(file) => file,
+        Source::Object(lib, p) => return Body::from_stream(object_pieces(lib, p, pieces)),
+    };
     let download =
         Download { file: Arc::new(file), pieces: VecDeque::from(pieces), sink: sink.filter(FileSink::is_idle) };
     let chunks = futures_util::stream::unfold(Some(download), |state| async move {
@@ -245,6 +274,30 @@ fn send(file: File, pieces: Vec<Piece>, sink: Option<FileSink>) -> Body {
         }
     });
     Body::from_stream(chunks)
+}
+
+/// The pieces of an object's body: each region is one ranged GET, streamed through in
+/// the chunks the store sends, so memory stays flat whatever the size.
+fn object_pieces(
+    lib: Arc<Library>,
+    p: Rel,
+    pieces: Vec<Piece>,
+) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> + Send {
+    use futures_util::{StreamExt as _, TryStreamExt as _};
+    futures_util::stream::iter(pieces).flat_map(move |piece| match piece {
+        Piece::Bytes(b) => futures_util::stream::once(std::future::ready(Ok(b))).boxed(),
+        Piece::Region { offset, end } => {
+            let (lib, p) = (lib.clone(), p.clone());
+            futures_util::stream::once(async move {
+                match &lib.storage {
+                    Storage::Bucket(bucket) => bucket.read_range(&p, offset, end).await,
+                    Storage::Folder(_) => Err(std::io::Error::other("not an object")),
+                }
+            })
+            .try_flatten()
+            .boxed()
+        }
+    })
 }
 
 /// Where a download stands: the pieces still to send.

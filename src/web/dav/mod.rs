@@ -36,6 +36,7 @@ use self::library::Library;
 use self::locks::DbLocks;
 use super::auth::DavUser;
 use crate::domain::user::User;
+use crate::library::{Bucket, Location, Storage};
 use crate::service::Gatehouse;
 
 /// How much of a file one read hands to the network.
@@ -53,14 +54,56 @@ impl Folders {
     /// Opens the library folders, creating them when missing. A folder that cannot be
     /// opened is logged and answered with 503.
     pub fn open(app: &Gatehouse) -> Folders {
-        let open = |name: &'static str, folder: &std::path::Path| match Library::open(name, folder) {
-            Ok(lib) => (name, Some(Arc::new(lib))),
-            Err(e) => {
-                tracing::error!(folder = %folder.display(), error = %e, "cannot open the {name} folder for WebDAV");
-                (name, None)
+        let open = |name: &'static str, location: &Location| {
+            let storage = match location {
+                Location::Folder(folder) => crate::library::Folder::open(folder).map(Storage::Folder),
+                Location::Bucket(url) => match &app.settings.s3 {
+                    Some(config) => Bucket::open(config.clone(), url.clone(), app.store.clone()).map(Storage::Bucket),
+                    None => Err(std::io::Error::other("no S3 endpoint is configured")),
+                },
+            };
+            match storage {
+                Ok(storage) => (name, Some(Arc::new(Library::new(name, storage)))),
+                Err(e) => {
+                    tracing::error!(%location, error = %e, "cannot open the {name} library for WebDAV");
+                    (name, None)
+                }
             }
         };
         Folders(Arc::new([open("originals", &app.settings.originals_path), open("import", &app.settings.import_path)]))
+    }
+
+    fn buckets(&self) -> impl Iterator<Item = &Bucket> {
+        self.0.iter().filter_map(|(_, lib)| match lib.as_ref().map(|l| &l.storage) {
+            Some(Storage::Bucket(b)) => Some(b),
+            _ => None,
+        })
+    }
+
+    /// Checks that every library in a bucket can be listed and written (at start).
+    pub async fn check(&self) -> Result<(), String> {
+        for (name, lib) in self.0.iter() {
+            if lib.is_none() {
+                return Err(format!("the {name} library cannot be opened"));
+            }
+        }
+        for bucket in self.buckets() {
+            bucket.check().await?;
+        }
+        Ok(())
+    }
+
+    /// Aborts multipart uploads that no instance has touched since `before_ms` (left
+    /// by an instance that crashed mid-upload).
+    pub async fn abort_abandoned_uploads(&self, before_ms: i64) -> usize {
+        let mut n = 0;
+        for bucket in self.buckets() {
+            match bucket.abort_abandoned(before_ms).await {
+                Ok(k) => n += k,
+                Err(e) => tracing::warn!(bucket = %bucket.url(), error = %e, "cannot abort abandoned uploads"),
+            }
+        }
+        n
     }
 
     /// The folder a URL path lies in (`/originals`, `/originals/…`), if any; `Some(None)`
@@ -167,9 +210,11 @@ where
 /// whole library in one answer is no answer at all.
 async fn finite_depth(lib: &Arc<Library>, parts: &axum::http::request::Parts) -> Result<u8, DavError> {
     let path = dav_path(parts.uri.path(), lib.prefix())?;
-    let lib = lib.clone();
-    let is_dir = file::blocking(move || Ok(lib.resolve(&path).ok().and_then(|p| std::fs::metadata(p).ok()))).await;
-    if is_dir.ok().flatten().is_some_and(|m| m.is_dir()) {
+    let is_dir = match library::rel(&path) {
+        Ok(p) => lib.storage.stat(&p).await.is_ok_and(|m| m.is_dir),
+        Err(_) => false,
+    };
+    if is_dir {
         return Err(DavError::forbidden("PROPFIND with Depth infinity is not served on folders; use Depth 1")
             .condition("propfind-finite-depth"));
     }

@@ -9,8 +9,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use dav_server::fs::DavMetaData as _;
 
-use super::file::{Meta, push_number};
 use super::locks::within;
+use crate::library::{Meta, push_number};
 use crate::store::{DeadProp, LockRecord};
 
 /// Live properties of `DAV:` answered for every resource.
@@ -418,7 +418,7 @@ mod tests {
     }
 
     fn meta_of(path: &std::path::Path) -> Meta {
-        Meta::new(&std::fs::metadata(path).unwrap())
+        Meta::from_fs(&std::fs::metadata(path).unwrap())
     }
 
     fn prop(ns: &str, name: &str, xml: &str) -> DeadProp {

@@ -21,11 +21,10 @@ use dav_server::fs::{DavMetaData as _, FsError};
 use xmltree::Element;
 
 use super::error::DavError;
-use super::file::{Meta, blocking};
-use super::fs::{Entry, list};
-use super::library::{Library, key};
+use super::library::{Library, fs_error, key, rel};
 use super::locks::within;
 use super::multistatus::{Wanted, Writer};
+use crate::library::Entry;
 use crate::store::{DavLockStore as _, DavPropStore as _, DeadProp, LockRecord, Store};
 
 /// Entries written per chunk of the answer.
@@ -99,13 +98,16 @@ pub async fn answer(
     let mut path = DavPath::new(parts.uri.path()).map_err(|_| DavError::bad_request("Invalid path"))?;
     path.set_prefix(lib.prefix()).map_err(|_| DavError::bad_request("Invalid path"))?;
     let root_key = key(&path);
-    let (lib2, path2) = (lib.clone(), path.clone());
-    let listing = blocking(move || {
-        let real = lib2.resolve(&path2)?;
-        let meta = std::fs::metadata(&real).map_err(|e| super::library::fs_error(&e))?;
-        let entries = if depth == 1 && meta.is_dir() { list(&lib2, &real, false)? } else { Vec::new() };
-        Ok((Meta::new(&meta), entries))
-    });
+    let listing = async {
+        let p = rel(&path)?;
+        let meta = lib.storage.stat(&p).await.map_err(|e| fs_error(&e))?;
+        let entries = if depth == 1 && meta.is_dir {
+            lib.storage.list(&p, false).await.map_err(|e| fs_error(&e))?
+        } else {
+            Vec::new()
+        };
+        Ok::<_, dav_server::fs::FsError>((meta, entries))
+    };
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0));
     let (listing, locks, props) =
         tokio::join!(listing, store.dav_locks(lib.name, now), store.dav_props(lib.name, &root_key, depth == 1));

@@ -1,0 +1,510 @@
+//! A library folder on this machine, and the one rule for turning a library path into
+//! a file path: it must stay inside the folder. Symlinks are followed only while their
+//! target is inside the same folder; uploads in progress are hidden temporary files in
+//! the target's folder, renamed into place only once complete, so a cut or failed
+//! upload never leaves a partial file behind. Every method here blocks: the async
+//! interface ([`super::Storage`]) runs them on the disk thread.
+
+use std::fs::File;
+use std::io::{self, Read as _, Seek as _, SeekFrom, Write as _};
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use rustix::fs::{Mode, OFlags, ResolveFlags};
+
+use super::{Entry, Meta, Rel, UPLOAD_PREFIX, WriteMode, blocking, is_hidden};
+
+/// Files up to this size are read whole when opened: one trip to the disk thread.
+const SMALL_FILE: u64 = 64 * 1024;
+/// Upload data is written in batches of about this size.
+const WRITE_BATCH: usize = 1024 * 1024;
+
+/// One served folder. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Folder(Arc<Root>);
+
+#[derive(Debug)]
+struct Root {
+    /// The folder, canonical (symlinks and `..` resolved).
+    path: PathBuf,
+    /// The folder, open (`O_PATH`), for opening files beneath it in the kernel.
+    fd: OwnedFd,
+}
+
+impl Folder {
+    /// Creates the folder if missing and pins its canonical path.
+    pub fn open(folder: &Path) -> io::Result<Folder> {
+        std::fs::create_dir_all(folder)?;
+        let path = std::fs::canonicalize(folder)?;
+        let fd = rustix::fs::open(&path, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+        Ok(Folder(Arc::new(Root { path, fd })))
+    }
+
+    /// Opens the regular file a URL path below the library (percent-encoded, starting
+    /// with `/`) names, in one system call that cannot leave the folder: `openat2` with
+    /// `RESOLVE_BENEATH` makes the kernel refuse `..`, absolute symlinks and links that
+    /// lead out. Non-blocking, so a FIFO cannot hang the caller. `None` when the answer
+    /// needs [`Folder::resolve`] (older kernels, absolute symlinks that stay inside,
+    /// folders, special files, encoded slashes, errors): that is the one rule; this is
+    /// its fast path, never more permissive.
+    pub fn open_url(&self, rest: &str) -> Option<(File, std::fs::Metadata)> {
+        if !(rest.is_empty() || rest.starts_with('/')) || rest.contains("%2f") || rest.contains("%2F") {
+            return None;
+        }
+        let decoded: std::borrow::Cow<'_, [u8]> = percent_encoding::percent_decode_str(rest).into();
+        let relative = Rel::new(&decoded).ok()?;
+        if relative.is_root() {
+            return None;
+        }
+        let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
+        let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
+        let name = std::ffi::OsStr::from_bytes(relative.as_bytes());
+        let file = File::from(rustix::fs::openat2(&self.0.fd, name, flags, Mode::empty(), resolve).ok()?);
+        let meta = file.metadata().ok()?;
+        meta.is_file().then_some((file, meta))
+    }
+
+    /// The file path for `path` if it lies inside the folder. The last segment need not
+    /// exist (for uploads and new folders); everything above it must.
+    pub fn resolve(&self, path: &Rel) -> io::Result<PathBuf> {
+        let joined = self.join(path);
+        match std::fs::canonicalize(&joined) {
+            Ok(real) if real.starts_with(&self.0.path) => Ok(real),
+            Ok(_) => Err(io::ErrorKind::PermissionDenied.into()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => self.resolve_missing(&joined),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The path of the entry `path` names itself: a symlink as the link, not its target
+    /// (what deleting and moving act on). Its folder must be inside.
+    pub fn resolve_entry(&self, path: &Rel) -> io::Result<PathBuf> {
+        let joined = self.join(path);
+        let (Some(parent), Some(name)) = (joined.parent(), joined.file_name()) else {
+            return Ok(self.0.path.clone());
+        };
+        if joined == self.0.path {
+            return Ok(self.0.path.clone());
+        }
+        let real_parent = std::fs::canonicalize(parent)?;
+        if !real_parent.starts_with(&self.0.path) {
+            return Err(io::ErrorKind::PermissionDenied.into());
+        }
+        Ok(real_parent.join(name))
+    }
+
+    fn join(&self, path: &Rel) -> PathBuf {
+        self.0.path.join(std::ffi::OsStr::from_bytes(path.as_bytes()))
+    }
+
+    /// A path whose last segment does not exist: its folder must be inside, and the
+    /// name must not be a dangling symlink (writing through it could leave the folder).
+    fn resolve_missing(&self, joined: &Path) -> io::Result<PathBuf> {
+        let (Some(parent), Some(name)) = (joined.parent(), joined.file_name()) else {
+            return Err(io::ErrorKind::NotFound.into());
+        };
+        let real_parent = std::fs::canonicalize(parent)?;
+        if !real_parent.starts_with(&self.0.path) {
+            return Err(io::ErrorKind::PermissionDenied.into());
+        }
+        let target = real_parent.join(name);
+        match std::fs::symlink_metadata(&target) {
+            Ok(_) => Err(io::ErrorKind::PermissionDenied.into()),
+            Err(_) => Ok(target),
+        }
+    }
+
+    /// Whether a real path (from [`Folder::resolve`] or a listing) is inside.
+    fn contains(&self, real: &Path) -> bool {
+        real.starts_with(&self.0.path)
+    }
+
+    pub fn stat(&self, path: &Rel) -> io::Result<Meta> {
+        Ok(Meta::from_fs(&std::fs::metadata(self.resolve(path)?)?))
+    }
+
+    /// Lists a folder: hidden uploads and symlinks leading out are left out. Symlinks
+    /// show as their target, except with `links` (delete and copy walks), which must see
+    /// the link itself so that deleting a folder never follows a link into another.
+    pub fn list(&self, path: &Rel, links: bool) -> io::Result<Vec<Entry>> {
+        let dir = self.resolve(path)?;
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(dir)? {
+            let Ok(entry) = entry else { continue };
+            let name = entry.file_name().as_bytes().to_vec();
+            if is_hidden(&name) {
+                continue;
+            }
+            let Ok(kind) = entry.file_type() else { continue };
+            let meta = if kind.is_symlink() {
+                match std::fs::canonicalize(entry.path()) {
+                    Ok(real) if self.contains(&real) && !links => std::fs::metadata(real),
+                    Ok(real) if self.contains(&real) => entry.metadata(),
+                    _ => continue,
+                }
+            } else {
+                entry.metadata()
+            };
+            if let Ok(m) = meta {
+                out.push(Entry { name, meta: Meta::from_fs(&m) });
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn create_dir(&self, path: &Rel) -> io::Result<()> {
+        std::fs::create_dir(self.resolve(path)?)
+    }
+
+    pub fn remove_file(&self, path: &Rel) -> io::Result<()> {
+        std::fs::remove_file(self.resolve_entry(path)?)
+    }
+
+    pub fn remove_dir(&self, path: &Rel) -> io::Result<()> {
+        let real = self.resolve_entry(path)?;
+        if real == self.0.path {
+            return Err(io::ErrorKind::PermissionDenied.into());
+        }
+        std::fs::remove_dir(real)
+    }
+
+    pub fn rename(&self, from: &Rel, to: &Rel) -> io::Result<()> {
+        let src = self.resolve_entry(from)?;
+        if src == self.0.path {
+            return Err(io::ErrorKind::PermissionDenied.into());
+        }
+        std::fs::rename(src, self.resolve(to)?)
+    }
+
+    /// Copies through a hidden file: the copy appears complete or not at all.
+    pub fn copy_file(&self, from: &Rel, to: &Rel) -> io::Result<()> {
+        let src = self.resolve(from)?;
+        let mut upload = Upload::start(self.resolve(to)?, false, None, None)?;
+        upload.fill_from(&src)
+    }
+
+    pub fn set_modified(&self, path: &Rel, time: SystemTime) -> io::Result<()> {
+        let real = self.resolve(path)?;
+        File::options().write(true).open(&real).or_else(|_| File::open(&real))?.set_modified(time)
+    }
+
+    pub fn open_read(&self, path: &Rel) -> io::Result<FileReader> {
+        FileReader::open(&self.resolve(path)?)
+    }
+
+    /// Starts an upload to `path`; see [`WriteMode`].
+    pub fn create(&self, path: &Rel, mode: WriteMode) -> io::Result<Upload> {
+        let real = self.resolve(path)?;
+        if std::fs::metadata(&real).is_ok_and(|m| m.is_dir()) {
+            return Err(io::ErrorKind::IsADirectory.into());
+        }
+        if mode.replace {
+            return Upload::start(real, false, mode.expected, mode.mtime);
+        }
+        // A partial update, or a LOCK on a new name: the file exists from now on.
+        match File::create_new(&real) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+        Upload::start(real, true, None, mode.mtime)
+    }
+}
+
+/// Opens a resolved path for reading. Never waits on a special file (a FIFO would block
+/// until some writer came along): anything but a regular file or a folder is refused.
+pub fn open_for_reading(real: &Path) -> io::Result<(File, std::fs::Metadata)> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let flags = OFlags::NONBLOCK | OFlags::NOCTTY;
+    let file =
+        std::fs::OpenOptions::new().read(true).custom_flags(i32::try_from(flags.bits()).unwrap_or(0)).open(real)?;
+    let meta = file.metadata()?;
+    if !(meta.is_file() || meta.is_dir()) {
+        return Err(io::ErrorKind::PermissionDenied.into());
+    }
+    Ok((file, meta))
+}
+
+/// A file opened for reading: small ones are already in memory.
+#[derive(Debug)]
+pub struct FileReader {
+    meta: Meta,
+    source: Source,
+}
+
+#[derive(Debug)]
+enum Source {
+    Memory { data: Bytes, pos: usize },
+    Disk(Option<File>),
+}
+
+impl FileReader {
+    fn open(path: &Path) -> io::Result<FileReader> {
+        let (mut file, meta) = open_for_reading(path)?;
+        let meta = Meta::from_fs(&meta);
+        let source = if meta.is_dir || meta.len > SMALL_FILE {
+            Source::Disk(Some(file))
+        } else {
+            let mut data = Vec::with_capacity(usize::try_from(meta.len).unwrap_or(0));
+            file.read_to_end(&mut data)?;
+            Source::Memory { data: Bytes::from(data), pos: 0 }
+        };
+        Ok(FileReader { meta, source })
+    }
+
+    pub fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
+    pub async fn read(&mut self, count: usize) -> io::Result<Bytes> {
+        match &mut self.source {
+            Source::Memory { data, pos } => {
+                let start = (*pos).min(data.len());
+                let end = start.saturating_add(count).min(data.len());
+                *pos = end;
+                Ok(data.slice(start..end))
+            }
+            Source::Disk(slot) => {
+                let mut file = slot.take().ok_or_else(|| io::Error::other("read after a failed read"))?;
+                let (file, read) = blocking(move || {
+                    let mut buf = Vec::with_capacity(count);
+                    let read = (&mut file).take(count as u64).read_to_end(&mut buf).map(|_| buf);
+                    Ok((file, read))
+                })
+                .await?;
+                *slot = Some(file);
+                Ok(Bytes::from(read?))
+            }
+        }
+    }
+
+    pub fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        match &mut self.source {
+            Source::Memory { data, pos } => {
+                let len = i64::try_from(data.len()).unwrap_or(i64::MAX);
+                let now = i64::try_from(*pos).unwrap_or(i64::MAX);
+                let target = match to {
+                    SeekFrom::Start(n) => i64::try_from(n).unwrap_or(i64::MAX),
+                    SeekFrom::End(d) => len.saturating_add(d),
+                    SeekFrom::Current(d) => now.saturating_add(d),
+                };
+                let target = usize::try_from(target).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+                *pos = target;
+                Ok(target as u64)
+            }
+            Source::Disk(Some(file)) => file.seek(to),
+            Source::Disk(None) => Err(io::Error::other("read after a failed read")),
+        }
+    }
+}
+
+/// An upload in progress: data goes to `temp`, which replaces `target` on commit.
+#[derive(Debug)]
+pub struct Upload {
+    temp: PathBuf,
+    target: PathBuf,
+    file: Option<File>,
+    pending: Vec<Bytes>,
+    pending_len: usize,
+    written: u64,
+    /// The announced size of a whole-file upload: anything else is not committed.
+    expected: Option<u64>,
+    /// A modification time to give the file (`X-OC-MTime`).
+    mtime: Option<SystemTime>,
+    committed: bool,
+}
+
+impl Upload {
+    /// Starts an upload next to `target`; `keep` copies the current content first (for
+    /// partial updates).
+    fn start(target: PathBuf, keep: bool, expected: Option<u64>, mtime: Option<SystemTime>) -> io::Result<Upload> {
+        let folder = target.parent().ok_or(io::ErrorKind::PermissionDenied)?;
+        let suffix = crate::domain::random::public_id("", 16).map_err(|_| io::Error::other("no randomness"))?;
+        let mut name = UPLOAD_PREFIX.to_vec();
+        name.extend_from_slice(suffix.as_bytes());
+        let temp = folder.join(std::ffi::OsString::from_vec(name));
+        if keep {
+            std::fs::copy(&target, &temp).inspect_err(|_| {
+                let _ = std::fs::remove_file(&temp);
+            })?;
+        }
+        let file = std::fs::OpenOptions::new().write(true).create(!keep).truncate(!keep).open(&temp)?;
+        Ok(Upload {
+            temp,
+            target,
+            file: Some(file),
+            pending: Vec::new(),
+            pending_len: 0,
+            written: 0,
+            expected,
+            mtime,
+            committed: false,
+        })
+    }
+
+    /// Fills the upload with a copy of `source` and commits it.
+    fn fill_from(&mut self, source: &Path) -> io::Result<()> {
+        let mut file = self.file.take().ok_or_else(|| io::Error::other("upload already closed"))?;
+        let (mut input, _) = open_for_reading(source)?;
+        io::copy(&mut input, &mut file)?;
+        drop(file);
+        std::fs::rename(&self.temp, &self.target)?;
+        self.committed = true;
+        Ok(())
+    }
+
+    /// Writes out what is buffered.
+    async fn drain(&mut self) -> io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let chunks = std::mem::take(&mut self.pending);
+        self.pending_len = 0;
+        let mut file = self.file.take().ok_or_else(|| io::Error::other("upload already closed"))?;
+        let (file, result) = blocking(move || {
+            let result = chunks.iter().try_for_each(|c| file.write_all(c));
+            Ok((file, result))
+        })
+        .await?;
+        self.file = Some(file);
+        result
+    }
+
+    pub async fn write(&mut self, data: Bytes) -> io::Result<()> {
+        self.written += data.len() as u64;
+        self.pending_len += data.len();
+        self.pending.push(data);
+        if self.pending_len >= WRITE_BATCH {
+            self.drain().await?;
+        }
+        Ok(())
+    }
+
+    pub async fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        self.drain().await?;
+        let file = self.file.as_mut().ok_or_else(|| io::Error::other("upload already closed"))?;
+        file.seek(to)
+    }
+
+    /// Completes the upload: data on disk, then the rename that makes it visible.
+    pub async fn commit(&mut self) -> io::Result<()> {
+        if self.committed {
+            return Ok(());
+        }
+        self.drain().await?;
+        if self.expected.is_some_and(|n| n != self.written) {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the upload ended before its announced size"));
+        }
+        let file = self.file.take().ok_or_else(|| io::Error::other("upload already closed"))?;
+        let (temp, target, mtime) = (self.temp.clone(), self.target.clone(), self.mtime);
+        blocking(move || {
+            file.sync_data()?;
+            if let Some(t) = mtime {
+                file.set_modified(t)?;
+            }
+            drop(file);
+            std::fs::rename(&temp, &target)
+        })
+        .await?;
+        self.committed = true;
+        Ok(())
+    }
+
+    pub async fn meta(&mut self) -> io::Result<Meta> {
+        let path = if self.committed { self.target.clone() } else { self.temp.clone() };
+        blocking(move || Ok(Meta::from_fs(&std::fs::metadata(&path)?))).await
+    }
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A library at `lib/` beside a folder `outside/` holding a file `secret`.
+    fn library_beside_a_secret() -> (tempfile::TempDir, Folder, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("secret"), b"x").unwrap();
+        let lib = Folder::open(&dir.path().join("lib")).unwrap();
+        (dir, lib, outside)
+    }
+
+    fn denied<T: std::fmt::Debug>(r: io::Result<T>) -> bool {
+        r.is_err_and(|e| e.kind() == io::ErrorKind::PermissionDenied)
+    }
+
+    #[test]
+    fn paths_stay_inside_the_folder() {
+        let (dir, lib, outside) = library_beside_a_secret();
+        std::os::unix::fs::symlink(&outside, dir.path().join("lib/out")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("lib/in"), dir.path().join("lib/dangling")).unwrap();
+        std::fs::create_dir(dir.path().join("lib/sub")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("lib/sub"), dir.path().join("lib/inside")).unwrap();
+        let p = |s: &str| Rel::new(s.as_bytes()).unwrap();
+        assert!(denied(lib.resolve(&p("/out/secret"))));
+        assert!(denied(lib.resolve(&p("/out"))));
+        assert!(denied(lib.resolve(&p("/out/new"))));
+        assert!(denied(lib.resolve(&p("/dangling"))));
+        assert!(lib.resolve(&p("/inside/new")).is_ok());
+        assert!(lib.resolve(&p("/sub")).is_ok());
+        assert_eq!(lib.resolve_entry(&p("/out")).unwrap(), lib.0.path.join("out"));
+        assert!(denied(lib.resolve_entry(&p("/out/secret"))));
+        assert_eq!(lib.resolve_entry(&p("/")).unwrap(), lib.0.path);
+        assert_eq!(lib.resolve(&p("/missing/new")).unwrap_err().kind(), io::ErrorKind::NotFound);
+        assert!(denied(lib.remove_dir(&p("/"))));
+        assert!(denied(lib.rename(&p("/"), &p("/x"))));
+    }
+
+    #[test]
+    fn the_fast_open_is_never_more_permissive_than_resolve() {
+        let (dir, lib, outside) = library_beside_a_secret();
+        let root = dir.path().join("lib");
+        std::fs::create_dir(root.join("sub")).unwrap();
+        std::fs::write(root.join("sub/photo.jpg"), b"jpeg").unwrap();
+        std::fs::write(root.join(".gatehouse-upload-x"), b"partial").unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("out")).unwrap();
+        std::os::unix::fs::symlink(outside.join("secret"), root.join("secret-link")).unwrap();
+        std::os::unix::fs::symlink("../outside/secret", root.join("relative-out")).unwrap();
+        std::os::unix::fs::symlink("sub/photo.jpg", root.join("relative-in")).unwrap();
+        rustix::fs::mknodat(rustix::fs::CWD, root.join("fifo"), rustix::fs::FileType::Fifo, Mode::RUSR, 0).unwrap();
+        let read = |s: &str| lib.open_url(s).map(|(f, _)| std::io::read_to_string(f).unwrap());
+        assert_eq!(read("/sub/photo.jpg").as_deref(), Some("jpeg"));
+        assert_eq!(read("/sub/photo%2Ejpg").as_deref(), Some("jpeg"), "decoded");
+        assert_eq!(read("//sub/photo.jpg").as_deref(), Some("jpeg"), "empty segments skipped");
+        assert_eq!(read("/relative-in").as_deref(), Some("jpeg"), "links inside are followed");
+        for refused in [
+            "/out/secret",
+            "/secret-link",
+            "/relative-out",
+            "/.gatehouse-upload-x",
+            "/%2Egatehouse-upload-x",
+            "/sub",
+            "/",
+            "",
+            "/fifo",
+            "/missing",
+            "/../outside/secret",
+            "/%2e%2e/outside/secret",
+            "/sub/%2e%2e/%2e%2e/outside/secret",
+            "/sub%2fphoto.jpg",
+            "/sub%2Fphoto.jpg",
+            "sub/photo.jpg",
+        ] {
+            assert!(read(refused).is_none(), "{refused}");
+        }
+    }
+}
