@@ -45,6 +45,78 @@ macro_rules! on_both_databases {
     };
 }
 
+/// Where a test's library lives: folders in its data folder, or prefixes in the S3
+/// bucket of the Garage that `scripts/test` started (`GATEHOUSE_TEST_S3_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Folder,
+    S3,
+}
+
+tokio::task_local! {
+    /// The library backend of the test running in this task ([`on_every_backend!`]).
+    pub static BACKEND: Backend;
+}
+
+/// The backend of the running test (folders unless [`on_every_backend!`] said S3).
+pub fn backend() -> Backend {
+    BACKEND.try_with(|b| *b).unwrap_or(Backend::Folder)
+}
+
+/// Generates `mod NAME { sqlite(), postgres(), sqlite_s3(), postgres_s3() }` from
+/// `async fn NAME(Db)`: every WebDAV test on both databases and on both backends.
+#[macro_export]
+macro_rules! on_every_backend {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                use $crate::common::{BACKEND, Backend, Db};
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    BACKEND.scope(Backend::Folder, super::$name(Db::Sqlite)).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    BACKEND.scope(Backend::Folder, super::$name(Db::Postgres)).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite_s3() {
+                    BACKEND.scope(Backend::S3, super::$name(Db::Sqlite)).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres_s3() {
+                    BACKEND.scope(Backend::S3, super::$name(Db::Postgres)).await
+                }
+            }
+        )+
+    };
+}
+
+/// The S3 connection of the test Garage; panics (never skips) without one.
+pub fn test_s3_config() -> gatehouse::library::S3Config {
+    let var = |name: &str| {
+        std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run the tests with ./scripts/test, which starts Garage"))
+    };
+    gatehouse::library::S3Config {
+        endpoint: var("GATEHOUSE_TEST_S3_ENDPOINT"),
+        region: var("GATEHOUSE_TEST_S3_REGION"),
+        access_key_id: var("GATEHOUSE_TEST_S3_ACCESS_KEY_ID"),
+        secret_access_key: zeroize::Zeroizing::new(var("GATEHOUSE_TEST_S3_SECRET_ACCESS_KEY")),
+    }
+}
+
+/// Puts a test's libraries under a fresh prefix of the test bucket.
+pub fn use_test_bucket(settings: &mut Settings) {
+    let bucket = std::env::var("GATEHOUSE_TEST_S3_BUCKET").unwrap_or_else(|_| "gatehouse".to_owned());
+    let run = gatehouse::domain::random::public_id("t-", 12).unwrap().to_lowercase();
+    let at = |name: &str| {
+        gatehouse::library::Location::Bucket(gatehouse::library::S3Url { bucket: bucket.clone(), prefix: format!("{run}/{name}/") })
+    };
+    settings.originals_path = at("originals");
+    settings.import_path = at("import");
+    settings.s3 = Some(test_s3_config());
+}
+
 /// A new, empty database URL for `db`.
 pub async fn fresh_database(db: Db, dir: &std::path::Path) -> String {
     match db {
@@ -121,6 +193,9 @@ async fn spawn_inner(
     settings.database_url = fresh_database(db, &data_dir).await;
     // The tarpit on throttled answers is a second in production; tests keep it short.
     settings.throttle_delay = THROTTLE_DELAY;
+    if backend() == Backend::S3 {
+        use_test_bucket(&mut settings);
+    }
     configure(&mut settings);
     let database_url = settings.database_url.clone();
     let mut app = Gatehouse::open(settings).await.expect("server core opens");
@@ -181,6 +256,9 @@ impl TestApp {
         let mut settings = Settings::for_data_dir(self.data_dir.clone());
         settings.database_url = self.database_url.clone();
         settings.throttle_delay = THROTTLE_DELAY;
+        settings.originals_path = self.app.settings.originals_path.clone();
+        settings.import_path = self.app.settings.import_path.clone();
+        settings.s3 = self.app.settings.s3.clone();
         let mut app = Gatehouse::open(settings).await.expect("second instance opens");
         app.clock = self.app.clock.clone();
         serve(app, self.db, self.database_url.clone(), self.data_dir.clone(), dir).await

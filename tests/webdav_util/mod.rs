@@ -89,3 +89,102 @@ pub fn pattern(len: usize, seed: u32) -> Vec<u8> {
         })
         .collect()
 }
+
+/// A library of a test server as the tests look at it: its folder on disk, or its
+/// prefix in the test bucket, read and written through the storage layer.
+pub fn storage(t: &TestApp, name: &str) -> gatehouse::library::Storage {
+    use gatehouse::library::{Bucket, Folder, Location, Storage};
+    let location = match name {
+        "originals" => &t.app.settings.originals_path,
+        "import" => &t.app.settings.import_path,
+        other => panic!("no library {other}"),
+    };
+    match location {
+        Location::Folder(p) => Storage::Folder(Folder::open(p).unwrap()),
+        Location::Bucket(url) => {
+            let config = t.app.settings.s3.clone().expect("S3 settings");
+            Storage::Bucket(Bucket::open(config, url.clone(), t.app.store.clone()).unwrap())
+        }
+    }
+}
+
+fn split(path: &str) -> (&str, gatehouse::library::Rel) {
+    let path = path.trim_start_matches('/');
+    let (lib, rest) = path.split_once('/').unwrap_or((path, ""));
+    (lib, gatehouse::library::Rel::new(rest.as_bytes()).unwrap())
+}
+
+/// The content of `originals/a.txt` (library, then path), if it is a file.
+pub async fn read_file(t: &TestApp, path: &str) -> Option<Vec<u8>> {
+    let (lib, rel) = split(path);
+    let mut reader = storage(t, lib).open_read(&rel).await.ok()?;
+    if reader.meta().is_dir {
+        return None;
+    }
+    let mut out = Vec::new();
+    loop {
+        let chunk = reader.read(1 << 20).await.unwrap();
+        if chunk.is_empty() {
+            return Some(out);
+        }
+        out.extend_from_slice(&chunk);
+    }
+}
+
+/// Writes a file into a library behind the server's back (as another tool would).
+pub async fn write_file(t: &TestApp, path: &str, data: &[u8]) {
+    let (lib, rel) = split(path);
+    let storage = storage(t, lib);
+    let mode = gatehouse::library::WriteMode { replace: true, ..Default::default() };
+    let mut w = storage.create(&rel, mode).await.unwrap();
+    w.write(bytes::Bytes::copy_from_slice(data)).await.unwrap();
+    w.commit().await.unwrap();
+}
+
+/// Makes a folder in a library behind the server's back.
+pub async fn make_dir(t: &TestApp, path: &str) {
+    let (lib, rel) = split(path);
+    storage(t, lib).create_dir(&rel).await.unwrap();
+}
+
+/// What a path is: `None` missing, `Some(true)` a folder, `Some(false)` a file.
+pub async fn kind(t: &TestApp, path: &str) -> Option<bool> {
+    let (lib, rel) = split(path);
+    storage(t, lib).stat(&rel).await.ok().map(|m| m.is_dir)
+}
+
+/// The sorted names in a library folder (empty if it is missing).
+pub async fn names(t: &TestApp, path: &str) -> Vec<String> {
+    let (lib, rel) = split(path);
+    let mut v: Vec<String> = storage(t, lib)
+        .list(&rel, true)
+        .await
+        .map(|es| es.into_iter().map(|e| String::from_utf8_lossy(&e.name).into_owned()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Every file and folder of both libraries with its content and modification time:
+/// what a refused request must leave as it was.
+pub async fn snapshot(t: &TestApp) -> std::collections::BTreeMap<String, Option<(Vec<u8>, std::time::SystemTime)>> {
+    let mut out = std::collections::BTreeMap::new();
+    for lib in ["originals", "import"] {
+        let storage = storage(t, lib);
+        let mut todo = vec![gatehouse::library::Rel::root()];
+        while let Some(dir) = todo.pop() {
+            for e in storage.list(&dir, true).await.unwrap() {
+                let p = dir.join(&e.name);
+                let shown = format!("{lib}/{}", String::from_utf8_lossy(p.as_bytes()));
+                if e.meta.is_dir {
+                    out.insert(shown, None);
+                    todo.push(p);
+                } else {
+                    let data = read_file(t, &shown).await.unwrap_or_default();
+                    out.insert(shown, Some((data, e.meta.modified)));
+                }
+            }
+        }
+    }
+    out
+}

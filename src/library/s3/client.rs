@@ -340,7 +340,8 @@ impl Client {
 
     pub async fn head(&self, key: &[u8]) -> io::Result<Head> {
         let resp = self.send(self.request(Method::HEAD, Some(key), &[], &[])).await?;
-        let size = resp.content_length().unwrap_or(0);
+        // The header itself: a HEAD answer's body is empty, whatever it describes.
+        let size = header_text(&resp, reqwest::header::CONTENT_LENGTH).and_then(|v| v.parse().ok()).unwrap_or(0);
         let modified = header_text(&resp, reqwest::header::LAST_MODIFIED)
             .and_then(|t| httpdate::parse_http_date(&t).ok())
             .unwrap_or(SystemTime::UNIX_EPOCH);
