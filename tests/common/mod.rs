@@ -95,7 +95,8 @@ macro_rules! on_every_backend {
 /// The S3 connection of the test Garage; panics (never skips) without one.
 pub fn test_s3_config() -> gatehouse::library::S3Config {
     let var = |name: &str| {
-        std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run the tests with ./scripts/test, which starts Garage"))
+        std::env::var(name)
+            .unwrap_or_else(|_| panic!("{name} is not set: run the tests with ./scripts/test, which starts Garage"))
     };
     gatehouse::library::S3Config {
         endpoint: var("GATEHOUSE_TEST_S3_ENDPOINT"),
@@ -110,7 +111,10 @@ pub fn use_test_bucket(settings: &mut Settings) {
     let bucket = std::env::var("GATEHOUSE_TEST_S3_BUCKET").unwrap_or_else(|_| "gatehouse".to_owned());
     let run = gatehouse::domain::random::public_id("t-", 12).unwrap().to_lowercase();
     let at = |name: &str| {
-        gatehouse::library::Location::Bucket(gatehouse::library::S3Url { bucket: bucket.clone(), prefix: format!("{run}/{name}/") })
+        gatehouse::library::Location::Bucket(gatehouse::library::S3Url {
+            bucket: bucket.clone(),
+            prefix: format!("{run}/{name}/"),
+        })
     };
     settings.originals_path = at("originals");
     settings.import_path = at("import");

@@ -188,3 +188,9 @@ pub async fn snapshot(t: &TestApp) -> std::collections::BTreeMap<String, Option<
     }
     out
 }
+
+/// The S3 multipart uploads the database knows to be in progress.
+pub async fn pending_uploads(t: &TestApp) -> Vec<String> {
+    use gatehouse::store::ObjectStore as _;
+    t.app.store.stale_uploads(i64::MAX).await.unwrap().into_iter().map(|u| u.object_key).collect()
+}

@@ -155,9 +155,12 @@ fn decode_key(s: &str) -> Vec<u8> {
     percent_encoding::percent_decode_str(s).collect()
 }
 
+/// A listing's time, in whole seconds as a HEAD's `Last-Modified` has it, so that a
+/// file's tag is the same in a listing and in a GET.
 fn parse_time(s: &str) -> SystemTime {
-    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-        .map_or(SystemTime::UNIX_EPOCH, SystemTime::from)
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).map_or(SystemTime::UNIX_EPOCH, |t| {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(t.unix_timestamp()).unwrap_or(0))
+    })
 }
 
 fn header_text(resp: &reqwest::Response, name: reqwest::header::HeaderName) -> Option<String> {
