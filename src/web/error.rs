@@ -98,10 +98,12 @@ impl From<ServiceError> for ApiError {
             ServiceError::WrongPassword => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid password", "The password is not correct")
             }
-            ServiceError::PasscodeRequired => {
+            ServiceError::PasscodeRequired { methods } => {
                 ApiError::new(StatusCode::UNAUTHORIZED, "passcode required", "Enter verification code")
-                    .with_extra(json!({ "code": 32 }))
+                    .with_extra(json!({ "code": 32, "methods": methods }))
             }
+            ServiceError::PasskeyRefused(m) => ApiError::new(StatusCode::UNAUTHORIZED, "invalid passkey", m),
+            ServiceError::PasskeysOff(m) => ApiError::new(StatusCode::CONFLICT, "passkeys unavailable", m),
             ServiceError::InvalidPasscode => ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid passcode",

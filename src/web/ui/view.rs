@@ -199,6 +199,12 @@ pub fn event_label(kind: &str) -> &str {
         "app_password.used" => "App password used",
         "app_password.revoked" => "App password revoked",
         "basic_auth.refused" => "Account password refused (use an app password)",
+        "passkey.added" => "Passkey added",
+        "passkey.renamed" => "Passkey renamed",
+        "passkey.removed" => "Passkey removed",
+        "passkey.used" => "Passkey used",
+        "passkey.refused" => "Passkey refused (possible cloned key)",
+        "2fa.totp_removed" => "Authenticator app removed",
         other => other,
     }
 }
@@ -213,6 +219,8 @@ fn is_warning(kind: &str) -> bool {
             | "2fa.disabled"
             | "2fa.recovery_used"
             | "basic_auth.refused"
+            | "passkey.removed"
+            | "passkey.refused"
     )
 }
 
