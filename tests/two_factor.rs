@@ -71,7 +71,10 @@ async fn setup_with_oathtool_then_login_with_a_code(db: Db) {
     // Password alone now asks for the code, without counting as a failure.
     let need = t.login_reply("bob", "bob-password-1").await;
     assert_eq!(need.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(need.body, json!({"error": "passcode required", "code": 32, "message": "Enter verification code"}));
+    assert_eq!(
+        need.body,
+        json!({"error": "passcode required", "code": 32, "message": "Enter verification code", "methods": ["totp", "recovery"]})
+    );
     let wrong = t.login_with_code("bob", "bob-password-1", "123456").await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     assert_eq!(

@@ -50,6 +50,8 @@ pub trait FactorStore {
     async fn redeem_recovery(&self, uid: &str, hash: &str, now: UnixTime) -> Result<bool, StoreError>;
     /// The active factors of one account.
     async fn factors(&self, uid: &str) -> Result<Factors, StoreError>;
+    /// The active factors of every account that has any, by uid (two queries).
+    async fn all_factors(&self) -> Result<std::collections::HashMap<String, Factors>, StoreError>;
 }
 
 impl FactorStore for Store {
@@ -84,6 +86,25 @@ impl FactorStore for Store {
         .fetch_one(&self.pool)
         .await?;
         Ok(Factors { totp: totp > 0, passkeys })
+    }
+
+    async fn all_factors(&self) -> Result<std::collections::HashMap<String, Factors>, StoreError> {
+        let totp = sqlx::query_scalar::<_, String>("SELECT user_uid FROM passcodes WHERE activated_at IS NOT NULL")
+            .fetch_all(&self.pool)
+            .await?;
+        let keys = sqlx::query_as::<_, (String, i64)>(
+            "SELECT user_uid, COUNT(*) FROM passkeys WHERE activated_at IS NOT NULL GROUP BY user_uid",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut all = std::collections::HashMap::<String, Factors>::new();
+        for uid in totp {
+            all.entry(uid).or_default().totp = true;
+        }
+        for (uid, n) in keys {
+            all.entry(uid).or_default().passkeys = n;
+        }
+        Ok(all)
     }
 }
 

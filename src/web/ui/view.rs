@@ -54,6 +54,8 @@ pub struct UserRow {
     pub can_login: bool,
     pub webdav: bool,
     pub two_factor: bool,
+    /// Which second factors are on ("totp, 1 passkey"); filled in where pages show it.
+    pub factors: String,
     pub created: Stamp,
     pub login: Option<Stamp>,
 }
@@ -74,6 +76,7 @@ impl From<&User> for UserRow {
             can_login: u.can_login,
             webdav: u.webdav,
             two_factor: u.auth_method == AuthMethod::TwoFactor,
+            factors: String::new(),
             created: Stamp::at(u.created_at),
             login: u.login_at.map(Stamp::at),
         }
