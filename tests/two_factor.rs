@@ -273,7 +273,8 @@ async fn secrets_are_not_stored_in_clear(db: Db) {
     bob(&t).await;
     let tf = t.enable_2fa("bob", "bob-password-1").await;
     let (sealed, recovery_hash): (String, String) =
-        sqlx::query_as("SELECT secret_sealed, recovery_hash FROM passcodes")
+        // The recovery code is the account's (one for TOTP and passkeys alike).
+        sqlx::query_as("SELECT p.secret_sealed, r.hash FROM passcodes p JOIN recovery_codes r ON r.user_uid = p.user_uid")
             .fetch_one(t.app.store.pool())
             .await
             .unwrap();
@@ -283,8 +284,8 @@ async fn secrets_are_not_stored_in_clear(db: Db) {
     assert!(!sealed.contains(&data_encoding::BASE64.encode(&raw_secret)));
     assert!(recovery_hash.starts_with("$argon2id$"));
     let normalized = tf.recovery_code.replace('-', "");
-    for column in ["secret_sealed", "recovery_hash", "kind"] {
-        let dump: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT {column} FROM passcodes")))
+    for (table, column) in [("passcodes", "secret_sealed"), ("passcodes", "kind"), ("recovery_codes", "hash")] {
+        let dump: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT {column} FROM {table}")))
             .fetch_all(t.app.store.pool())
             .await
             .unwrap();
