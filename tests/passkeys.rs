@@ -58,7 +58,12 @@ async fn bob(t: &TestApp, name: &str) -> Bob {
 async fn register(t: &TestApp, who: &Bob, key: &mut Key, name: &str) -> Reply {
     let base = format!("/api/v1/users/{}/passkeys/register", who.uid);
     let start = t
-        .call(Method::POST, &format!("{base}/start"), Some(&who.token), Some(json!({"name": name, "password": PASSWORD})))
+        .call(
+            Method::POST,
+            &format!("{base}/start"),
+            Some(&who.token),
+            Some(json!({"name": name, "password": PASSWORD})),
+        )
         .await;
     assert_eq!(start.status, StatusCode::OK, "{}", start.text);
     assert_eq!(start.body["options"]["publicKey"]["attestation"], "none");
@@ -115,7 +120,12 @@ async fn finish(t: &TestApp, challenge_id: &str, credential: &Value) -> Reply {
 async fn events(t: &TestApp, uid: &str) -> Vec<(String, String)> {
     let admin = t.admin_token().await;
     let r = t.get(&format!("/api/v1/users/{uid}/events"), &admin).await;
-    r.body.as_array().unwrap().iter().map(|e| (e["event"].as_str().unwrap().into(), e["detail"].as_str().unwrap().into())).collect()
+    r.body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["event"].as_str().unwrap().into(), e["detail"].as_str().unwrap().into()))
+        .collect()
 }
 
 fn assert_refused(r: &Reply) {
@@ -142,7 +152,9 @@ async fn the_first_passkey_turns_2fa_on_after_the_recovery_code_is_saved(db: Db)
     assert_eq!(t.login_reply("bob", PASSWORD).await.status, StatusCode::OK);
     let other = t.login("bob", PASSWORD).await;
     let id = done.body["passkey"]["id"].as_str().unwrap();
-    let r = t.call(Method::POST, &format!("/api/v1/users/{}/passkeys/{id}/activate", bob.uid), Some(&bob.token), None).await;
+    let r = t
+        .call(Method::POST, &format!("/api/v1/users/{}/passkeys/{id}/activate", bob.uid), Some(&bob.token), None)
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["active"], true);
     assert_eq!(t.get("/api/v1/session", &other).await.status, StatusCode::UNAUTHORIZED, "other web sessions end");
@@ -183,7 +195,14 @@ async fn a_passkey_is_the_second_factor_after_the_password(db: Db) {
     let mut key = Key::new();
     first_passkey(&t, &bob, &mut key).await;
 
-    let wrong = t.call(Method::POST, "/api/v1/session/passkey/start", None, Some(json!({"username": "bob", "password": "nope-nope"}))).await;
+    let wrong = t
+        .call(
+            Method::POST,
+            "/api/v1/session/passkey/start",
+            None,
+            Some(json!({"username": "bob", "password": "nope-nope"})),
+        )
+        .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     assert_eq!(wrong.error(), "invalid credentials");
 
@@ -246,18 +265,33 @@ async fn wrong_origin_and_wrong_relying_party_are_refused(db: Db) {
     // A phishing page at another origin relays the real options (a client that skips
     // the browser's origin check): the signed client data names the wrong origin.
     let (challenge, options) = login_start(&t, Some("bob")).await;
-    let evil = AuthenticatorBackend::perform_auth(&mut key.soft, Url::parse("https://evil.example").unwrap(), options.public_key, 60_000).unwrap();
+    let evil = AuthenticatorBackend::perform_auth(
+        &mut key.soft,
+        Url::parse("https://evil.example").unwrap(),
+        options.public_key,
+        60_000,
+    )
+    .unwrap();
     assert_refused(&finish(&t, &challenge, &serde_json::to_value(evil).unwrap()).await);
 
     // The right origin, but the authenticator signed for another relying party.
     let (challenge, mut options) = login_start(&t, Some("bob")).await;
     options.public_key.rp_id = "evil.example".into();
-    let other_rp = AuthenticatorBackend::perform_auth(&mut key.soft, Url::parse(ORIGIN).unwrap(), options.public_key, 60_000).unwrap();
+    let other_rp =
+        AuthenticatorBackend::perform_auth(&mut key.soft, Url::parse(ORIGIN).unwrap(), options.public_key, 60_000)
+            .unwrap();
     assert_refused(&finish(&t, &challenge, &serde_json::to_value(other_rp).unwrap()).await);
 
     // A server whose public URL names another site does not offer bob's localhost key.
     let elsewhere = t.sibling_at("https://photos.example.com").await;
-    let r = elsewhere.call(Method::POST, "/api/v1/session/passkey/start", None, Some(json!({"username": "bob", "password": PASSWORD}))).await;
+    let r = elsewhere
+        .call(
+            Method::POST,
+            "/api/v1/session/passkey/start",
+            None,
+            Some(json!({"username": "bob", "password": PASSWORD})),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
     let log = events(&t, &bob.uid).await;
     assert!(log.iter().any(|(k, d)| k == "login.failed" && d.contains("wrong origin")), "{log:?}");
@@ -290,14 +324,24 @@ async fn challenges_are_single_use_and_expire(db: Db) {
 
     // A registration challenge is not a login challenge, and is used up by a try.
     let start = t
-        .call(Method::POST, &format!("/api/v1/users/{}/passkeys/register/start", bob.uid), Some(&bob.token), Some(json!({"name": "x", "password": PASSWORD})))
+        .call(
+            Method::POST,
+            &format!("/api/v1/users/{}/passkeys/register/start", bob.uid),
+            Some(&bob.token),
+            Some(json!({"name": "x", "password": PASSWORD})),
+        )
         .await;
     let reg_challenge = start.body["challenge_id"].as_str().unwrap();
     assert_refused(&finish(&t, reg_challenge, &late).await);
     let options: CreationChallengeResponse = serde_json::from_value(start.body["options"].clone()).unwrap();
     let credential = Key::new().soft.do_registration(Url::parse(ORIGIN).unwrap(), options).unwrap();
     let r = t
-        .call(Method::POST, &format!("/api/v1/users/{}/passkeys/register/finish", bob.uid), Some(&bob.token), Some(json!({"challenge_id": reg_challenge, "credential": credential})))
+        .call(
+            Method::POST,
+            &format!("/api/v1/users/{}/passkeys/register/finish", bob.uid),
+            Some(&bob.token),
+            Some(json!({"challenge_id": reg_challenge, "credential": credential})),
+        )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
     assert_eq!(r.error(), "invalid passkey");
@@ -385,7 +429,13 @@ async fn failed_assertions_are_throttled_like_passwords(db: Db) {
     first_passkey(&t, &bob, &mut key).await;
     for _ in 0..5 {
         let (challenge, options) = login_start(&t, Some("bob")).await;
-        let evil = AuthenticatorBackend::perform_auth(&mut key.soft, Url::parse("https://evil.example").unwrap(), options.public_key, 60_000).unwrap();
+        let evil = AuthenticatorBackend::perform_auth(
+            &mut key.soft,
+            Url::parse("https://evil.example").unwrap(),
+            options.public_key,
+            60_000,
+        )
+        .unwrap();
         assert_refused(&finish(&t, &challenge, &serde_json::to_value(evil).unwrap()).await);
     }
     let (challenge, options) = login_start(&t, None).await;
@@ -402,7 +452,8 @@ async fn rename_and_remove_with_the_password_and_the_last_turns_2fa_off(db: Db) 
     let base = format!("/api/v1/users/{}/passkeys", bob.uid);
     let id = t.get(&base, &bob.token).await.body["passkeys"][0]["id"].as_str().unwrap().to_owned();
 
-    let r = t.call(Method::PUT, &format!("{base}/{id}"), Some(&bob.token), Some(json!({"name": "  Work laptop "}))).await;
+    let r =
+        t.call(Method::PUT, &format!("{base}/{id}"), Some(&bob.token), Some(json!({"name": "  Work laptop "}))).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(t.get(&base, &bob.token).await.body["passkeys"][0]["name"], "Work laptop");
     let r = t.call(Method::PUT, &format!("{base}/{id}"), Some(&bob.token), Some(json!({"name": " "}))).await;
@@ -414,10 +465,12 @@ async fn rename_and_remove_with_the_password_and_the_last_turns_2fa_off(db: Db) 
     let admin = t.admin_token().await;
     assert_eq!(t.get(&base, &admin).await.status, StatusCode::FORBIDDEN);
 
-    let r = t.call(Method::DELETE, &format!("{base}/{id}"), Some(&bob.token), Some(json!({"password": "wrong-one"}))).await;
+    let r =
+        t.call(Method::DELETE, &format!("{base}/{id}"), Some(&bob.token), Some(json!({"password": "wrong-one"}))).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.error(), "invalid password");
-    let r = t.call(Method::DELETE, &format!("{base}/{id}"), Some(&bob.token), Some(json!({"password": PASSWORD}))).await;
+    let r =
+        t.call(Method::DELETE, &format!("{base}/{id}"), Some(&bob.token), Some(json!({"password": PASSWORD}))).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["status"], "2fa disabled");
     assert_eq!(t.login_reply("bob", PASSWORD).await.status, StatusCode::OK, "2FA is off with the last factor");
@@ -440,7 +493,12 @@ async fn totp_and_passkeys_share_one_recovery_code(db: Db) {
 
     // Removing TOTP leaves 2FA on with the passkey.
     let off = t
-        .call(Method::POST, &format!("/api/v1/users/{}/passcode/deactivate", bob.uid), Some(&bob.token), Some(json!({"password": PASSWORD})))
+        .call(
+            Method::POST,
+            &format!("/api/v1/users/{}/passcode/deactivate", bob.uid),
+            Some(&bob.token),
+            Some(json!({"password": PASSWORD})),
+        )
         .await;
     assert_eq!(off.body["status"], "authenticator removed");
     assert_eq!(t.login_reply("bob", PASSWORD).await.body["methods"], json!(["passkey", "recovery"]));
@@ -449,7 +507,8 @@ async fn totp_and_passkeys_share_one_recovery_code(db: Db) {
 
     // TOTP added later, as a second factor: no new recovery code; then activation.
     let base = format!("/api/v1/users/{}/passcode", bob.uid);
-    let start = t.call(Method::POST, &base, Some(&bob.token), Some(json!({"type": "totp", "password": PASSWORD}))).await;
+    let start =
+        t.call(Method::POST, &base, Some(&bob.token), Some(json!({"type": "totp", "password": PASSWORD}))).await;
     assert_eq!(start.status, StatusCode::OK, "{}", start.text);
     let code = oathtool(start.body["secret"].as_str().unwrap(), t.app.now() + 30);
     let confirm = t.call(Method::POST, &format!("{base}/confirm"), Some(&bob.token), Some(json!({"code": code}))).await;
@@ -492,7 +551,12 @@ async fn passkeys_are_off_without_a_secure_public_url(db: Db) {
     assert_eq!(list.body["available"], false);
     assert!(list.body["reason"].as_str().unwrap().contains("--public-url"));
     let r = t
-        .call(Method::POST, &format!("/api/v1/users/{}/passkeys/register/start", bob.uid), Some(&bob.token), Some(json!({"name": "x", "password": PASSWORD})))
+        .call(
+            Method::POST,
+            &format!("/api/v1/users/{}/passkeys/register/start", bob.uid),
+            Some(&bob.token),
+            Some(json!({"name": "x", "password": PASSWORD})),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert_eq!(r.error(), "passkeys unavailable");

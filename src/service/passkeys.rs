@@ -29,8 +29,7 @@ use super::{Gatehouse, RequestMeta, ServiceError};
 use crate::clock::rfc3339;
 use crate::domain::event::EventKind;
 use crate::domain::passkey::{
-    CHALLENGE_TTL, MAX_CREDENTIAL_ID, PasskeysOff, RelyingParty, counter_moves_forward, passkey_name,
-    relying_party,
+    CHALLENGE_TTL, MAX_CREDENTIAL_ID, PasskeysOff, RelyingParty, counter_moves_forward, passkey_name, relying_party,
 };
 use crate::domain::token::{SessionToken, token_hash};
 use crate::domain::user::{User, username_key};
@@ -343,7 +342,8 @@ impl Gatehouse {
         self.confirm_password(user, password, meta).await?;
         let keys = self.store.passkeys(&user.uid).await?;
         let name = keys.iter().find(|p| p.id == id).map(|p| p.name.clone()).ok_or(ServiceError::NotFound("passkey"))?;
-        let still_on = self.store.remove_passkey(&user.uid, id, self.now()).await?.ok_or(ServiceError::NotFound("passkey"))?;
+        let still_on =
+            self.store.remove_passkey(&user.uid, id, self.now()).await?.ok_or(ServiceError::NotFound("passkey"))?;
         self.record(EventKind::PasskeyRemoved, user.into(), meta, "", &name).await;
         if !still_on && user.auth_method == crate::domain::user::AuthMethod::TwoFactor {
             self.record(EventKind::TwoFactorDisabled, user.into(), meta, "", "the last second factor was removed")
@@ -425,7 +425,11 @@ impl Gatehouse {
                 let guard = self.throttle_begin(&username_key(&user.username), meta).await?;
                 let key = match stored {
                     Some(k) if k.user_uid == user.uid && k.activated_at.is_some() && k.rp_id == rp_id => k,
-                    _ => return self.assertion_failed(&user, guard, meta, "a passkey not registered to this account").await,
+                    _ => {
+                        return self
+                            .assertion_failed(&user, guard, meta, "a passkey not registered to this account")
+                            .await;
+                    }
                 };
                 let state: PasskeyAuthentication = serde_json::from_str(&purpose.state).map_err(internal)?;
                 let result = webauthn.finish_passkey_authentication(credential, &state);
@@ -434,7 +438,9 @@ impl Gatehouse {
             PASSWORDLESS => {
                 let handle = credential.get_user_unique_id().and_then(|b| Uuid::from_slice(b).ok());
                 let found = match (stored, handle) {
-                    (Some(k), Some(h)) if k.activated_at.is_some() && k.rp_id == rp_id && k.user_handle == h.to_string() => {
+                    (Some(k), Some(h))
+                        if k.activated_at.is_some() && k.rp_id == rp_id && k.user_handle == h.to_string() =>
+                    {
                         self.store.user_by_uid(&k.user_uid).await?.filter(|u| u.can_login).map(|u| (u, k))
                     }
                     _ => None,

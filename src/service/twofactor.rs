@@ -246,7 +246,10 @@ impl Gatehouse {
             return Err(ServiceError::Conflict("the setup changed meanwhile; start again".into()));
         }
         let p = self.store.passcode(&user.uid).await?.ok_or(ServiceError::NotFound("two-factor setup"))?;
-        Ok(PasscodeView { recovery_code: recovery.map(|(code, _)| code.as_str().to_owned()), ..PasscodeView::status(&p) })
+        Ok(PasscodeView {
+            recovery_code: recovery.map(|(code, _)| code.as_str().to_owned()),
+            ..PasscodeView::status(&p)
+        })
     }
 
     /// A new recovery code and its slow hash, for an account's first second factor.
@@ -311,7 +314,8 @@ impl Gatehouse {
             self.record(EventKind::PasscodeInvalid, user.into(), meta, "", "wrong verification code").await;
             return Err(ServiceError::InvalidPasscode);
         }
-        let (Some(normalized), Some(hash)) = (normalize_recovery_code(code), self.store.recovery_hash(&user.uid).await?)
+        let (Some(normalized), Some(hash)) =
+            (normalize_recovery_code(code), self.store.recovery_hash(&user.uid).await?)
         else {
             self.record(EventKind::PasscodeInvalid, user.into(), meta, "", "malformed code").await;
             return Err(ServiceError::InvalidPasscode);

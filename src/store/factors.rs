@@ -166,11 +166,13 @@ pub(crate) async fn adopt_recovery_code(
             .rows_affected()
                 == 1
         }
-        None => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM recovery_codes WHERE user_uid = $1")
-            .bind(uid)
-            .fetch_one(&mut **tx)
-            .await?
-            > 0,
+        None => {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM recovery_codes WHERE user_uid = $1")
+                .bind(uid)
+                .fetch_one(&mut **tx)
+                .await?
+                > 0
+        }
     };
     if ok {
         set_auth_method(tx, uid, "2fa", now).await?;

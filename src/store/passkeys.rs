@@ -105,7 +105,8 @@ impl PasskeyStore for Store {
     }
 
     async fn add_passkey(&self, p: &StoredPasskey) -> Result<(), StoreError> {
-        let sql = format!("INSERT INTO passkeys ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)");
+        let sql =
+            format!("INSERT INTO passkeys ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)");
         let mut tx = self.begin_write().await?;
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(&p.id)

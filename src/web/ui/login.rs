@@ -39,6 +39,7 @@ pub async fn page(
     if guard::is_page_visitor(principal.as_ref().ok()) {
         return Redirect::to(next).into_response();
     }
-    let ctx = LoginPage { site_title: &app.settings.site_title, asset: urls(), next, passkeys: app.passkeys_off().is_none() };
+    let ctx =
+        LoginPage { site_title: &app.settings.site_title, asset: urls(), next, passkeys: app.passkeys_off().is_none() };
     render::page(StatusCode::OK, "login.html", &ctx)
 }
