@@ -237,7 +237,7 @@ async fn passwordless_login_with_a_discoverable_passkey(db: Db) {
 
     let (challenge, options) = login_start(&t, None).await;
     assert!(options.public_key.allow_credentials.is_empty(), "the authenticator chooses the account");
-    assert_eq!(serde_json::to_value(&options.public_key.user_verification).unwrap(), "required");
+    assert_eq!(serde_json::to_value(options.public_key.user_verification).unwrap(), "required");
     let r = finish(&t, &challenge, &sign(&mut key, ORIGIN, options)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["user"]["username"], "bob");

@@ -209,7 +209,7 @@ impl Gatehouse {
             .await?
             .into_iter()
             .filter(|p| p.rp_id == rp.id)
-            .map(|p| p.credential_id.into())
+            .map(|p| p.credential_id)
             .collect::<Vec<_>>();
         let display = if user.name.is_empty() { &user.username } else { &user.name };
         let (mut options, state): (CreationChallengeResponse, PasskeyRegistration) = webauthn

@@ -306,10 +306,10 @@ impl Gatehouse {
     ) -> Result<SecondFactor, ServiceError> {
         if looks_like_totp_code(code) {
             let active = self.store.passcode(&user.uid).await?.filter(|p| p.activated_at.is_some());
-            if let Some(p) = active {
-                if self.accept_totp(user, &p, code, meta).await? {
-                    return Ok(SecondFactor::Totp);
-                }
+            if let Some(p) = active
+                && self.accept_totp(user, &p, code, meta).await?
+            {
+                return Ok(SecondFactor::Totp);
             }
             self.record(EventKind::PasscodeInvalid, user.into(), meta, "", "wrong verification code").await;
             return Err(ServiceError::InvalidPasscode);
