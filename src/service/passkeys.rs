@@ -339,9 +339,9 @@ impl Gatehouse {
         password: &str,
         meta: &RequestMeta,
     ) -> Result<bool, ServiceError> {
-        self.confirm_password(user, password, meta).await?;
         let keys = self.store.passkeys(&user.uid).await?;
         let name = keys.iter().find(|p| p.id == id).map(|p| p.name.clone()).ok_or(ServiceError::NotFound("passkey"))?;
+        self.confirm_password(user, password, meta).await?;
         let still_on =
             self.store.remove_passkey(&user.uid, id, self.now()).await?.ok_or(ServiceError::NotFound("passkey"))?;
         self.record(EventKind::PasskeyRemoved, user.into(), meta, "", &name).await;
