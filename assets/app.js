@@ -236,9 +236,72 @@
     if (pending) { sessionStorage.removeItem('gh.flash'); showFlash(pending); }
   } catch (_) { /* private mode */ }
 
+  /* Passkeys: the server's WebAuthn options carry binary members as base64url; the
+     browser wants ArrayBuffers, and its answer goes back as base64url again. */
+  function fromB64url(s) {
+    const b64 = String(s).replace(/-/g, '+').replace(/_/g, '/');
+    const bin = atob(b64 + '='.repeat((4 - b64.length % 4) % 4));
+    return Uint8Array.from(bin, function (c) { return c.charCodeAt(0); }).buffer;
+  }
+
+  function toB64url(buf) {
+    if (!buf) return null;
+    let bin = '';
+    new Uint8Array(buf).forEach(function (b) { bin += String.fromCharCode(b); });
+    return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  }
+
+  function passkeysSupported() {
+    return !!(window.PublicKeyCredential && navigator.credentials);
+  }
+
+  function passkeyError(e) {
+    if (e && e.name === 'NotAllowedError') return new Error('The passkey request was cancelled or timed out.');
+    if (e && e.name === 'InvalidStateError') return new Error('This passkey is already registered.');
+    return e instanceof ApiError ? e : new Error('The passkey could not be used: ' + (e && e.message ? e.message : 'unknown error') + '.');
+  }
+
+  /** Creates a passkey from the server's options; returns the credential as JSON. */
+  async function createPasskey(options) {
+    const pk = Object.assign({}, options.publicKey);
+    pk.challenge = fromB64url(pk.challenge);
+    pk.user = Object.assign({}, pk.user, { id: fromB64url(pk.user.id) });
+    pk.excludeCredentials = (pk.excludeCredentials || []).map(function (c) { return Object.assign({}, c, { id: fromB64url(c.id) }); });
+    let cred;
+    try { cred = await navigator.credentials.create({ publicKey: pk }); } catch (e) { throw passkeyError(e); }
+    const r = cred.response;
+    return {
+      id: cred.id, rawId: toB64url(cred.rawId), type: cred.type,
+      extensions: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {},
+      response: {
+        attestationObject: toB64url(r.attestationObject), clientDataJSON: toB64url(r.clientDataJSON),
+        transports: r.getTransports ? r.getTransports() : undefined
+      }
+    };
+  }
+
+  /** Signs the server's login options with a passkey; returns the assertion as JSON. */
+  async function getPasskey(options) {
+    const pk = Object.assign({}, options.publicKey);
+    pk.challenge = fromB64url(pk.challenge);
+    pk.allowCredentials = (pk.allowCredentials || []).map(function (c) { return Object.assign({}, c, { id: fromB64url(c.id) }); });
+    let cred;
+    try { cred = await navigator.credentials.get({ publicKey: pk }); } catch (e) { throw passkeyError(e); }
+    const r = cred.response;
+    return {
+      id: cred.id, rawId: toB64url(cred.rawId), type: cred.type,
+      extensions: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {},
+      response: {
+        authenticatorData: toB64url(r.authenticatorData), clientDataJSON: toB64url(r.clientDataJSON),
+        signature: toB64url(r.signature), userHandle: toB64url(r.userHandle)
+      }
+    };
+  }
+
   window.GH = {
     api: api, ApiError: ApiError, el: el, announce: announce, formError: formError, onSubmit: onSubmit,
     showStep: showStep, openDialog: openDialog, flash: flash, showFlash: showFlash, localTimes: localTimes,
-    timeNode: timeNode, sentence: sentence, agentLabel: agentLabel
+    timeNode: timeNode, sentence: sentence, agentLabel: agentLabel,
+    passkeysSupported: passkeysSupported, createPasskey: createPasskey, getPasskey: getPasskey
   };
 })();

@@ -14,6 +14,9 @@
   const codeUser = document.getElementById('code-user');
   const error = document.getElementById('login-error');
   const submit = document.getElementById('login-submit');
+  const usePasskey = document.getElementById('use-passkey');
+  const passkeyLogin = document.getElementById('passkey-login');
+  const codeIntro = document.getElementById('code-intro');
   let waitTimer = null;
 
   function next() {
@@ -26,16 +29,25 @@
     error.hidden = !message;
   }
 
-  function askForCode() {
+  function askForCode(methods) {
+    const withPasskey = (methods || []).indexOf('passkey') >= 0 && window.GH.passkeysSupported();
+    const withTotp = (methods || []).indexOf('totp') >= 0;
+    usePasskey.hidden = !withPasskey;
+    if (withPasskey) {
+      codeIntro.textContent = withTotp
+        ? 'Use one of your passkeys, or enter the verification code from your authenticator app. If you cannot, enter your recovery code.'
+        : 'Use one of your passkeys. If you cannot, enter your recovery code.';
+    }
     passwordStep.hidden = true;
     codeStep.hidden = false;
     codeUser.textContent = username.value;
     code.required = true;
     submit.textContent = 'Verify';
-    code.focus();
+    (withPasskey ? usePasskey : code).focus();
   }
 
   function askForPassword() {
+    usePasskey.hidden = true;
     codeStep.hidden = true;
     passwordStep.hidden = false;
     code.value = '';
@@ -97,7 +109,7 @@
         const m = /(\d+)\s*second/.exec(e.message);
         waitBeforeRetry(e.retryAfter || (m ? parseInt(m[1], 10) : 60));
       } else if (e.code === 'passcode required') {
-        askForCode();
+        askForCode(e.body.methods);
         if (inCodeStep) showError(e.message);
       } else if (e.code === 'invalid passcode') {
         showError(e.message);
@@ -114,4 +126,38 @@
       if (!submit.dataset.keepDisabled) submit.disabled = false;
     }
   });
+  /* Passkeys: as the second factor (the password again binds the challenge to this
+     account) or passwordless with a discoverable passkey. */
+  async function passkey(startBody, button) {
+    if (submit.dataset.keepDisabled) return;
+    button.disabled = true;
+    button.setAttribute('aria-busy', 'true');
+    showError(null);
+    try {
+      const started = await window.GH.api('POST', '/api/v1/session/passkey/start', startBody);
+      const credential = await window.GH.getPasskey(started.options);
+      await window.GH.api('POST', '/api/v1/session/passkey/finish', { challenge_id: started.challenge_id, credential: credential });
+      window.location.assign(next());
+      return;
+    } catch (e) {
+      if (e.status === 429) {
+        const m = /(\d+)\s*second/.exec(e.message);
+        waitBeforeRetry(e.retryAfter || (m ? parseInt(m[1], 10) : 60));
+      } else {
+        showError(e.message);
+      }
+    } finally {
+      button.removeAttribute('aria-busy');
+      button.disabled = false;
+    }
+  }
+
+  usePasskey.addEventListener('click', function () {
+    passkey({ username: username.value.trim(), password: password.value }, usePasskey);
+  });
+
+  if (passkeyLogin) {
+    if (!window.GH.passkeysSupported()) passkeyLogin.hidden = true;
+    passkeyLogin.addEventListener('click', function () { passkey({}, passkeyLogin); });
+  }
 })();

@@ -13,8 +13,57 @@
   const body = document.body.dataset;
   const base = '/api/v1/users/' + encodeURIComponent(body.uid) + '/passcode';
   const active = dialog.dataset.active === 'true';
-  let recoveryCode = '';
   let locked = false;
+
+  /* The recovery-code step's Download and Print, for every dialog that shows one
+     (this one and Passkeys): the buttons name the element holding the code. */
+  function codeOf(button, attr) {
+    const node = document.getElementById(button.getAttribute(attr));
+    return node ? node.textContent.trim() : '';
+  }
+
+  function recoveryText(code) {
+    return [
+      (body.site || 'gatehouse') + ' recovery code for ' + body.username,
+      '',
+      code,
+      '',
+      'Use this code to log in if you cannot use your authenticator app or passkey.',
+      'It works once and disables 2-factor authentication for your account.',
+      'Saved on ' + new Date().toISOString().slice(0, 10) + '.',
+      ''
+    ].join('\n');
+  }
+
+  document.querySelectorAll('[data-recovery-download]').forEach(function (button) {
+    button.addEventListener('click', function () {
+      const blob = new Blob([recoveryText(codeOf(button, 'data-recovery-download'))], { type: 'text/plain;charset=utf-8' });
+      const url = URL.createObjectURL(blob);
+      const safe = function (s) { return String(s).replace(/[^A-Za-z0-9._-]+/g, '-'); };
+      const link = GH.el('a', { href: url, download: safe(body.site || 'gatehouse') + '-recovery-code-' + safe(body.username) + '.txt' });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      window.setTimeout(function () { URL.revokeObjectURL(url); }, 10000);
+      GH.announce('The recovery code file has been downloaded');
+    });
+  });
+
+  document.querySelectorAll('[data-recovery-print]').forEach(function (button) {
+    button.addEventListener('click', function () {
+      const area = GH.el('div', { id: 'print-area' }, [
+        GH.el('h1', { text: (body.site || 'gatehouse') + ' recovery code' }),
+        GH.el('p', { text: 'Account: ' + body.username }),
+        GH.el('p', { className: 'print-code', text: codeOf(button, 'data-recovery-print') }),
+        GH.el('p', { text: 'Use this code to log in if you cannot use your authenticator app or passkey. It works once and disables 2-factor authentication for your account.' })
+      ]);
+      document.body.append(area);
+      document.body.classList.add('printing');
+      const cleanup = function () { document.body.classList.remove('printing'); area.remove(); };
+      window.addEventListener('afterprint', cleanup, { once: true });
+      window.print();
+    });
+  });
 
   // The recovery code must not be lost by an accidental Escape.
   dialog.addEventListener('cancel', function (event) { if (locked) event.preventDefault(); });
@@ -40,8 +89,10 @@
       } catch (_) { /* the status above is enough */ }
     });
     GH.onSubmit(off, async function () {
-      await GH.api('POST', base + '/deactivate', { password: document.getElementById('tfa-off-password').value });
-      finish('2-factor authentication has been deactivated.');
+      const r = await GH.api('POST', base + '/deactivate', { password: document.getElementById('tfa-off-password').value });
+      finish(r && r.status === 'authenticator removed'
+        ? 'The authenticator app has been removed. 2-factor authentication stays on with your passkeys.'
+        : '2-factor authentication has been deactivated.');
     });
     return;
   }
@@ -57,7 +108,6 @@
   dialog.addEventListener('close', function () {
     if (!locked) return;
     locked = false;
-    recoveryCode = '';
     closeX.hidden = false;
     document.getElementById('tfa-recovery-code').textContent = '';
   });
@@ -82,9 +132,14 @@
   GH.onSubmit(setupForm, async function () {
     const code = document.getElementById('tfa-code').value.replace(/\s+/g, '');
     const confirmed = await GH.api('POST', base + '/confirm', { code: code });
+    if (confirmed && !confirmed.recovery_code && body.twoFactor === 'true') {
+      // A later second factor: the account's recovery code stays; nothing to save.
+      await GH.api('POST', base + '/activate');
+      finish('Your authenticator app has been added. Your recovery code stays the same.');
+      return;
+    }
     if (!confirmed || !confirmed.recovery_code) throw new Error('the server sent no recovery code. Please start again.');
-    recoveryCode = confirmed.recovery_code;
-    document.getElementById('tfa-recovery-code').textContent = recoveryCode;
+    document.getElementById('tfa-recovery-code').textContent = confirmed.recovery_code;
     saved.checked = false;
     done.disabled = true;
     locked = true;
@@ -100,44 +155,5 @@
     await GH.api('POST', base + '/activate');
     closeX.hidden = false;
     finish('2-factor authentication is now enabled. Keep your recovery code in a safe place.');
-  });
-
-  function recoveryText() {
-    return [
-      (body.site || 'gatehouse') + ' recovery code for ' + body.username,
-      '',
-      recoveryCode,
-      '',
-      'Use this code to log in if you cannot generate a verification code.',
-      'It works once and disables 2-factor authentication for your account.',
-      'Saved on ' + new Date().toISOString().slice(0, 10) + '.',
-      ''
-    ].join('\n');
-  }
-
-  document.getElementById('tfa-download').addEventListener('click', function () {
-    const blob = new Blob([recoveryText()], { type: 'text/plain;charset=utf-8' });
-    const url = URL.createObjectURL(blob);
-    const safe = function (s) { return String(s).replace(/[^A-Za-z0-9._-]+/g, '-'); };
-    const link = GH.el('a', { href: url, download: safe(body.site || 'gatehouse') + '-recovery-code-' + safe(body.username) + '.txt' });
-    document.body.append(link);
-    link.click();
-    link.remove();
-    window.setTimeout(function () { URL.revokeObjectURL(url); }, 10000);
-    GH.announce('The recovery code file has been downloaded');
-  });
-
-  document.getElementById('tfa-print').addEventListener('click', function () {
-    const area = GH.el('div', { id: 'print-area' }, [
-      GH.el('h1', { text: (body.site || 'gatehouse') + ' recovery code' }),
-      GH.el('p', { text: 'Account: ' + body.username }),
-      GH.el('p', { className: 'print-code', text: recoveryCode }),
-      GH.el('p', { text: 'Use this code to log in if you cannot generate a verification code. It works once and disables 2-factor authentication for your account.' })
-    ]);
-    document.body.append(area);
-    document.body.classList.add('printing');
-    const cleanup = function () { document.body.classList.remove('printing'); area.remove(); };
-    window.addEventListener('afterprint', cleanup, { once: true });
-    window.print();
   });
 })();

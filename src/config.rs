@@ -32,6 +32,9 @@ pub struct Settings {
     pub max_body: usize,
     /// How long a throttled attempt waits for its 429 (a tarpit for floods).
     pub throttle_delay: std::time::Duration,
+    /// The address users open (`--public-url`): the only source of the passkeys'
+    /// relying party and of any link the server makes. `None`: not configured.
+    pub public_url: Option<url::Url>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -42,6 +45,7 @@ impl std::fmt::Debug for Settings {
             .field("site_title", &self.site_title)
             .field("read_only", &self.read_only)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("public_url", &self.public_url.as_ref().map(url::Url::as_str))
             .finish_non_exhaustive()
     }
 }
@@ -64,6 +68,7 @@ impl Settings {
             secure_cookies: false,
             max_body: 64 * 1024,
             throttle_delay: std::time::Duration::from_secs(1),
+            public_url: None,
         }
     }
 

@@ -55,6 +55,15 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/users/{bob}/passcode/confirm",         "401 401 404 403 403 401 403 403 403 403 401 401 401 401 403 403 403 403"),
     ("POST", "/api/v1/users/{bob}/passcode/activate",        "401 401 404 403 403 401 403 403 403 403 401 401 401 401 403 403 403 403"),
     ("POST", "/api/v1/users/{bob}/passcode/deactivate",      "401 401 422 403 403 401 403 403 403 403 401 401 401 401 403 403 403 403"),
+    // Passkeys: this server has no public URL, so passkeys are off (409) for whoever may ask.
+    ("GET", "/api/v1/users/{bob}/passkeys",                  "401 401 200 403 403 401 403 403 403 403 401 401 401 401 403 403 403 403"),
+    ("POST", "/api/v1/users/{bob}/passkeys/register/start",  "401 401 409 403 403 401 403 403 403 403 401 401 401 401 403 403 403 403"),
+    ("POST", "/api/v1/users/{bob}/passkeys/register/finish", "401 401 409 403 403 401 403 403 403 403 401 401 401 401 403 403 403 403"),
+    ("POST", "/api/v1/users/{bob}/passkeys/sessnothere/activate", "401 401 409 403 403 401 403 403 403 403 401 401 401 401 403 403 403 403"),
+    ("PUT", "/api/v1/users/{bob}/passkeys/sessnothere",      "401 401 404 403 403 401 403 403 403 403 401 401 401 401 403 403 403 403"),
+    ("DELETE", "/api/v1/users/{bob}/passkeys/sessnothere",   "401 401 404 403 403 401 403 403 403 403 401 401 401 401 403 403 403 403"),
+    ("POST", "/api/v1/session/passkey/start",                "409 409 409 409 409 409 409 409 409 409 409 409 409 409 409 409 409 409"),
+    ("POST", "/api/v1/session/passkey/finish",               "409 409 409 409 409 409 409 409 409 409 409 409 409 409 409 409 409 409"),
     ("POST", "/api/v1/oauth/token",                          "401 401 422 403 403 401 403 403 403 403 401 401 401 401 403 403 403 403"),
     ("POST", "/api/v1/oauth/revoke",                         "401 401 404 404 403 401 403 403 403 403 401 401 401 401 403 403 403 404"),
     ("GET", "/api/v1/metrics",                               "401 401 403 403 403 401 403 403 403 403 401 401 401 401 200 200 200 200"),
@@ -81,6 +90,20 @@ fn body_for(method: &str, path: &str, column: usize) -> Option<Value> {
                                                        "username": "bob", "password": "wrong-password"}))
         }
         ("POST", "/api/v1/oauth/revoke") => Some(json!({"token": "sessnothere"})),
+        ("POST", "/api/v1/users/{bob}/passkeys/register/start") => {
+            Some(json!({"name": "x", "password": "wrong-password"}))
+        }
+        ("POST", "/api/v1/users/{bob}/passkeys/register/finish") => {
+            Some(json!({"challenge_id": "nope", "credential": {
+            "id": "AAAA", "rawId": "AAAA", "type": "public-key",
+            "response": {"attestationObject": "AAAA", "clientDataJSON": "AAAA"}}}))
+        }
+        ("PUT", "/api/v1/users/{bob}/passkeys/sessnothere") => Some(json!({"name": "x"})),
+        ("DELETE", "/api/v1/users/{bob}/passkeys/sessnothere") => Some(json!({"password": "wrong-password"})),
+        ("POST", "/api/v1/session/passkey/start") => Some(json!({})),
+        ("POST", "/api/v1/session/passkey/finish") => Some(json!({"challenge_id": "nope", "credential": {
+            "id": "AAAA", "rawId": "AAAA", "type": "public-key",
+            "response": {"authenticatorData": "AAAA", "clientDataJSON": "AAAA", "signature": "AAAA"}}})),
         _ => None,
     }
 }

@@ -71,7 +71,10 @@ async fn setup_with_oathtool_then_login_with_a_code(db: Db) {
     // Password alone now asks for the code, without counting as a failure.
     let need = t.login_reply("bob", "bob-password-1").await;
     assert_eq!(need.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(need.body, json!({"error": "passcode required", "code": 32, "message": "Enter verification code"}));
+    assert_eq!(
+        need.body,
+        json!({"error": "passcode required", "code": 32, "message": "Enter verification code", "methods": ["totp", "recovery"]})
+    );
     let wrong = t.login_with_code("bob", "bob-password-1", "123456").await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
@@ -270,7 +273,8 @@ async fn secrets_are_not_stored_in_clear(db: Db) {
     bob(&t).await;
     let tf = t.enable_2fa("bob", "bob-password-1").await;
     let (sealed, recovery_hash): (String, String) =
-        sqlx::query_as("SELECT secret_sealed, recovery_hash FROM passcodes")
+        // The recovery code is the account's (one for TOTP and passkeys alike).
+        sqlx::query_as("SELECT p.secret_sealed, r.hash FROM passcodes p JOIN recovery_codes r ON r.user_uid = p.user_uid")
             .fetch_one(t.app.store.pool())
             .await
             .unwrap();
@@ -280,8 +284,8 @@ async fn secrets_are_not_stored_in_clear(db: Db) {
     assert!(!sealed.contains(&data_encoding::BASE64.encode(&raw_secret)));
     assert!(recovery_hash.starts_with("$argon2id$"));
     let normalized = tf.recovery_code.replace('-', "");
-    for column in ["secret_sealed", "recovery_hash", "kind"] {
-        let dump: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT {column} FROM passcodes")))
+    for (table, column) in [("passcodes", "secret_sealed"), ("passcodes", "kind"), ("recovery_codes", "hash")] {
+        let dump: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT {column} FROM {table}")))
             .fetch_all(t.app.store.pool())
             .await
             .unwrap();

@@ -39,6 +39,11 @@ pub struct StartArgs {
     /// Mark the session cookie Secure (set this when served over HTTPS)
     #[arg(long, env = "GATEHOUSE_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// The address users open, e.g. https://photos.example.com or http://localhost:2342.
+    /// Passkeys' relying party comes from it (never from request headers); passkeys are
+    /// offered only for https:// or http://localhost
+    #[arg(long, env = "GATEHOUSE_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Absolute lifetime of a web session, seconds
     #[arg(long, env = "GATEHOUSE_SESSION_MAX_AGE", default_value_t = 14 * 86_400, value_parser = clap::value_parser!(i64).range(60..))]
     pub session_max_age: i64,
@@ -65,6 +70,9 @@ pub async fn run(global: &GlobalArgs, args: StartArgs) -> Result<(), CliError> {
     settings.secure_cookies = args.secure_cookies;
     settings.sessions.max_age = args.session_max_age;
     settings.sessions.idle_timeout = args.session_idle;
+    if let Some(raw) = args.public_url.as_deref().filter(|u| !u.trim().is_empty()) {
+        settings.public_url = Some(crate::domain::passkey::parse_public_url(raw).map_err(CliError)?);
+    }
     let on_s3 = [&settings.originals_path, &settings.import_path].into_iter().any(|l| matches!(l, Location::Bucket(_)));
     if on_s3 {
         settings.s3 = Some(s3_config(args.s3_endpoint, args.s3_region)?);
@@ -77,6 +85,10 @@ pub async fn run(global: &GlobalArgs, args: StartArgs) -> Result<(), CliError> {
     let app = Gatehouse::open(settings).await?;
     if on_s3 {
         crate::web::dav::Folders::open(&app).check().await.map_err(CliError)?;
+    }
+    match app.passkeys_off() {
+        Some(reason) => tracing::warn!("{reason}"),
+        None => tracing::info!(rp_id = app.passkey_rp_id().unwrap_or_default(), "passkeys are available"),
     }
     let admin_password = std::env::var("GATEHOUSE_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
     if let Some(generated) = app.bootstrap_admin(admin_password).await? {

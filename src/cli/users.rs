@@ -10,7 +10,7 @@ use crate::domain::policy::{Actor, UserPatch};
 use crate::domain::user::{AuthMethod, Role, User};
 use crate::service::users::{NewUser, PasswordChange};
 use crate::service::{Gatehouse, RequestMeta};
-use crate::store::UserStore as _;
+use crate::store::{FactorStore as _, Factors, UserStore as _};
 
 #[derive(Debug, Subcommand)]
 pub enum UsersCommand {
@@ -135,7 +135,11 @@ fn flag(on: bool, off: bool) -> Option<bool> {
 const HEADERS: &[&str] =
     &["UID", "Username", "Name", "Email", "Role", "Super Admin", "Login", "WebDAV", "2FA", "Last Login"];
 
-fn row(u: &User) -> Vec<String> {
+fn row(u: &User, factors: &Factors) -> Vec<String> {
+    let two_factor = match factors.describe() {
+        f if f.is_empty() || u.auth_method != AuthMethod::TwoFactor => yes_no(u.auth_method == AuthMethod::TwoFactor),
+        f => format!("{} ({f})", yes_no(true)),
+    };
     vec![
         u.uid.clone(),
         u.username.clone(),
@@ -145,13 +149,15 @@ fn row(u: &User) -> Vec<String> {
         yes_no(u.super_admin),
         yes_no(u.can_login),
         yes_no(u.webdav),
-        yes_no(u.auth_method == AuthMethod::TwoFactor),
+        two_factor,
         u.login_at.map(rfc3339).unwrap_or_default(),
     ]
 }
 
-fn print_user(format: Format, u: &User) {
-    format.print(&Records { headers: HEADERS, rows: vec![row(u)] }, &u.view());
+async fn print_user(app: &Gatehouse, format: Format, u: &User) -> Result<(), CliError> {
+    let factors = app.store.factors(&u.uid).await?;
+    format.print(&Records { headers: HEADERS, rows: vec![row(u, &factors)] }, &u.view());
+    Ok(())
 }
 
 pub async fn find(app: &Gatehouse, username: &str) -> Result<User, CliError> {
@@ -164,9 +170,12 @@ pub async fn run(app: &Gatehouse, cmd: UsersCommand, format: Format) -> Result<(
         UsersCommand::Ls { query } => {
             let users = app.store.list_users(query.as_deref()).await?;
             let views: Vec<_> = users.iter().map(User::view).collect();
-            format.print(&Records { headers: HEADERS, rows: users.iter().map(row).collect() }, &views);
+            let factors = app.store.all_factors().await?;
+            let none = Factors::default();
+            let rows = users.iter().map(|u| row(u, factors.get(&u.uid).unwrap_or(&none))).collect();
+            format.print(&Records { headers: HEADERS, rows }, &views);
         }
-        UsersCommand::Show { username } => print_user(format, &find(app, &username).await?),
+        UsersCommand::Show { username } => print_user(app, format, &find(app, &username).await?).await?,
         UsersCommand::Add(a) => {
             let password = match a.password {
                 Some(p) => zeroize::Zeroizing::new(p),
@@ -183,7 +192,7 @@ pub async fn run(app: &Gatehouse, cmd: UsersCommand, format: Format) -> Result<(
                 webdav: a.webdav,
             };
             let user = app.create_user(Actor::Operator, new, &meta).await?;
-            print_user(format, &user);
+            print_user(app, format, &user).await?;
         }
         UsersCommand::Mod(m) => {
             let user = find(app, &m.username).await?;
@@ -201,7 +210,7 @@ pub async fn run(app: &Gatehouse, cmd: UsersCommand, format: Format) -> Result<(
                 app.change_password(Actor::Operator, &user.uid, reset(&p, m.keep_app_passwords), &meta).await?;
                 updated = find(app, &updated.username).await?;
             }
-            print_user(format, &updated);
+            print_user(app, format, &updated).await?;
         }
         UsersCommand::Rm { username, yes } => {
             let user = find(app, &username).await?;

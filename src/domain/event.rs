@@ -28,6 +28,14 @@ pub enum EventKind {
     AppPasswordUsed,
     AppPasswordRevoked,
     BasicAuthRefused,
+    PasskeyAdded,
+    PasskeyRenamed,
+    PasskeyRemoved,
+    PasskeyUsed,
+    /// A passkey assertion refused because its signature counter went backwards.
+    PasskeyRefused,
+    /// A TOTP authenticator removed while another second factor keeps 2FA on.
+    TotpRemoved,
 }
 
 impl EventKind {
@@ -53,6 +61,12 @@ impl EventKind {
             EventKind::AppPasswordUsed => "app_password.used",
             EventKind::AppPasswordRevoked => "app_password.revoked",
             EventKind::BasicAuthRefused => "basic_auth.refused",
+            EventKind::PasskeyAdded => "passkey.added",
+            EventKind::PasskeyRenamed => "passkey.renamed",
+            EventKind::PasskeyRemoved => "passkey.removed",
+            EventKind::PasskeyUsed => "passkey.used",
+            EventKind::PasskeyRefused => "passkey.refused",
+            EventKind::TotpRemoved => "2fa.totp_removed",
         }
     }
 }

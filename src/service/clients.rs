@@ -32,10 +32,10 @@ pub struct ClientSpec {
 }
 
 fn validate(spec: &ClientSpec) -> Result<(), ServiceError> {
-    if let Some(n) = &spec.name {
-        if n.trim().is_empty() || n.chars().count() > 100 || n.chars().any(char::is_control) {
-            return Err(ServiceError::Invalid("client name must be 1 to 100 characters".into()));
-        }
+    if let Some(n) = &spec.name
+        && (n.trim().is_empty() || n.chars().count() > 100 || n.chars().any(char::is_control))
+    {
+        return Err(ServiceError::Invalid("client name must be 1 to 100 characters".into()));
     }
     if let Some(s) = &spec.scope {
         Scope::parse(s).map_err(|e| ServiceError::Invalid(e.to_string()))?;

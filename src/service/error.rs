@@ -24,11 +24,19 @@ pub enum ServiceError {
     /// A logged-in user confirmed an action with the wrong password.
     #[error("the password is not correct")]
     WrongPassword,
-    /// The right password, but the account needs a verification code too.
+    /// The right password, but the account needs a second factor too: the ones it
+    /// has (`totp`, `passkey`).
     #[error("passcode required")]
-    PasscodeRequired,
+    PasscodeRequired { methods: Vec<&'static str> },
     #[error("invalid passcode")]
     InvalidPasscode,
+    /// A passkey assertion or registration that does not verify, or a ceremony that is
+    /// unknown, used or expired. The sentence is for people; no library detail.
+    #[error("{0}")]
+    PasskeyRefused(String),
+    /// Passkeys are off on this server (no suitable public URL); says why.
+    #[error("{0}")]
+    PasskeysOff(String),
     #[error("too many failed attempts, try again in {retry_after} seconds")]
     Throttled { retry_after: i64 },
     #[error("{0}")]

@@ -1,6 +1,7 @@
 //! Login with the account password and, with 2FA, a code: SPEC §2 "Login".
 
 use super::sessions::IssuedSession;
+use super::throttle::Attempt;
 use super::{Gatehouse, RequestMeta, ServiceError, Subject};
 use crate::domain::event::EventKind;
 use crate::domain::password::presentable;
@@ -32,22 +33,7 @@ impl Gatehouse {
     /// Checks the password (against a dummy hash for unknown users, so both cost the
     /// same), then the second factor, under the brute-force limits; starts a session.
     pub async fn login(&self, attempt: LoginAttempt<'_>, meta: &RequestMeta) -> Result<LoggedIn, ServiceError> {
-        let name = attempt.username.trim();
-        if name.is_empty() || name.len() > MAX_NAME || !presentable(attempt.password) {
-            return Err(ServiceError::Invalid("username and password are required".to_owned()));
-        }
-        let guard = self.throttle_begin(&username_key(name), meta).await?;
-        let user = self.store.user_by_name(name).await?;
-        let matches = self.hasher.verify(attempt.password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
-        let user = match user {
-            Some(u) if matches && u.can_login => u,
-            other => {
-                guard.failed(self).await;
-                let subject = other.as_ref().map_or(Subject { uid: None, username: name }, Subject::from);
-                self.record(EventKind::LoginFailed, subject, meta, "", "wrong username or password").await;
-                return Err(ServiceError::InvalidCredentials);
-            }
-        };
+        let (user, guard) = self.password_step(attempt.username, attempt.password, meta).await?;
         let mut notice = None;
         let mut method = "password";
         if user.auth_method == AuthMethod::TwoFactor {
@@ -56,7 +42,7 @@ impl Gatehouse {
                 // The right password is not a guess: nothing is counted.
                 guard.neutral(self).await;
                 self.record(EventKind::PasscodeRequired, (&user).into(), meta, "", "").await;
-                return Err(ServiceError::PasscodeRequired);
+                return Err(ServiceError::PasscodeRequired { methods: self.second_factor_methods(&user).await? });
             };
             match self.check_second_factor(&user, code, meta).await {
                 Ok(second) => {
@@ -69,6 +55,46 @@ impl Gatehouse {
                 }
             }
         }
+        self.complete_login(user, guard, method, notice, meta).await
+    }
+
+    /// The first step of every password login: the account password, under the
+    /// brute-force limits. A wrong one is counted and logged; the right one hands back
+    /// the user and the attempt, which the caller ends.
+    pub(crate) async fn password_step(
+        &self,
+        username: &str,
+        password: &str,
+        meta: &RequestMeta,
+    ) -> Result<(User, Attempt), ServiceError> {
+        let name = username.trim();
+        if name.is_empty() || name.len() > MAX_NAME || !presentable(password) {
+            return Err(ServiceError::Invalid("username and password are required".to_owned()));
+        }
+        let guard = self.throttle_begin(&username_key(name), meta).await?;
+        let user = self.store.user_by_name(name).await?;
+        let matches = self.hasher.verify(password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
+        match user {
+            Some(u) if matches && u.can_login => Ok((u, guard)),
+            other => {
+                guard.failed(self).await;
+                let subject = other.as_ref().map_or(Subject { uid: None, username: name }, Subject::from);
+                self.record(EventKind::LoginFailed, subject, meta, "", "wrong username or password").await;
+                Err(ServiceError::InvalidCredentials)
+            }
+        }
+    }
+
+    /// Ends a login that passed every check: the attempt counts as a success, a web
+    /// session starts and the login is recorded with how it was made.
+    pub(crate) async fn complete_login(
+        &self,
+        user: User,
+        guard: Attempt,
+        method: &str,
+        notice: Option<String>,
+        meta: &RequestMeta,
+    ) -> Result<LoggedIn, ServiceError> {
         guard.succeeded(self).await;
         let issued = self.issue_web_session(&user, meta).await?;
         self.store.record_login(&user.uid, self.now()).await?;

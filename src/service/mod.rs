@@ -6,6 +6,7 @@ pub mod clients;
 pub mod credentials;
 mod error;
 pub mod login;
+pub mod passkeys;
 pub mod sessions;
 pub mod throttle;
 mod token_cache;
@@ -67,6 +68,8 @@ pub struct Gatehouse {
     pub settings: Arc<Settings>,
     throttle_log: Arc<throttle::ThrottleLog>,
     tokens: Arc<token_cache::TokenCache>,
+    /// The passkeys' relying party (from the public URL), or why they are off.
+    passkeys: passkeys::PasskeyConfig,
 }
 
 impl Gatehouse {
@@ -83,7 +86,9 @@ impl Gatehouse {
         }
         let hasher =
             PasswordHasher::new(PasswordHasher::default_concurrency()).map_err(|e| BootError::Hasher(e.to_string()))?;
+        let passkeys = passkeys::PasskeyConfig::new(settings.public_url.as_ref());
         Ok(Self {
+            passkeys,
             store,
             hasher,
             key,

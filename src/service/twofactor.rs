@@ -17,7 +17,7 @@ use crate::domain::qr;
 use crate::domain::recovery::{RecoveryCode, looks_like_totp_code, normalize_recovery_code};
 use crate::domain::totp::{self, TotpParams, TotpSecret};
 use crate::domain::user::{AuthMethod, User, username_key};
-use crate::store::{Passcode, PasscodeStore as _};
+use crate::store::{FactorStore as _, Passcode, PasscodeStore as _};
 
 /// How long a setup may stay pending (started but not activated): 30 minutes.
 pub const SETUP_TTL: i64 = 30 * 60;
@@ -80,8 +80,8 @@ impl SecondFactor {
 
     pub fn notice(self) -> Option<String> {
         (self == SecondFactor::Recovery).then(|| {
-            "Your recovery code has been used and two-factor authentication is now disabled. \
-             Set it up again in Settings > Account."
+            "Your recovery code has been used and two-factor authentication is now disabled: your \
+             authenticator app and passkeys were removed. Set them up again in Settings > Account."
                 .to_owned()
         })
     }
@@ -152,7 +152,8 @@ impl Gatehouse {
 
     /// Step 1: after the password, a new secret with its setup key, URI and QR code.
     /// Replaces a pending setup (its key and recovery code no longer matter); refused
-    /// while 2FA is active.
+    /// while a TOTP authenticator is active (passkeys do not stand in the way: TOTP is
+    /// then a later second factor).
     pub async fn start_totp_setup(
         &self,
         user: &User,
@@ -162,9 +163,6 @@ impl Gatehouse {
         self.confirm_password(user, password, meta).await?;
         let active =
             || ServiceError::Conflict("two-factor authentication is already active; deactivate it first".into());
-        if user.auth_method == AuthMethod::TwoFactor {
-            return Err(active());
-        }
         let secret = TotpSecret::generate().map_err(|e| ServiceError::Internal(e.to_string()))?;
         let now = self.now();
         let passcode = Passcode {
@@ -222,9 +220,10 @@ impl Gatehouse {
         }
     }
 
-    /// Step 2: a code from the app proves the setup; the code is consumed. The answer
-    /// carries the recovery code, shown this once and stored only as a hash. 2FA is
-    /// still off.
+    /// Step 2: a code from the app proves the setup; the code is consumed. When this is
+    /// the account's first second factor, the answer carries the recovery code, shown
+    /// this once and stored only as a hash; a later factor keeps the account's code.
+    /// Nothing is switched on yet.
     pub async fn confirm_totp(
         &self,
         user: &User,
@@ -238,13 +237,26 @@ impl Gatehouse {
             return Err(ServiceError::InvalidPasscode);
         }
         guard.neutral(self).await;
-        let recovery = RecoveryCode::generate().map_err(|e| ServiceError::Internal(e.to_string()))?;
-        let hash = self.hasher.hash(recovery.as_str()).await?;
-        if !self.store.mark_verified(&user.uid, &pending.secret_sealed, &hash, self.now()).await? {
+        let recovery = match self.store.recovery_hash(&user.uid).await? {
+            Some(_) => None,
+            None => Some(self.new_recovery_code().await?),
+        };
+        let hash = recovery.as_ref().map(|(_, hash)| hash.as_str());
+        if !self.store.mark_verified(&user.uid, &pending.secret_sealed, hash, self.now()).await? {
             return Err(ServiceError::Conflict("the setup changed meanwhile; start again".into()));
         }
         let p = self.store.passcode(&user.uid).await?.ok_or(ServiceError::NotFound("two-factor setup"))?;
-        Ok(PasscodeView { recovery_code: Some(recovery.as_str().to_owned()), ..PasscodeView::status(&p) })
+        Ok(PasscodeView {
+            recovery_code: recovery.map(|(code, _)| code.as_str().to_owned()),
+            ..PasscodeView::status(&p)
+        })
+    }
+
+    /// A new recovery code and its slow hash, for an account's first second factor.
+    pub(crate) async fn new_recovery_code(&self) -> Result<(RecoveryCode, String), ServiceError> {
+        let recovery = RecoveryCode::generate().map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let hash = self.hasher.hash(recovery.as_str()).await?;
+        Ok((recovery, hash))
     }
 
     /// Step 3, once the user has saved the recovery code: turns 2FA on. Ends the
@@ -256,7 +268,7 @@ impl Gatehouse {
         meta: &RequestMeta,
     ) -> Result<PasscodeView, ServiceError> {
         let p = self.pending_setup(user).await?;
-        if p.verified_at.is_none() || p.recovery_hash.is_none() {
+        if p.verified_at.is_none() {
             return Err(ServiceError::Conflict("confirm a verification code first".into()));
         }
         let now = self.now();
@@ -268,46 +280,51 @@ impl Gatehouse {
         Ok(PasscodeView::status(&activated))
     }
 
-    /// Turns 2FA off after the password (the user's own choice).
-    pub async fn deactivate_totp(&self, user: &User, password: &str, meta: &RequestMeta) -> Result<(), ServiceError> {
+    /// Removes the TOTP authenticator after the password (the user's own choice). 2FA
+    /// goes off with it unless a passkey remains. Returns whether 2FA is still on.
+    pub async fn deactivate_totp(&self, user: &User, password: &str, meta: &RequestMeta) -> Result<bool, ServiceError> {
         self.confirm_password(user, password, meta).await?;
-        if !self.store.remove_passcode(&user.uid, self.now()).await? && user.auth_method != AuthMethod::TwoFactor {
-            return Err(ServiceError::NotFound("two-factor authentication"));
+        let (removed, still_on) = self.store.remove_passcode(&user.uid, self.now()).await?;
+        if !removed && (still_on || user.auth_method != AuthMethod::TwoFactor) {
+            return Err(ServiceError::NotFound("two-factor authenticator"));
         }
-        self.record(EventKind::TwoFactorDisabled, user.into(), meta, "", "2FA disabled by the user").await;
-        Ok(())
+        if still_on {
+            self.record(EventKind::TotpRemoved, user.into(), meta, "", "2FA stays on with passkeys").await;
+        } else {
+            self.record(EventKind::TwoFactorDisabled, user.into(), meta, "", "2FA disabled by the user").await;
+        }
+        Ok(still_on)
     }
 
     /// Checks the `code` of a login for a user with 2FA: a TOTP code, or the recovery
-    /// code (which removes the authenticator and is thereby used up).
+    /// code (which removes every second factor and is thereby used up).
     pub(crate) async fn check_second_factor(
         &self,
         user: &User,
         code: &str,
         meta: &RequestMeta,
     ) -> Result<SecondFactor, ServiceError> {
-        let p = self
-            .store
-            .passcode(&user.uid)
-            .await?
-            .filter(|p| p.activated_at.is_some())
-            .ok_or_else(|| ServiceError::Internal(format!("user {} has 2FA on but no authenticator", user.uid)))?;
         if looks_like_totp_code(code) {
-            if self.accept_totp(user, &p, code, meta).await? {
+            let active = self.store.passcode(&user.uid).await?.filter(|p| p.activated_at.is_some());
+            if let Some(p) = active
+                && self.accept_totp(user, &p, code, meta).await?
+            {
                 return Ok(SecondFactor::Totp);
             }
             self.record(EventKind::PasscodeInvalid, user.into(), meta, "", "wrong verification code").await;
             return Err(ServiceError::InvalidPasscode);
         }
-        let (Some(normalized), Some(hash)) = (normalize_recovery_code(code), p.recovery_hash.as_deref()) else {
+        let (Some(normalized), Some(hash)) =
+            (normalize_recovery_code(code), self.store.recovery_hash(&user.uid).await?)
+        else {
             self.record(EventKind::PasscodeInvalid, user.into(), meta, "", "malformed code").await;
             return Err(ServiceError::InvalidPasscode);
         };
-        if !self.hasher.verify(&normalized, Some(hash)).await? {
+        if !self.hasher.verify(&normalized, Some(&hash)).await? {
             self.record(EventKind::PasscodeInvalid, user.into(), meta, "", "wrong recovery code").await;
             return Err(ServiceError::InvalidPasscode);
         }
-        if !self.store.redeem_recovery(&user.uid, hash, self.now()).await? {
+        if !self.store.redeem_recovery(&user.uid, &hash, self.now()).await? {
             // Used by a concurrent login a moment ago.
             return Err(ServiceError::InvalidPasscode);
         }
@@ -315,5 +332,20 @@ impl Gatehouse {
         self.record(EventKind::TwoFactorDisabled, user.into(), meta, "recovery", "2FA disabled by the recovery code")
             .await;
         Ok(SecondFactor::Recovery)
+    }
+
+    /// The second factors a login may use now: `totp`, `passkey` (when passkeys are
+    /// available on this server), `recovery`.
+    pub(crate) async fn second_factor_methods(&self, user: &User) -> Result<Vec<&'static str>, ServiceError> {
+        let factors = self.store.factors(&user.uid).await?;
+        let mut methods = Vec::new();
+        if factors.passkeys > 0 && self.passkeys_off().is_none() {
+            methods.push("passkey");
+        }
+        if factors.totp {
+            methods.push("totp");
+        }
+        methods.push("recovery");
+        Ok(methods)
     }
 }

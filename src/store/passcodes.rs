@@ -4,6 +4,7 @@
 
 use sqlx::FromRow;
 
+use super::factors::{adopt_recovery_code, end_other_web_sessions, settle_two_factor};
 use super::{Store, StoreError};
 use crate::clock::UnixTime;
 
@@ -20,7 +21,9 @@ pub struct Passcode {
     pub activated_at: Option<i64>,
     /// The last accepted time step (-1: none yet).
     pub last_step: i64,
-    /// Argon2id hash of the normalised recovery code.
+    /// Argon2id hash of the normalised recovery code shown at confirmation, until
+    /// activation makes it the account's (`recovery_codes`). `None` for a later
+    /// factor, which keeps the account's existing code.
     pub recovery_hash: Option<String>,
 }
 
@@ -44,17 +47,19 @@ pub trait PasscodeStore {
     /// number of concurrent callers with the same step gets `true`.
     async fn consume_step(&self, uid: &str, step: i64) -> Result<bool, StoreError>;
     /// Marks the pending setup whose sealed secret is `secret_sealed` as confirmed and
-    /// stores the hash of its recovery code. `false` if that setup is gone (started
-    /// over, activated or removed meanwhile).
+    /// stores the hash of its recovery code (none when the account already has one).
+    /// `false` if that setup is gone (started over, activated or removed meanwhile).
     async fn mark_verified(
         &self,
         uid: &str,
         secret_sealed: &str,
-        recovery_hash: &str,
+        recovery_hash: Option<&str>,
         now: UnixTime,
     ) -> Result<bool, StoreError>;
-    /// Turns a confirmed setup started after `started_after` on: sets the account's
-    /// auth method to 2FA and ends the user's other web sessions, in one transaction.
+    /// Turns a confirmed setup started after `started_after` on: its recovery code
+    /// becomes the account's (or the account's existing one stays), the account's
+    /// auth method becomes 2FA and the user's other web sessions end, in one
+    /// transaction.
     async fn activate_passcode(
         &self,
         uid: &str,
@@ -65,11 +70,9 @@ pub trait PasscodeStore {
     /// Removes a setup that was never activated and was started at or before
     /// `started_by` (it expired). `true` if one was removed.
     async fn discard_pending_passcode(&self, uid: &str, started_by: UnixTime) -> Result<bool, StoreError>;
-    /// Removes the authenticator and sets the auth method back to password only.
-    async fn remove_passcode(&self, uid: &str, now: UnixTime) -> Result<bool, StoreError>;
-    /// Uses the recovery code whose hash is `recovery_hash`: removes the authenticator
-    /// if (and only if) it still holds that code. `true` for exactly one caller.
-    async fn redeem_recovery(&self, uid: &str, recovery_hash: &str, now: UnixTime) -> Result<bool, StoreError>;
+    /// Removes the authenticator; 2FA stays on only while a passkey remains. Returns
+    /// (whether there was one, whether 2FA is still on).
+    async fn remove_passcode(&self, uid: &str, now: UnixTime) -> Result<(bool, bool), StoreError>;
 }
 
 impl PasscodeStore for Store {
@@ -113,7 +116,7 @@ impl PasscodeStore for Store {
         &self,
         uid: &str,
         secret_sealed: &str,
-        recovery_hash: &str,
+        recovery_hash: Option<&str>,
         now: UnixTime,
     ) -> Result<bool, StoreError> {
         let r = sqlx::query(
@@ -137,25 +140,26 @@ impl PasscodeStore for Store {
         keep_session: &str,
     ) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
-        let r = sqlx::query(
-            "UPDATE passcodes SET activated_at = $2 \
-             WHERE user_uid = $1 AND verified_at IS NOT NULL AND recovery_hash IS NOT NULL \
-             AND activated_at IS NULL AND created_at > $3",
+        let pending = sqlx::query_scalar::<_, Option<String>>(
+            "SELECT recovery_hash FROM passcodes \
+             WHERE user_uid = $1 AND verified_at IS NOT NULL AND activated_at IS NULL AND created_at > $2",
         )
         .bind(uid)
-        .bind(now)
         .bind(started_after)
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
-        if r.rows_affected() != 1 {
+        let Some(pending) = pending else {
+            return Ok(false);
+        };
+        if !adopt_recovery_code(&mut tx, uid, pending.as_deref(), now).await? {
             return Ok(false);
         }
-        set_auth_method(&mut tx, uid, "2fa", now).await?;
-        sqlx::query("DELETE FROM sessions WHERE user_uid = $1 AND kind = 'web' AND parent_id IS NULL AND id <> $2")
+        sqlx::query("UPDATE passcodes SET activated_at = $2, recovery_hash = NULL WHERE user_uid = $1")
             .bind(uid)
-            .bind(keep_session)
+            .bind(now)
             .execute(&mut *tx)
             .await?;
+        end_other_web_sessions(&mut tx, uid, keep_session).await?;
         self.commit_credentials(tx).await?;
         Ok(true)
     }
@@ -169,44 +173,11 @@ impl PasscodeStore for Store {
         Ok(r.rows_affected() == 1)
     }
 
-    async fn remove_passcode(&self, uid: &str, now: UnixTime) -> Result<bool, StoreError> {
+    async fn remove_passcode(&self, uid: &str, now: UnixTime) -> Result<(bool, bool), StoreError> {
         let mut tx = self.begin_write().await?;
         let r = sqlx::query("DELETE FROM passcodes WHERE user_uid = $1").bind(uid).execute(&mut *tx).await?;
-        set_auth_method(&mut tx, uid, "default", now).await?;
+        let on = settle_two_factor(&mut tx, uid, now).await?;
         self.commit_credentials(tx).await?;
-        Ok(r.rows_affected() == 1)
+        Ok((r.rows_affected() == 1, on))
     }
-
-    async fn redeem_recovery(&self, uid: &str, recovery_hash: &str, now: UnixTime) -> Result<bool, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let r = sqlx::query(
-            "DELETE FROM passcodes WHERE user_uid = $1 AND recovery_hash = $2 AND activated_at IS NOT NULL",
-        )
-        .bind(uid)
-        .bind(recovery_hash)
-        .execute(&mut *tx)
-        .await?;
-        if r.rows_affected() != 1 {
-            return Ok(false);
-        }
-        set_auth_method(&mut tx, uid, "default", now).await?;
-        self.commit_credentials(tx).await?;
-        Ok(true)
-    }
-}
-
-/// Sets the account's auth method inside the transaction that changed its authenticator.
-async fn set_auth_method(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    uid: &str,
-    method: &str,
-    now: UnixTime,
-) -> Result<(), StoreError> {
-    sqlx::query("UPDATE users SET auth_method = $3, updated_at = $2 WHERE uid = $1")
-        .bind(uid)
-        .bind(now)
-        .bind(method)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
 }

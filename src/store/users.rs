@@ -223,9 +223,9 @@ impl UserStore for Store {
                 .execute(&mut *tx)
                 .await?;
                 if next.auth_method == AuthMethod::Default {
-                    // Turning 2FA off removes the authenticator itself: secret, recovery
-                    // code and replay state, not just a flag.
-                    sqlx::query("DELETE FROM passcodes WHERE user_uid = $1").bind(uid).execute(&mut *tx).await?;
+                    // Turning 2FA off removes every second factor itself (authenticator,
+                    // passkeys, recovery code, replay state), not just a flag.
+                    super::factors::remove_second_factors(&mut tx, uid, now).await?;
                 }
                 if !next.can_login {
                     sqlx::query("DELETE FROM sessions WHERE user_uid = $1").bind(uid).execute(&mut *tx).await?;

@@ -57,10 +57,10 @@ impl IntoResponse for ApiError {
             obj.extend(extra);
         }
         let mut resp = (self.status, axum::Json(body)).into_response();
-        if let Some(secs) = self.retry_after {
-            if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
-                resp.headers_mut().insert(header::RETRY_AFTER, v);
-            }
+        if let Some(secs) = self.retry_after
+            && let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string())
+        {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
         }
         if let Some(challenge) = self.www_authenticate {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
@@ -98,10 +98,12 @@ impl From<ServiceError> for ApiError {
             ServiceError::WrongPassword => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid password", "The password is not correct")
             }
-            ServiceError::PasscodeRequired => {
+            ServiceError::PasscodeRequired { methods } => {
                 ApiError::new(StatusCode::UNAUTHORIZED, "passcode required", "Enter verification code")
-                    .with_extra(json!({ "code": 32 }))
+                    .with_extra(json!({ "code": 32, "methods": methods }))
             }
+            ServiceError::PasskeyRefused(m) => ApiError::new(StatusCode::UNAUTHORIZED, "invalid passkey", m),
+            ServiceError::PasskeysOff(m) => ApiError::new(StatusCode::CONFLICT, "passkeys unavailable", m),
             ServiceError::InvalidPasscode => ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid passcode",

@@ -256,6 +256,15 @@ impl TestApp {
     /// A second server instance on the same database and data folder (same secret
     /// key), as when several instances share one PostgreSQL.
     pub async fn sibling(&self) -> TestApp {
+        self.sibling_with(self.app.settings.public_url.clone()).await
+    }
+
+    /// A second instance on the same database whose public URL is `public_url`.
+    pub async fn sibling_at(&self, public_url: &str) -> TestApp {
+        self.sibling_with(Some(public_url.parse().unwrap())).await
+    }
+
+    async fn sibling_with(&self, public_url: Option<url::Url>) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let mut settings = Settings::for_data_dir(self.data_dir.clone());
         settings.database_url = self.database_url.clone();
@@ -263,6 +272,7 @@ impl TestApp {
         settings.originals_path = self.app.settings.originals_path.clone();
         settings.import_path = self.app.settings.import_path.clone();
         settings.s3 = self.app.settings.s3.clone();
+        settings.public_url = public_url;
         let mut app = Gatehouse::open(settings).await.expect("second instance opens");
         app.clock = self.app.clock.clone();
         serve(app, self.db, self.database_url.clone(), self.data_dir.clone(), dir).await

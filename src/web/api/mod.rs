@@ -4,6 +4,7 @@ mod metrics;
 mod oauth;
 pub mod openapi;
 mod passcode;
+mod passkeys;
 mod session;
 mod status;
 mod users;
@@ -18,6 +19,7 @@ pub fn router() -> Router<Gatehouse> {
         .merge(session::router())
         .merge(users::router())
         .merge(passcode::router())
+        .merge(passkeys::router())
         .merge(oauth::router())
         .merge(metrics::router())
         .merge(openapi::router())

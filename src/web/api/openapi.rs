@@ -9,7 +9,7 @@ use serde::Serialize;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
 
-use super::{metrics, oauth, passcode, session, status, users};
+use super::{metrics, oauth, passcode, passkeys, session, status, users};
 use crate::service::Gatehouse;
 
 pub fn router() -> Router<Gatehouse> {
@@ -85,6 +85,8 @@ pub struct Done {
         session::login,
         session::whoami,
         session::logout,
+        passkeys::login_start,
+        passkeys::login_finish,
         users::list,
         users::create,
         users::show,
@@ -99,6 +101,12 @@ pub struct Done {
         passcode::confirm,
         passcode::activate,
         passcode::deactivate,
+        passkeys::list,
+        passkeys::register_start,
+        passkeys::register_finish,
+        passkeys::activate,
+        passkeys::rename,
+        passkeys::remove,
         oauth::token,
         oauth::revoke,
         oauth::metadata,
@@ -110,6 +118,7 @@ pub struct Done {
         (name = "session", description = "Logging in and out"),
         (name = "users", description = "Accounts, passwords, sessions and security events"),
         (name = "two-factor", description = "Setting up and removing a TOTP authenticator"),
+        (name = "passkeys", description = "Adding, listing, renaming and removing passkeys (WebAuthn)"),
         (name = "oauth", description = "App passwords, client tokens and revocation"),
         (name = "server", description = "Status, metrics and this document"),
     )

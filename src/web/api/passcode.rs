@@ -182,7 +182,7 @@ struct DeactivateBody {
     params(("uid" = String, Path, description = "The user's uid (one's own)")),
     request_body = DeactivateBody,
     responses(
-        (status = 200, description = "2FA is off", body = Done),
+        (status = 200, description = "The authenticator is removed: `2fa disabled`, or `authenticator removed` when passkeys keep 2FA on", body = Done),
         (status = 400, description = "Malformed path or JSON body", body = ErrorBody),
         (status = 403, description = "Not the account holder's own web login, or the CSRF token is missing", body = ErrorBody),
         (status = 404, description = "No authenticator or setup in progress", body = ErrorBody),
@@ -200,6 +200,7 @@ async fn deactivate(
     ApiJson(body): ApiJson<DeactivateBody>,
 ) -> Result<Json<Value>, ApiError> {
     own(&web, &uid)?;
-    app.deactivate_totp(&web.user, &body.password, &meta).await?;
-    Ok(Json(json!({ "status": "2fa disabled" })))
+    let still_on = app.deactivate_totp(&web.user, &body.password, &meta).await?;
+    let status = if still_on { "authenticator removed" } else { "2fa disabled" };
+    Ok(Json(json!({ "status": status })))
 }

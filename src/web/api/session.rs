@@ -10,7 +10,8 @@ use utoipa::ToSchema;
 
 use crate::domain::app_password::is_app_password;
 use crate::domain::event::EventKind;
-use crate::domain::user::UserView;
+use crate::domain::session::Session;
+use crate::domain::user::{User, UserView};
 use crate::service::Gatehouse;
 use crate::service::login::LoginAttempt;
 use crate::store::SessionStore as _;
@@ -35,7 +36,7 @@ struct LoginBody {
 
 /// A new session. The token is shown once; it is also set as the session cookie.
 #[derive(Serialize, ToSchema)]
-struct LoginReply {
+pub(super) struct LoginReply {
     session_id: String,
     access_token: String,
     #[schema(example = "Bearer")]
@@ -70,7 +71,6 @@ async fn login(
     Meta(meta): Meta,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let now = app.now();
     // An app password in the password field opens a session limited like the app
     // password itself (if its scope allows sessions at all).
     let (token, session, user, notice) = if is_app_password(&body.password) {
@@ -81,6 +81,18 @@ async fn login(
         let done = app.login(attempt, &meta).await?;
         (done.issued.token.expose().to_owned(), done.issued.session, done.user, done.notice)
     };
+    Ok(login_response(&app, token, session, &user, notice))
+}
+
+/// The answer to every successful login: the session cookie and the [`LoginReply`].
+pub(super) fn login_response(
+    app: &Gatehouse,
+    token: String,
+    session: Session,
+    user: &User,
+    notice: Option<String>,
+) -> impl IntoResponse + use<> {
+    let now = app.now();
     let mut headers = HeaderMap::new();
     let cookie = session_cookie(Some(&token), session.expires_in(now), app.settings.secure_cookies);
     if let Ok(v) = HeaderValue::from_str(&cookie) {
@@ -96,7 +108,7 @@ async fn login(
         user: user.view(),
         notice,
     };
-    Ok((headers, Json(reply)))
+    (headers, Json(reply))
 }
 
 /// Who is calling: the session, its scope and user, and the CSRF token that cookie

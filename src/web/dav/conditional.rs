@@ -33,19 +33,19 @@ pub fn evaluate(headers: &HeaderMap, v: Validators<'_>) -> Precondition {
         if !list_matches(list, v.etag, true) {
             return Precondition::Failed;
         }
-    } else if let (Some(since), Some(modified)) = (date(headers, &header::IF_UNMODIFIED_SINCE), v.modified) {
-        if seconds(modified) > since {
-            return Precondition::Failed;
-        }
+    } else if let (Some(since), Some(modified)) = (date(headers, &header::IF_UNMODIFIED_SINCE), v.modified)
+        && seconds(modified) > since
+    {
+        return Precondition::Failed;
     }
     if let Some(list) = text(headers, &header::IF_NONE_MATCH) {
         if list_matches(list, v.etag, false) {
             return Precondition::NotModified;
         }
-    } else if let (Some(since), Some(modified)) = (date(headers, &header::IF_MODIFIED_SINCE), v.modified) {
-        if seconds(modified) <= since {
-            return Precondition::NotModified;
-        }
+    } else if let (Some(since), Some(modified)) = (date(headers, &header::IF_MODIFIED_SINCE), v.modified)
+        && seconds(modified) <= since
+    {
+        return Precondition::NotModified;
     }
     Precondition::Proceed
 }
@@ -65,10 +65,10 @@ pub enum Ranges {
 /// ones that `If-Range` (§13.1.5) rules out are ignored.
 pub fn ranges(headers: &HeaderMap, len: u64, v: Validators<'_>) -> Ranges {
     let Some(spec) = text(headers, &header::RANGE) else { return Ranges::Whole };
-    if let Some(cond) = text(headers, &header::IF_RANGE) {
-        if !if_range_holds(cond.trim(), v) {
-            return Ranges::Whole;
-        }
+    if let Some(cond) = text(headers, &header::IF_RANGE)
+        && !if_range_holds(cond.trim(), v)
+    {
+        return Ranges::Whole;
     }
     parse_ranges(spec, len)
 }

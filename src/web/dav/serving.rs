@@ -53,10 +53,10 @@ pub fn serving_policy(mime: &str) -> Disposition {
 pub fn apply(headers: &mut HeaderMap, name: &[u8], mime: &str) {
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(SANDBOX));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    if serving_policy(mime) == Disposition::Attachment {
-        if let Ok(v) = HeaderValue::try_from(attachment(name)) {
-            headers.insert(header::CONTENT_DISPOSITION, v);
-        }
+    if serving_policy(mime) == Disposition::Attachment
+        && let Ok(v) = HeaderValue::try_from(attachment(name))
+    {
+        headers.insert(header::CONTENT_DISPOSITION, v);
     }
 }
 

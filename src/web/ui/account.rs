@@ -12,7 +12,8 @@ use super::render;
 use super::view::{EventRow, Layout, SessionRow};
 use crate::domain::session::SessionKind;
 use crate::service::Gatehouse;
-use crate::store::{EventStore as _, SessionFilter, SessionStore as _};
+use crate::service::passkeys::PasskeyView;
+use crate::store::{EventStore as _, FactorStore as _, SessionFilter, SessionStore as _};
 
 /// How many recent security events the page lists.
 const EVENTS_SHOWN: i64 = 25;
@@ -29,6 +30,11 @@ struct AccountPage {
     events: Vec<EventRow>,
     expiry_days: &'static [i64],
     read_only: bool,
+    /// Whether a TOTP authenticator is active (2FA may be on through passkeys alone).
+    totp_active: bool,
+    passkeys: Vec<PasskeyView>,
+    /// Why passkeys are off on this server, if they are.
+    passkeys_off: Option<String>,
 }
 
 /// `GET /settings/account`.
@@ -37,9 +43,15 @@ pub async fn page(State(app): State<Gatehouse>, visitor: PageUser) -> Response {
     let filter = SessionFilter { user_uid: Some(uid), client_id: None, kind: None };
     let (sessions, events) =
         tokio::join!(app.store.list_sessions(&filter), app.store.list_events(Some(uid), EVENTS_SHOWN));
-    let (sessions, events) = match (sessions, events) {
-        (Ok(s), Ok(e)) => (s, e),
-        (Err(e), _) | (_, Err(e)) => {
+    let (factors, passkeys) = tokio::join!(app.store.factors(uid), app.list_passkeys(&visitor.user));
+    let (sessions, events, factors, passkeys) = match (sessions, events, factors, passkeys) {
+        (Ok(s), Ok(e), Ok(f), Ok(p)) => (s, e, f, p),
+        (Err(e), ..) | (_, Err(e), ..) | (_, _, Err(e), _) => {
+            tracing::error!(error = %e, "account page: loading sessions, events or factors failed");
+            let title = &app.settings.site_title;
+            return render::error_page(title, StatusCode::INTERNAL_SERVER_ERROR, "Your account could not be loaded.");
+        }
+        (.., Err(e)) => {
             tracing::error!(error = %e, "account page: loading sessions or events failed");
             let title = &app.settings.site_title;
             return render::error_page(title, StatusCode::INTERNAL_SERVER_ERROR, "Your account could not be loaded.");
@@ -57,6 +69,9 @@ pub async fn page(State(app): State<Gatehouse>, visitor: PageUser) -> Response {
         events: events.iter().map(|e| EventRow::new(e, &visitor.user.username)).collect(),
         expiry_days: EXPIRY_DAYS,
         read_only: app.settings.read_only,
+        totp_active: factors.totp,
+        passkeys,
+        passkeys_off: app.passkeys_off().map(ToString::to_string),
         layout: Layout::new(&app, &visitor, "account"),
     };
     render::page(StatusCode::OK, "account.html", &ctx)

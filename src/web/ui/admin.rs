@@ -11,7 +11,7 @@ use super::guard::PageUser;
 use super::render;
 use super::view::{Layout, UserRow};
 use crate::service::Gatehouse;
-use crate::store::UserStore as _;
+use crate::store::{FactorStore as _, UserStore as _};
 
 #[derive(Debug, Deserialize)]
 pub struct SearchQuery {
@@ -45,7 +45,15 @@ pub async fn page(
             return render::error_page(title, StatusCode::INTERNAL_SERVER_ERROR, "The users could not be loaded.");
         }
     };
-    let ctx =
-        UsersPage { users: users.iter().map(UserRow::from).collect(), q, layout: Layout::new(&app, &visitor, "users") };
+    // Which factors each user has is a detail: without it the page still works.
+    let factors = app.store.all_factors().await.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "users page: listing second factors failed");
+        Default::default()
+    });
+    let rows = users
+        .iter()
+        .map(|u| UserRow { factors: factors.get(&u.uid).map(|f| f.describe()).unwrap_or_default(), ..UserRow::from(u) })
+        .collect();
+    let ctx = UsersPage { users: rows, q, layout: Layout::new(&app, &visitor, "users") };
     render::page(StatusCode::OK, "admin_users.html", &ctx)
 }

@@ -17,6 +17,7 @@ pub const ASSETS: &[(&str, &str, &str)] = &[
     ("login.js", "text/javascript; charset=utf-8", include_str!("../../../assets/login.js")),
     ("account.js", "text/javascript; charset=utf-8", include_str!("../../../assets/account.js")),
     ("twofactor.js", "text/javascript; charset=utf-8", include_str!("../../../assets/twofactor.js")),
+    ("passkeys.js", "text/javascript; charset=utf-8", include_str!("../../../assets/passkeys.js")),
     ("admin.js", "text/javascript; charset=utf-8", include_str!("../../../assets/admin.js")),
     ("icon.svg", "image/svg+xml", include_str!("../../../assets/icon.svg")),
 ];
@@ -39,6 +40,7 @@ pub struct AssetUrls {
     pub login_js: String,
     pub account_js: String,
     pub twofactor_js: String,
+    pub passkeys_js: String,
     pub admin_js: String,
     pub icon: String,
 }
@@ -52,6 +54,7 @@ pub fn urls() -> AssetUrls {
         login_js: url("login.js"),
         account_js: url("account.js"),
         twofactor_js: url("twofactor.js"),
+        passkeys_js: url("passkeys.js"),
         admin_js: url("admin.js"),
         icon: url("icon.svg"),
     }

@@ -25,6 +25,8 @@ struct LoginPage<'a> {
     site_title: &'a str,
     asset: AssetUrls,
     next: &'static str,
+    /// Whether "Sign in with a passkey" is offered (the server's public URL allows it).
+    passkeys: bool,
 }
 
 /// `GET /login`; a visitor who is already logged in goes straight on.
@@ -37,6 +39,7 @@ pub async fn page(
     if guard::is_page_visitor(principal.as_ref().ok()) {
         return Redirect::to(next).into_response();
     }
-    let ctx = LoginPage { site_title: &app.settings.site_title, asset: urls(), next };
+    let ctx =
+        LoginPage { site_title: &app.settings.site_title, asset: urls(), next, passkeys: app.passkeys_off().is_none() };
     render::page(StatusCode::OK, "login.html", &ctx)
 }

@@ -54,6 +54,8 @@ pub struct UserRow {
     pub can_login: bool,
     pub webdav: bool,
     pub two_factor: bool,
+    /// Which second factors are on ("totp, 1 passkey"); filled in where pages show it.
+    pub factors: String,
     pub created: Stamp,
     pub login: Option<Stamp>,
 }
@@ -74,6 +76,7 @@ impl From<&User> for UserRow {
             can_login: u.can_login,
             webdav: u.webdav,
             two_factor: u.auth_method == AuthMethod::TwoFactor,
+            factors: String::new(),
             created: Stamp::at(u.created_at),
             login: u.login_at.map(Stamp::at),
         }
@@ -199,6 +202,12 @@ pub fn event_label(kind: &str) -> &str {
         "app_password.used" => "App password used",
         "app_password.revoked" => "App password revoked",
         "basic_auth.refused" => "Account password refused (use an app password)",
+        "passkey.added" => "Passkey added",
+        "passkey.renamed" => "Passkey renamed",
+        "passkey.removed" => "Passkey removed",
+        "passkey.used" => "Passkey used",
+        "passkey.refused" => "Passkey refused (possible cloned key)",
+        "2fa.totp_removed" => "Authenticator app removed",
         other => other,
     }
 }
@@ -213,6 +222,8 @@ fn is_warning(kind: &str) -> bool {
             | "2fa.disabled"
             | "2fa.recovery_used"
             | "basic_auth.refused"
+            | "passkey.removed"
+            | "passkey.refused"
     )
 }
 

@@ -9,6 +9,9 @@ import { chromium } from 'playwright-core';
 const here = dirname(fileURLToPath(import.meta.url));
 
 export const BASE = (process.env.GATEHOUSE_URL || 'http://127.0.0.1:2342').replace(/\/$/, '');
+/** The same server for Node's own requests: `localhost` may resolve to ::1 first while
+ * the server listens on 127.0.0.1 (the browser tries both). */
+export const API_BASE = BASE.replace(/^http:\/\/localhost(?=[:/]|$)/, 'http://127.0.0.1');
 export const ADMIN_PASSWORD = process.env.GATEHOUSE_ADMIN_PASSWORD || '';
 export const SHOTS = process.env.E2E_SCREENSHOTS || resolve(here, '../../../target/e2e-screenshots');
 
@@ -17,7 +20,7 @@ export async function api(method, path, { token, body } = {}) {
   const headers = { Accept: 'application/json' };
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const resp = await fetch(BASE + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const resp = await fetch(API_BASE + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await resp.text();
   let json = null;
   try { json = JSON.parse(text); } catch { json = null; }
