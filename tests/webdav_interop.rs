@@ -137,6 +137,35 @@ async fn curl_sets_modification_times_and_reads_ranges(db: Db) {
     assert_eq!(mtime, 1_500_000_000);
     let out = run(curl(&t, &password).args(["-X", "PROPFIND", "-H", "Depth: 0"]).arg(&url));
     assert!(String::from_utf8_lossy(&out.stdout).contains("Fri, 14 Jul 2017 02:40:00 GMT"));
+    // Sync apps and Windows set times with PROPPATCH too; each shows in PROPFIND.
+    for (ns, prop, value, shown) in [
+        ("DAV:", "lastmodified", "1600000000", "Sun, 13 Sep 2020 12:26:40 GMT"),
+        ("DAV:", "getlastmodified", "Mon, 01 Jan 2001 00:00:00 GMT", "Mon, 01 Jan 2001 00:00:00 GMT"),
+        (
+            "urn:schemas-microsoft-com:",
+            "Win32LastModifiedTime",
+            "Tue, 02 Feb 2010 10:00:00 GMT",
+            "Tue, 02 Feb 2010 10:00:00 GMT",
+        ),
+    ] {
+        let body = format!(
+            r#"<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><P:{prop} xmlns:P="{ns}">{value}</P:{prop}></D:prop></D:set></D:propertyupdate>"#
+        );
+        let out = run(curl(&t, &password).args(["-X", "PROPPATCH", "--data-binary"]).arg(&body).arg(&url));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("200 OK"), "{prop}: {text}");
+        let out = run(curl(&t, &password).args(["-X", "PROPFIND", "-H", "Depth: 1"]).arg(t.url("/originals/")));
+        assert!(String::from_utf8_lossy(&out.stdout).contains(shown), "{prop}: {shown} not shown");
+    }
+    let bad = r#"<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:lastmodified>soon</D:lastmodified></D:prop></D:set></D:propertyupdate>"#;
+    let out = run(curl(&t, &password).args(["-X", "PROPPATCH", "--data-binary", bad]).arg(&url));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("409 Conflict"), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = run(curl(&t, &password).args(["-X", "PROPFIND", "-H", "Depth: 0"]).arg(&url));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Tue, 02 Feb 2010 10:00:00 GMT"),
+        "a refused time changes nothing"
+    );
+
     let out = run(curl(&t, &password)
         .args(["-o", "/dev/null", "-w", "%{http_code}", "-H", "X-OC-MTime: later", "-T"])
         .arg(&file)

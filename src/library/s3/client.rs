@@ -277,9 +277,29 @@ impl Client {
         req
     }
 
-    /// Sends a request; a non-2xx answer becomes an error of the right kind.
+    /// Sends a request; a non-2xx answer becomes an error of the right kind. A store
+    /// that is briefly unavailable (a 500, 502, 503 or 504, a refused connection: a node
+    /// restarting, Garage's "database is locked") gets the same request twice more,
+    /// after 100 and 400 ms; every request here may be repeated safely.
     async fn send(&self, req: reqwest::RequestBuilder) -> io::Result<reqwest::Response> {
-        let resp = req.send().await.map_err(|e| transport(&e))?;
+        let mut delay = Duration::from_millis(100);
+        let mut attempt = req;
+        let resp = loop {
+            let again = attempt.try_clone();
+            let result = attempt.send().await;
+            let retry = match &result {
+                Ok(r) => matches!(r.status().as_u16(), 500 | 502 | 503 | 504),
+                Err(e) => e.is_connect() || e.is_timeout(),
+            };
+            match again {
+                Some(next) if retry && delay <= Duration::from_millis(400) => {
+                    tokio::time::sleep(delay).await;
+                    delay *= 4;
+                    attempt = next;
+                }
+                _ => break result.map_err(|e| transport(&e))?,
+            }
+        };
         if resp.status().is_success() {
             return Ok(resp);
         }

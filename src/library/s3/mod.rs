@@ -556,10 +556,20 @@ impl Upload {
         if self.expected.is_some_and(|n| self.written > n) {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "more data than announced"));
         }
-        self.buf.extend_from_slice(&data);
-        while self.buf.len() >= PART_SIZE {
-            let part = self.buf.split_to(PART_SIZE).freeze();
-            self.send_part(part).await?;
+        // Each part fills a buffer of exactly its size, so at most two part buffers
+        // exist at once (one filling, one on its way) whatever the file's size.
+        let mut data = data;
+        while !data.is_empty() {
+            if self.buf.capacity() == 0 {
+                self.buf.reserve(PART_SIZE);
+            }
+            let room = PART_SIZE - self.buf.len();
+            let chunk = data.split_to(room.min(data.len()));
+            self.buf.extend_from_slice(&chunk);
+            if self.buf.len() == PART_SIZE {
+                let part = std::mem::take(&mut self.buf).freeze();
+                self.send_part(part).await?;
+            }
         }
         Ok(())
     }

@@ -19,6 +19,7 @@ mod multistatus;
 mod propfind;
 mod props;
 mod serving;
+mod times;
 mod xml;
 
 use std::sync::Arc;
@@ -163,6 +164,11 @@ where
                 Some(Depth::Infinity) | None => finite_depth(&lib, &parts).await?,
             };
             return propfind::answer(&lib, &app.store, &parts, &body, depth).await;
+        }
+        if parts.method.as_str() == "PROPPATCH"
+            && let Some(answer) = times::answer(&lib, &app.store, &parts, &body).await
+        {
+            return answer;
         }
         axum::body::Body::from(body)
     };
