@@ -246,3 +246,80 @@ on_both_databases!(
     objects_outside_the_prefix_and_hidden_ones_are_never_reached,
     uploads_left_by_a_crashed_instance_are_aborted_by_housekeeping,
 );
+
+/// Forwards one TCP port to `upstream`, counting the HTTP requests that pass by their
+/// request line, by method: what a listing costs the store.
+async fn counting_proxy(upstream: String) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let upstream = upstream.trim_start_matches("http://").to_owned();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut client, _)) = listener.accept().await else { return };
+            let (upstream, log) = (upstream.clone(), log.clone());
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+                let mut server = tokio::net::TcpStream::connect(&upstream).await.unwrap();
+                let (mut cr, mut cw) = client.split();
+                let (mut sr, mut sw) = server.split();
+                let up = async {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        let n = cr.read(&mut buf).await.unwrap_or(0);
+                        if n == 0 {
+                            break;
+                        }
+                        // Requests here have no bodies: every request line is counted.
+                        for line in String::from_utf8_lossy(&buf[..n]).split("\r\n") {
+                            if line.ends_with(" HTTP/1.1") {
+                                log.lock().unwrap().push(line.to_owned());
+                            }
+                        }
+                        if sw.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                };
+                let down = tokio::io::copy(&mut sr, &mut cw);
+                let _ = tokio::join!(up, down);
+            });
+        }
+    });
+    (format!("http://{addr}"), seen)
+}
+
+/// A PROPFIND Depth 1 of a folder of 1,000 objects is one paginated LIST (and the one
+/// look-up of the folder itself), never a HEAD per object.
+async fn a_listing_of_a_thousand_objects_is_one_paginated_list(db: Db) {
+    let t = s3(db).await;
+    dav_user(&t).await;
+    webdav_util::make_dir(&t, "originals/many").await;
+    let writes = (0..1000).map(|i| {
+        let t = &t;
+        async move { webdav_util::write_file(t, &format!("originals/many/p{i:04}.jpg"), b"x").await }
+    });
+    futures_util::StreamExt::collect::<Vec<()>>(futures_util::StreamExt::buffer_unordered(
+        futures_util::stream::iter(writes),
+        16,
+    ))
+    .await;
+    // A second instance whose S3 traffic passes through a counter.
+    let (endpoint, seen) = counting_proxy(test_s3_config().endpoint).await;
+    let mut settings = t.sibling_settings();
+    settings.s3.as_mut().unwrap().endpoint = endpoint;
+    let other = t.sibling_with_settings(settings).await;
+    let list = webdav_util::bob(&other, "PROPFIND", "/originals/many/").header("Depth", "1").send().await.unwrap();
+    assert_eq!(list.status(), 207);
+    let text = list.text().await.unwrap();
+    assert_eq!(text.matches("<D:response>").count(), 1001, "the folder and its 1,000 files");
+    let seen = seen.lock().unwrap().clone();
+    let heads = seen.iter().filter(|l| l.starts_with("HEAD ")).count();
+    let lists = seen.iter().filter(|l| l.starts_with("GET ") && l.contains("list-type=2")).count();
+    assert!(heads <= 1, "{heads} HEADs: {seen:#?}");
+    assert!(lists <= 3, "{lists} LISTs: {seen:#?}");
+    assert_eq!(seen.len(), heads + lists, "nothing else: {seen:#?}");
+}
+
+on_both_databases!(a_listing_of_a_thousand_objects_is_one_paginated_list);

@@ -265,14 +265,26 @@ impl TestApp {
     }
 
     async fn sibling_with(&self, public_url: Option<url::Url>) -> TestApp {
-        let dir = tempfile::tempdir().unwrap();
+        let mut settings = self.sibling_settings();
+        settings.public_url = public_url;
+        self.sibling_with_settings(settings).await
+    }
+
+    /// The settings of a second instance on the same database and library.
+    pub fn sibling_settings(&self) -> Settings {
         let mut settings = Settings::for_data_dir(self.data_dir.clone());
         settings.database_url = self.database_url.clone();
         settings.throttle_delay = THROTTLE_DELAY;
         settings.originals_path = self.app.settings.originals_path.clone();
         settings.import_path = self.app.settings.import_path.clone();
         settings.s3 = self.app.settings.s3.clone();
-        settings.public_url = public_url;
+        settings.public_url = self.app.settings.public_url.clone();
+        settings
+    }
+
+    /// A second instance with `settings` (from [`TestApp::sibling_settings`]).
+    pub async fn sibling_with_settings(&self, settings: Settings) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
         let mut app = Gatehouse::open(settings).await.expect("second instance opens");
         app.clock = self.app.clock.clone();
         serve(app, self.db, self.database_url.clone(), self.data_dir.clone(), dir).await
