@@ -247,9 +247,14 @@ on_both_databases!(
     uploads_left_by_a_crashed_instance_are_aborted_by_housekeeping,
 );
 
-/// Forwards one TCP port to `upstream`, counting the HTTP requests that pass by their
-/// request line, by method: what a listing costs the store.
-async fn counting_proxy(upstream: String) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+/// Which request heads a proxy refuses in the store's place (403).
+type Refuse = std::sync::Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// Forwards a loopback port to `upstream`, keeping each request line (by method: what
+/// an operation costs the store) and answering 403 itself, closing the connection, for
+/// the requests `refuse` picks. Only for requests without bodies (listings, HEADs,
+/// copies, deletes, empty PUTs).
+async fn proxy(upstream: String, refuse: Refuse) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -258,36 +263,98 @@ async fn counting_proxy(upstream: String) -> (String, std::sync::Arc<std::sync::
     tokio::spawn(async move {
         loop {
             let Ok((mut client, _)) = listener.accept().await else { return };
-            let (upstream, log) = (upstream.clone(), log.clone());
+            let (upstream, log, refuse) = (upstream.clone(), log.clone(), refuse.clone());
             tokio::spawn(async move {
                 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
                 let mut server = tokio::net::TcpStream::connect(&upstream).await.unwrap();
                 let (mut cr, mut cw) = client.split();
                 let (mut sr, mut sw) = server.split();
                 let up = async {
-                    let mut buf = vec![0u8; 64 * 1024];
+                    let (mut buf, mut pending) = (vec![0u8; 64 * 1024], Vec::new());
                     loop {
                         let n = cr.read(&mut buf).await.unwrap_or(0);
                         if n == 0 {
-                            break;
+                            return None;
                         }
-                        // Requests here have no bodies: every request line is counted.
-                        for line in String::from_utf8_lossy(&buf[..n]).split("\r\n") {
-                            if line.ends_with(" HTTP/1.1") {
-                                log.lock().unwrap().push(line.to_owned());
+                        pending.extend_from_slice(&buf[..n]);
+                        while let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+                            let head: Vec<u8> = pending.drain(..end + 4).collect();
+                            let text = String::from_utf8_lossy(&head).into_owned();
+                            log.lock().unwrap().push(text.lines().next().unwrap_or_default().to_owned());
+                            if refuse(&text) {
+                                return Some(());
                             }
-                        }
-                        if sw.write_all(&buf[..n]).await.is_err() {
-                            break;
+                            if sw.write_all(&head).await.is_err() {
+                                return None;
+                            }
                         }
                     }
                 };
                 let down = tokio::io::copy(&mut sr, &mut cw);
-                let _ = tokio::join!(up, down);
+                tokio::select! {
+                    refused = up => if refused.is_some() {
+                        let body = "<?xml version=\"1.0\"?><Error><Code>AccessDenied</Code></Error>";
+                        let answer = format!(
+                            "HTTP/1.1 403 Forbidden\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        );
+                        let _ = cw.write_all(answer.as_bytes()).await;
+                    },
+                    _ = down => {}
+                }
             });
         }
     });
     (format!("http://{addr}"), seen)
+}
+
+/// A second instance of `t` whose S3 traffic passes through a proxy.
+async fn through_proxy(t: &TestApp, refuse: Refuse) -> (TestApp, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let (endpoint, seen) = proxy(test_s3_config().endpoint, refuse).await;
+    let mut settings = t.sibling_settings();
+    settings.s3.as_mut().unwrap().endpoint = endpoint;
+    (t.sibling_with_settings(settings).await, seen)
+}
+
+/// A folder MOVE on S3 copies everything, then deletes the source. When a copy fails
+/// half way, the client gets an error, the source is whole and no partial destination
+/// is left; a MOVE that succeeds leaves the source empty.
+async fn a_folder_move_that_fails_half_way_loses_nothing(db: Db) {
+    let t = s3(db).await;
+    dav_user(&t).await;
+    webdav_util::make_dir(&t, "originals/album").await;
+    webdav_util::make_dir(&t, "originals/album/sub").await;
+    let mut files = Vec::new();
+    for i in 0..30 {
+        let path =
+            if i % 3 == 0 { format!("originals/album/sub/p{i}.jpg") } else { format!("originals/album/p{i}.jpg") };
+        let content = format!("photo {i}").into_bytes();
+        webdav_util::write_file(&t, &path, &content).await;
+        files.push((path, content));
+    }
+    let before = webdav_util::snapshot(&t).await;
+    let copies = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = copies.clone();
+    let refuse: Refuse = std::sync::Arc::new(move |head: &str| {
+        head.to_ascii_lowercase().contains("x-amz-copy-source")
+            && counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 12
+    });
+    let (other, _) = through_proxy(&t, refuse).await;
+    let moved =
+        bob(&other, "MOVE", "/originals/album/").header("Destination", "/originals/moved/").send().await.unwrap();
+    let status = moved.status();
+    let body = moved.text().await.unwrap();
+    assert!(!status.is_success() || body.contains("403"), "the client is told: {status} {body}");
+    assert!(copies.load(std::sync::atomic::Ordering::SeqCst) > 12, "the move had started copying");
+    assert_eq!(webdav_util::snapshot(&t).await, before, "the source is whole and nothing else is left");
+
+    let moved = bob(&t, "MOVE", "/originals/album/").header("Destination", "/originals/moved/").send().await.unwrap();
+    assert_eq!(moved.status(), 201);
+    assert_eq!(webdav_util::kind(&t, "originals/album").await, None);
+    for (path, content) in files {
+        let to = path.replace("originals/album/", "originals/moved/");
+        assert_eq!(webdav_util::read_file(&t, &to).await.unwrap(), content, "{to}");
+    }
 }
 
 /// A PROPFIND Depth 1 of a folder of 1,000 objects is one paginated LIST (and the one
@@ -306,10 +373,7 @@ async fn a_listing_of_a_thousand_objects_is_one_paginated_list(db: Db) {
     ))
     .await;
     // A second instance whose S3 traffic passes through a counter.
-    let (endpoint, seen) = counting_proxy(test_s3_config().endpoint).await;
-    let mut settings = t.sibling_settings();
-    settings.s3.as_mut().unwrap().endpoint = endpoint;
-    let other = t.sibling_with_settings(settings).await;
+    let (other, seen) = through_proxy(&t, std::sync::Arc::new(|_: &str| false)).await;
     let list = webdav_util::bob(&other, "PROPFIND", "/originals/many/").header("Depth", "1").send().await.unwrap();
     assert_eq!(list.status(), 207);
     let text = list.text().await.unwrap();
@@ -322,4 +386,7 @@ async fn a_listing_of_a_thousand_objects_is_one_paginated_list(db: Db) {
     assert_eq!(seen.len(), heads + lists, "nothing else: {seen:#?}");
 }
 
-on_both_databases!(a_listing_of_a_thousand_objects_is_one_paginated_list);
+on_both_databases!(
+    a_listing_of_a_thousand_objects_is_one_paginated_list,
+    a_folder_move_that_fails_half_way_loses_nothing
+);
