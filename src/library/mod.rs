@@ -267,6 +267,15 @@ impl Storage {
         }
     }
 
+    /// A folder and its entries at once, where the storage can tell both from one
+    /// listing (S3); `None` when it is not a folder there, or the storage cannot.
+    pub async fn list_folder(&self, path: &Rel) -> io::Result<Option<(Meta, Vec<Entry>)>> {
+        match self {
+            Storage::Folder(_) => Ok(None),
+            Storage::Bucket(b) => Ok(b.list_folder(path).await?.map(|entries| (s3::folder_meta(), entries))),
+        }
+    }
+
     /// Makes the folder `path`; its parent must exist (`NotFound` otherwise).
     pub async fn create_dir(&self, path: &Rel) -> io::Result<()> {
         match self {

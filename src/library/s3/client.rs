@@ -151,6 +151,94 @@ fn parse_xml(body: &[u8]) -> io::Result<xmltree::Element> {
     xmltree::Element::parse(body).map_err(|e| io::Error::other(format!("S3 answered XML that does not parse: {e}")))
 }
 
+/// The text of the first `<tag>…</tag>` in `xml`, entities decoded.
+fn element<'a>(xml: &'a str, tag: &str) -> Option<std::borrow::Cow<'a, str>> {
+    let open = format!("<{tag}>");
+    let start = xml.find(&open)? + open.len();
+    let end = start + xml[start..].find("</")?;
+    Some(unescape(&xml[start..end]))
+}
+
+/// The `<tag>…</tag>` blocks of `xml`, in order.
+fn blocks<'a>(xml: &'a str, tag: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+    let mut rest = xml;
+    std::iter::from_fn(move || {
+        let start = rest.find(&open)? + open.len();
+        let end = start + rest[start..].find(&close)?;
+        let block = &rest[start..end];
+        rest = &rest[end + close.len()..];
+        Some(block)
+    })
+}
+
+/// XML character data with its five entities and character references decoded.
+fn unescape(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains('&') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let Some(end) = rest.find(';') else { break };
+        let entity = &rest[1..end];
+        let decoded = match entity {
+            "quot" => Some('"'),
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "apos" => Some('\''),
+            _ => entity
+                .strip_prefix("#x")
+                .map(|h| u32::from_str_radix(h, 16))
+                .or_else(|| entity.strip_prefix('#').map(str::parse::<u32>))
+                .and_then(Result::ok)
+                .and_then(char::from_u32),
+        };
+        match decoded {
+            Some(c) => {
+                out.push(c);
+                rest = &rest[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
+}
+
+/// A ListObjectsV2 answer, read by a scanner made for its flat shape (a DOM of a
+/// thousand entries cost more than the rest of a PROPFIND).
+fn parse_listing(body: &[u8]) -> io::Result<Page> {
+    let xml = std::str::from_utf8(body).map_err(|_| io::Error::other("S3 answered a listing that is not UTF-8"))?;
+    if !xml.contains("<ListBucketResult") {
+        return Err(io::Error::other("S3 answered something other than a listing"));
+    }
+    let mut page = Page::default();
+    for c in blocks(xml, "Contents") {
+        let Some(key) = element(c, "Key") else { continue };
+        page.objects.push(Object {
+            key: decode_key(&key),
+            size: element(c, "Size").and_then(|s| s.trim().parse().ok()).unwrap_or(0),
+            modified: element(c, "LastModified").map_or(SystemTime::UNIX_EPOCH, |t| parse_time(t.trim())),
+            etag: element(c, "ETag").unwrap_or_default().trim().trim_matches('"').to_owned(),
+        });
+    }
+    for p in blocks(xml, "CommonPrefixes") {
+        if let Some(prefix) = element(p, "Prefix") {
+            page.prefixes.push(decode_key(&prefix));
+        }
+    }
+    let truncated = element(xml, "IsTruncated").is_some_and(|t| t.trim() == "true");
+    page.next = if truncated { element(xml, "NextContinuationToken").map(|t| t.into_owned()) } else { None };
+    Ok(page)
+}
+
 fn decode_key(s: &str) -> Vec<u8> {
     percent_encoding::percent_decode_str(s).collect()
 }
@@ -334,31 +422,7 @@ impl Client {
             query.push(("max-keys", m));
         }
         let resp = self.send(self.request(Method::GET, None, &query, &[])).await?;
-        let root = parse_xml(&Self::body(resp).await?)?;
-        let mut page = Page::default();
-        for node in &root.children {
-            let Some(e) = node.as_element() else { continue };
-            match e.name.as_str() {
-                "Contents" => {
-                    let Some(key) = child_text(e, "Key") else { continue };
-                    page.objects.push(Object {
-                        key: decode_key(&key),
-                        size: child_text(e, "Size").and_then(|s| s.parse().ok()).unwrap_or(0),
-                        modified: child_text(e, "LastModified").map_or(SystemTime::UNIX_EPOCH, |t| parse_time(&t)),
-                        etag: child_text(e, "ETag").unwrap_or_default().trim_matches('"').to_owned(),
-                    });
-                }
-                "CommonPrefixes" => {
-                    if let Some(p) = child_text(e, "Prefix") {
-                        page.prefixes.push(decode_key(&p));
-                    }
-                }
-                _ => {}
-            }
-        }
-        let truncated = child_text(&root, "IsTruncated").is_some_and(|t| t == "true");
-        page.next = if truncated { child_text(&root, "NextContinuationToken") } else { None };
-        Ok(page)
+        parse_listing(&Self::body(resp).await?)
     }
 
     pub async fn head(&self, key: &[u8]) -> io::Result<Head> {
@@ -468,6 +532,26 @@ mod tests {
         let mut q = String::new();
         encode(&mut q, b"a/b", false);
         assert_eq!(q, "a%2Fb");
+    }
+
+    #[test]
+    fn listings_are_read_with_entities_and_encoded_keys() {
+        let xml = r#"<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name><Prefix>p%2F</Prefix><NextContinuationToken>tok&amp;1</NextContinuationToken><KeyCount>3</KeyCount><IsTruncated>true</IsTruncated><Contents><Key>p%2Fa%20%23%25%3F%E6%97%A5.jpg</Key><LastModified>2026-11-30T15:49:54.428Z</LastModified><ETag>&quot;abc-2&quot;</ETag><Size>1024</Size><StorageClass>STANDARD</StorageClass></Contents><Contents><Key>p%2Fz</Key><LastModified>1970-01-01T00:00:10Z</LastModified><ETag>&#34;d&#x22;</ETag><Size>0</Size></Contents><CommonPrefixes><Prefix>p%2Fsub%2F</Prefix></CommonPrefixes></ListBucketResult>"#;
+        let page = parse_listing(xml.as_bytes()).unwrap();
+        assert_eq!(page.objects.len(), 2);
+        assert_eq!(page.objects[0].key, "p/a #%?日.jpg".as_bytes());
+        assert_eq!(page.objects[0].size, 1024);
+        assert_eq!(page.objects[0].etag, "abc-2");
+        assert_eq!(page.objects[0].modified, SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_053_794));
+        assert_eq!(page.objects[1].etag, "d");
+        assert_eq!(page.objects[1].modified, SystemTime::UNIX_EPOCH + Duration::from_secs(10));
+        assert_eq!(page.prefixes, vec![b"p/sub/".to_vec()]);
+        assert_eq!(page.next.as_deref(), Some("tok&1"));
+        let last = parse_listing(b"<ListBucketResult><IsTruncated>false</IsTruncated><NextContinuationToken>x</NextContinuationToken></ListBucketResult>").unwrap();
+        assert_eq!(last.next, None);
+        assert!(parse_listing(b"<Error><Code>x</Code></Error>").is_err());
+        assert!(parse_listing(&[0xff, 0xfe]).is_err());
+        assert_eq!(unescape("a &amp;&lt;&gt;&apos;&quot; &bogus; &"), "a &<>'\" &bogus; &");
     }
 
     #[test]

@@ -96,7 +96,7 @@ fn listable(name: &[u8]) -> bool {
 }
 
 /// A folder's metadata: S3 has no folder times.
-fn folder_meta() -> Meta {
+pub(super) fn folder_meta() -> Meta {
     Meta::object(0, UNIX_EPOCH, true)
 }
 
@@ -160,12 +160,6 @@ impl Bucket {
         Ok(())
     }
 
-    /// The time a client gave the object `key`, if it still has the tag it had then.
-    async fn given_time(&self, key: &[u8], etag: &str) -> io::Result<Option<SystemTime>> {
-        let row = self.0.store.object_time(&self.0.url.bucket, &Self::text(key)).await.map_err(db)?;
-        Ok(row.filter(|r| r.etag == etag).map(|r| ms_time(r.mtime_ms)))
-    }
-
     /// Whether anything lies under the folder key `dir` (its marker included).
     async fn has_below(&self, dir: &[u8]) -> io::Result<bool> {
         let page = self.client().list(dir, true, None, Some(1)).await?;
@@ -177,10 +171,14 @@ impl Bucket {
             return Ok(folder_meta());
         }
         let key = self.key(path);
-        match self.client().head(&key).await {
+        // The object and the time a client gave it, asked at once.
+        let key_text = Self::text(&key);
+        let (head, given) =
+            tokio::join!(self.client().head(&key), self.0.store.object_time(&self.0.url.bucket, &key_text));
+        match head {
             Ok(head) => {
-                let modified = self.given_time(&key, &head.etag).await?.unwrap_or(head.modified);
-                Ok(Meta::object(head.size, modified, false))
+                let given = given.map_err(db)?.filter(|r| r.etag == head.etag).map(|r| ms_time(r.mtime_ms));
+                Ok(Meta::object(head.size, given.unwrap_or(head.modified), false))
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 if self.has_below(&self.dir_key(path)).await? {
@@ -196,6 +194,19 @@ impl Bucket {
     /// The objects directly in a folder: one paginated LIST, and one query for the
     /// times clients gave them.
     pub async fn list(&self, path: &Rel) -> io::Result<Vec<Entry>> {
+        Ok(self.list_found(path).await?.0)
+    }
+
+    /// A folder and its entries in one LIST: `None` when nothing lies under the path
+    /// (not a folder: a file or nothing).
+    pub async fn list_folder(&self, path: &Rel) -> io::Result<Option<Vec<Entry>>> {
+        let (entries, found) = self.list_found(path).await?;
+        Ok((found || path.is_root()).then_some(entries))
+    }
+
+    /// The entries of a folder, and whether anything at all (its marker included) lies
+    /// under it.
+    async fn list_found(&self, path: &Rel) -> io::Result<(Vec<Entry>, bool)> {
         let dir = self.dir_key(path);
         let dir_text = Self::text(&dir);
         let times = self.0.store.object_times(&self.0.url.bucket, &dir_text);
@@ -214,6 +225,7 @@ impl Bucket {
         };
         let (times, listing) = tokio::join!(times, listing);
         let (objects, prefixes) = listing?;
+        let found = !objects.is_empty() || !prefixes.is_empty();
         let times: std::collections::HashMap<String, (String, i64)> =
             times.map_err(db)?.into_iter().map(|t| (t.object_key, (t.etag, t.mtime_ms))).collect();
         let mut out = Vec::with_capacity(objects.len() + prefixes.len());
@@ -233,7 +245,7 @@ impl Bucket {
                 out.push(Entry { name: name.to_vec(), meta: folder_meta() });
             }
         }
-        Ok(out)
+        Ok((out, found))
     }
 
     /// The parent of `path` must be a folder (else `NotFound`: 409 for PUT and MKCOL).

@@ -100,6 +100,12 @@ pub async fn answer(
     let root_key = key(&path);
     let listing = async {
         let p = rel(&path)?;
+        if depth == 1 && parts.uri.path().ends_with('/') {
+            // On S3 a folder and its entries are one LIST.
+            if let Some(found) = lib.storage.list_folder(&p).await.map_err(|e| fs_error(&e))? {
+                return Ok(found);
+            }
+        }
         let meta = lib.storage.stat(&p).await.map_err(|e| fs_error(&e))?;
         let entries = if depth == 1 && meta.is_dir {
             lib.storage.list(&p, false).await.map_err(|e| fs_error(&e))?
