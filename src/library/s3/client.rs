@@ -427,13 +427,24 @@ impl Client {
 
     pub async fn head(&self, key: &[u8]) -> io::Result<Head> {
         let resp = self.send(self.request(Method::HEAD, Some(key), &[], &[])).await?;
+        Ok(Self::head_of(&resp))
+    }
+
+    /// A whole object: what a HEAD would show, and its bytes as the store sends them.
+    pub async fn get(&self, key: &[u8]) -> io::Result<(Head, impl Stream<Item = io::Result<Bytes>> + Send + 'static)> {
+        let resp = self.send(self.request(Method::GET, Some(key), &[], &[])).await?;
+        let head = Self::head_of(&resp);
+        Ok((head, resp.bytes_stream().map_err(|e| transport(&e))))
+    }
+
+    fn head_of(resp: &reqwest::Response) -> Head {
         // The header itself: a HEAD answer's body is empty, whatever it describes.
-        let size = header_text(&resp, reqwest::header::CONTENT_LENGTH).and_then(|v| v.parse().ok()).unwrap_or(0);
-        let modified = header_text(&resp, reqwest::header::LAST_MODIFIED)
+        let size = header_text(resp, reqwest::header::CONTENT_LENGTH).and_then(|v| v.parse().ok()).unwrap_or(0);
+        let modified = header_text(resp, reqwest::header::LAST_MODIFIED)
             .and_then(|t| httpdate::parse_http_date(&t).ok())
             .unwrap_or(SystemTime::UNIX_EPOCH);
-        let etag = header_text(&resp, reqwest::header::ETAG).unwrap_or_default().trim_matches('"').to_owned();
-        Ok(Head { size, modified, etag })
+        let etag = header_text(resp, reqwest::header::ETAG).unwrap_or_default().trim_matches('"').to_owned();
+        Head { size, modified, etag }
     }
 
     /// The bytes `start..end` of an object, as the store sends them.

@@ -191,6 +191,28 @@ impl Bucket {
         }
     }
 
+    /// A whole file and its bytes in one GET (with the time a client gave it, asked at
+    /// once); a folder shows as such, without bytes.
+    pub async fn open_whole(&self, path: &Rel) -> io::Result<(Meta, Option<BoxStream<'static, io::Result<Bytes>>>)> {
+        if path.is_root() {
+            return Ok((folder_meta(), None));
+        }
+        let key = self.key(path);
+        let key_text = Self::text(&key);
+        let (got, given) =
+            tokio::join!(self.client().get(&key), self.0.store.object_time(&self.0.url.bucket, &key_text));
+        match got {
+            Ok((head, body)) => {
+                let given = given.map_err(db)?.filter(|r| r.etag == head.etag).map(|r| ms_time(r.mtime_ms));
+                Ok((Meta::object(head.size, given.unwrap_or(head.modified), false), Some(body.boxed())))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound && self.has_below(&self.dir_key(path)).await? => {
+                Ok((folder_meta(), None))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// The objects directly in a folder: one paginated LIST, and one query for the
     /// times clients gave them.
     pub async fn list(&self, path: &Rel) -> io::Result<Vec<Entry>> {

@@ -44,7 +44,10 @@ pub async fn answer(lib: &Arc<Library>, parts: &Parts) -> Option<Response> {
         return None;
     }
     let url_path = parts.uri.path();
-    let (source, meta) = open(lib, url_path).await?;
+    // A whole-file GET of an object is one request to the store; HEAD and ranges look
+    // the object up first.
+    let whole = !head && !parts.headers.contains_key(header::RANGE) && !parts.headers.contains_key("if");
+    let (source, meta) = open(lib, url_path, whole).await?;
     if meta.is_dir {
         return None;
     }
@@ -123,12 +126,14 @@ enum Source {
     File(File),
     /// An object of an S3 library, read by ranged requests.
     Object(Arc<Library>, Rel),
+    /// A whole object, its GET already under way.
+    Stream(futures_util::stream::BoxStream<'static, std::io::Result<Bytes>>),
 }
 
 /// Opens the file a URL path names: on a folder in one confined system call
 /// ([`Library::open_url`]), else through the storage's one path rule. `None` when
 /// dav-server should answer (missing, refused, not a file).
-async fn open(lib: &Arc<Library>, url_path: &str) -> Option<(Source, Meta)> {
+async fn open(lib: &Arc<Library>, url_path: &str, whole: bool) -> Option<(Source, Meta)> {
     if let Some((file, meta)) = lib.open_url(url_path) {
         return Some((Source::File(file), Meta::from_fs(&meta)));
     }
@@ -141,6 +146,10 @@ async fn open(lib: &Arc<Library>, url_path: &str) -> Option<(Source, Meta)> {
             let (file, meta) = blocking(move || open_for_reading(&folder.resolve(&p)?)).await.ok()?;
             Some((Source::File(file), Meta::from_fs(&meta)))
         }
+        Storage::Bucket(bucket) if whole => match bucket.open_whole(&p).await.ok()? {
+            (meta, Some(body)) => Some((Source::Stream(body), meta)),
+            (meta, None) => Some((Source::Object(lib.clone(), p), meta)),
+        },
         Storage::Bucket(bucket) => {
             let meta = bucket.stat(&p).await.ok()?;
             Some((Source::Object(lib.clone(), p), meta))
@@ -263,6 +272,8 @@ fn send(source: Source, pieces: Vec<Piece>, sink: Option<FileSink>) -> Body {
     let file = match source {
         Source::File(file) => file,
         Source::Object(lib, p) => return Body::from_stream(object_pieces(lib, p, pieces)),
+        // Only ever opened for the whole file (one piece).
+        Source::Stream(body) => return Body::from_stream(body),
     };
     let download =
         Download { file: Arc::new(file), pieces: VecDeque::from(pieces), sink: sink.filter(FileSink::is_idle) };
