@@ -17,3 +17,4 @@ pub mod throttle;
 pub mod token;
 pub mod totp;
 pub mod user;
+pub mod xml;

@@ -83,19 +83,6 @@ fn encode(out: &mut String, bytes: &[u8], keep_slash: bool) {
     }
 }
 
-/// `text` as XML character data.
-fn escape(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            c => out.push(c),
-        }
-    }
-}
-
 fn hex(bytes: &[u8]) -> String {
     data_encoding::HEXLOWER.encode(bytes)
 }
@@ -510,7 +497,7 @@ impl Client {
         let mut xml = String::from("<CompleteMultipartUpload>");
         for (i, tag) in tags.iter().enumerate() {
             let _ = write!(xml, "<Part><PartNumber>{}</PartNumber><ETag>", i + 1);
-            escape(&mut xml, tag);
+            crate::domain::xml::push_escaped(&mut xml, tag);
             xml.push_str("</ETag></Part>");
         }
         xml.push_str("</CompleteMultipartUpload>");

@@ -98,19 +98,7 @@ fn body(condition: Option<&str>, code: &str, message: &str) -> String {
     out
 }
 
-/// Escapes text content (also `"` and `'`, so the same text is safe in attributes).
-pub fn push_escaped(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-}
+pub use crate::domain::xml::push_escaped;
 
 /// What every WebDAV answer passes through last: an error status that dav-server sent
 /// with an empty body gets its `<D:error>` body; an answer that already has one keeps it.
