@@ -40,6 +40,8 @@
     }
     passwordStep.hidden = true;
     codeStep.hidden = false;
+    // Past the password, signing in without one is no longer the question.
+    if (passkeyLogin) passkeyLogin.hidden = true;
     codeUser.textContent = username.value;
     code.required = true;
     submit.textContent = 'Verify';
@@ -50,6 +52,7 @@
     usePasskey.hidden = true;
     codeStep.hidden = true;
     passwordStep.hidden = false;
+    if (passkeyLogin) passkeyLogin.hidden = !window.GH.passkeysSupported();
     code.value = '';
     code.required = false;
     password.value = '';
