@@ -22,6 +22,8 @@ pub enum PolicyError {
     TwoFactorSetupOnly,
     #[error("the current password is required")]
     OldPasswordRequired,
+    #[error("second factors (authenticator app, passkeys) can only be managed by the account holder")]
+    HolderOnly,
 }
 
 /// What a caller may do with a WebDAV lock it names by token (RFC 4918 §9.11: a server
@@ -87,6 +89,13 @@ impl Actor<'_> {
             Actor::Operator => "cli".to_owned(),
         }
     }
+}
+
+/// May `caller` set up, list, rename or remove the second factors (TOTP, passkeys) of
+/// the account `uid`? Only its holder: an admin may switch 2FA off for someone
+/// ([`UserPatch`]), never enrol or read their factors.
+pub fn may_manage_second_factors(caller: &User, uid: &str) -> Result<(), PolicyError> {
+    if caller.uid == uid { Ok(()) } else { Err(PolicyError::HolderOnly) }
 }
 
 /// May `actor` read `target`'s record, sessions and events?
@@ -211,6 +220,15 @@ mod tests {
         assert_eq!(apply_patch(Actor::User(&bob), &bob, &promote, 1), Err(PolicyError::AdminOnly("role")));
         let same = UserPatch { role: Some(Role::User), webdav: Some(false), ..Default::default() };
         assert!(apply_patch(Actor::User(&bob), &bob, &same, 1).is_ok());
+    }
+
+    #[test]
+    fn second_factors_are_the_holders_alone() {
+        let bob = user("bob", Role::User, false);
+        let root = user("root", Role::Admin, true);
+        assert_eq!(may_manage_second_factors(&bob, &bob.uid), Ok(()));
+        assert_eq!(may_manage_second_factors(&root, &bob.uid), Err(PolicyError::HolderOnly));
+        assert_eq!(may_manage_second_factors(&bob, &root.uid), Err(PolicyError::HolderOnly));
     }
 
     #[test]

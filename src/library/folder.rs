@@ -131,7 +131,20 @@ impl Folder {
     /// show as their target, except with `links` (delete and copy walks), which must see
     /// the link itself so that deleting a folder never follows a link into another.
     pub fn list(&self, path: &Rel, links: bool) -> io::Result<Vec<Entry>> {
+        self.list_resolved(&self.resolve(path)?, links)
+    }
+
+    /// A folder and its entries, resolved once (a PROPFIND Depth 1); `None` for a file.
+    pub fn list_folder(&self, path: &Rel) -> io::Result<Option<(Meta, Vec<Entry>)>> {
         let dir = self.resolve(path)?;
+        let meta = std::fs::metadata(&dir)?;
+        if !meta.is_dir() {
+            return Ok(None);
+        }
+        Ok(Some((Meta::from_fs(&meta), self.list_resolved(&dir, false)?)))
+    }
+
+    fn list_resolved(&self, dir: &Path, links: bool) -> io::Result<Vec<Entry>> {
         let mut out = Vec::new();
         for entry in std::fs::read_dir(dir)? {
             let Ok(entry) = entry else { continue };

@@ -267,11 +267,14 @@ impl Storage {
         }
     }
 
-    /// A folder and its entries at once, where the storage can tell both from one
-    /// listing (S3); `None` when it is not a folder there, or the storage cannot.
+    /// A folder and its entries at once (one look-up on a folder library, one LIST on
+    /// S3); `None` when `path` is not a folder.
     pub async fn list_folder(&self, path: &Rel) -> io::Result<Option<(Meta, Vec<Entry>)>> {
         match self {
-            Storage::Folder(_) => Ok(None),
+            Storage::Folder(f) => {
+                let (f, path) = (f.clone(), path.clone());
+                blocking(move || f.list_folder(&path)).await
+            }
             Storage::Bucket(b) => Ok(b.list_folder(path).await?.map(|entries| (s3::folder_meta(), entries))),
         }
     }

@@ -21,7 +21,7 @@ use futures_util::{StreamExt as _, TryStreamExt as _};
 
 pub use self::client::S3Config;
 use self::client::{Client, Object};
-use super::{Entry, Meta, Rel, WriteMode, is_hidden};
+use super::{Entry, Meta, Rel, WriteMode};
 use crate::store::{ObjectStore as _, Store};
 
 /// Uploads larger than this go up in parts of this size; at most two parts are in
@@ -90,9 +90,10 @@ fn db(e: crate::store::StoreError) -> io::Error {
     io::Error::other(format!("database: {e}"))
 }
 
-/// Whether a listed name is one a path can name.
+/// Whether a listed name is one a path can name: one segment that the path rule
+/// ([`Rel::new`]) takes as it is.
 fn listable(name: &[u8]) -> bool {
-    !(name.is_empty() || name == b"." || name == b".." || is_hidden(name) || name.contains(&b'/') || name.contains(&0))
+    !name.is_empty() && !name.contains(&b'/') && Rel::new(name).is_ok_and(|r| r.as_bytes() == name)
 }
 
 /// A folder's metadata: S3 has no folder times.

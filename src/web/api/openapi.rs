@@ -44,6 +44,29 @@ pub enum LoginErrors {
     Busy(ErrorBody),
 }
 
+/// A change of one's own second factors (TOTP, passkeys), refused before it is read.
+#[derive(Debug, IntoResponses)]
+#[allow(dead_code)]
+pub enum HolderErrors {
+    #[response(status = 400, description = "Malformed path or JSON body")]
+    Malformed(ErrorBody),
+    #[response(status = 403, description = "Not the account holder's own web login, or the CSRF token is missing")]
+    NotTheHolder(ErrorBody),
+}
+
+/// A change of a user's record by an admin or the user, refused before it is read.
+#[derive(Debug, IntoResponses)]
+#[allow(dead_code)]
+pub enum AdminErrors {
+    #[response(status = 400, description = "Malformed path, query or JSON body")]
+    Malformed(ErrorBody),
+    #[response(
+        status = 403,
+        description = "Not allowed: not an admin, not a web login with the account password, or the CSRF token is missing"
+    )]
+    NotAllowed(ErrorBody),
+}
+
 /// A call that checks a password or secret itself (its own 401): throttled, or busy.
 #[derive(Debug, IntoResponses)]
 #[allow(dead_code)]

@@ -9,9 +9,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
+use crate::domain::policy::may_manage_second_factors;
 use crate::service::twofactor::PasscodeView;
 use crate::service::{Gatehouse, ServiceError};
-use crate::web::api::openapi::{Done, ErrorBody, JsonBodyErrors, LoginErrors};
+use crate::web::api::openapi::{Done, ErrorBody, HolderErrors, JsonBodyErrors, LoginErrors};
 use crate::web::auth::WebUser;
 use crate::web::error::ApiError;
 use crate::web::extract::{ApiJson, ApiPath, Meta};
@@ -24,15 +25,6 @@ pub fn router() -> Router<Gatehouse> {
         .route("/api/v1/users/{uid}/passcode/deactivate", post(deactivate))
 }
 
-/// 2FA is managed by the account holder only.
-fn own(web: &WebUser, uid: &str) -> Result<(), ApiError> {
-    if web.user.uid == uid {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden("Two-factor authentication can only be managed by the account holder"))
-    }
-}
-
 #[utoipa::path(
     get,
     path = "/api/v1/users/{uid}/passcode",
@@ -42,8 +34,7 @@ fn own(web: &WebUser, uid: &str) -> Result<(), ApiError> {
     params(("uid" = String, Path, description = "The user's uid (one's own)")),
     responses(
         (status = 200, description = "The authenticator's state", body = PasscodeView),
-        (status = 400, description = "Malformed path or JSON body", body = ErrorBody),
-        (status = 403, description = "Not the account holder's own web login, or the CSRF token is missing", body = ErrorBody),
+        HolderErrors,
         (status = 404, description = "No authenticator or setup in progress", body = ErrorBody),
         LoginErrors,
     )
@@ -53,7 +44,7 @@ async fn status(
     web: WebUser,
     ApiPath(uid): ApiPath<String>,
 ) -> Result<Json<PasscodeView>, ApiError> {
-    own(&web, &uid)?;
+    may_manage_second_factors(&web.user, &uid)?;
     let p = app.passcode_status(&web.user).await?.ok_or_else(|| ApiError::not_found("two-factor authenticator"))?;
     Ok(Json(PasscodeView::status(&p)))
 }
@@ -79,8 +70,7 @@ fn totp() -> String {
     request_body = StartBody,
     responses(
         (status = 200, description = "A new setup: the key, the otpauth URI and its QR code", body = PasscodeView),
-        (status = 400, description = "Malformed path or JSON body", body = ErrorBody),
-        (status = 403, description = "Not the account holder's own web login, or the CSRF token is missing", body = ErrorBody),
+        HolderErrors,
         (status = 409, description = "2FA is already active, or the setup is not at this step", body = ErrorBody),
         (status = 422, description = "A field is missing or invalid, the password is wrong, or the code is wrong", body = ErrorBody),
         LoginErrors,
@@ -94,7 +84,7 @@ async fn start(
     ApiPath(uid): ApiPath<String>,
     ApiJson(body): ApiJson<StartBody>,
 ) -> Result<Json<PasscodeView>, ApiError> {
-    own(&web, &uid)?;
+    may_manage_second_factors(&web.user, &uid)?;
     if body.kind != "totp" {
         return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", "type must be \"totp\""));
     }
@@ -115,8 +105,7 @@ struct ConfirmBody {
     request_body = ConfirmBody,
     responses(
         (status = 200, description = "The code proved the setup; the recovery code is shown once", body = PasscodeView),
-        (status = 400, description = "Malformed path or JSON body", body = ErrorBody),
-        (status = 403, description = "Not the account holder's own web login, or the CSRF token is missing", body = ErrorBody),
+        HolderErrors,
         (status = 404, description = "No authenticator or setup in progress", body = ErrorBody),
         (status = 409, description = "2FA is already active, or the setup is not at this step", body = ErrorBody),
         (status = 422, description = "A field is missing or invalid, the password is wrong, or the code is wrong", body = ErrorBody),
@@ -131,7 +120,7 @@ async fn confirm(
     ApiPath(uid): ApiPath<String>,
     ApiJson(body): ApiJson<ConfirmBody>,
 ) -> Result<Json<PasscodeView>, ApiError> {
-    own(&web, &uid)?;
+    may_manage_second_factors(&web.user, &uid)?;
     match app.confirm_totp(&web.user, &body.code, &meta).await {
         Ok(view) => Ok(Json(view)),
         // The caller is logged in: a wrong code is a bad input, not a failed login.
@@ -152,8 +141,7 @@ async fn confirm(
     params(("uid" = String, Path, description = "The user's uid (one's own)")),
     responses(
         (status = 200, description = "2FA is on; the user's other web sessions end", body = PasscodeView),
-        (status = 400, description = "Malformed path or JSON body", body = ErrorBody),
-        (status = 403, description = "Not the account holder's own web login, or the CSRF token is missing", body = ErrorBody),
+        HolderErrors,
         (status = 404, description = "No authenticator or setup in progress", body = ErrorBody),
         (status = 409, description = "2FA is already active, or the setup is not at this step", body = ErrorBody),
         LoginErrors,
@@ -165,7 +153,7 @@ async fn activate(
     Meta(meta): Meta,
     ApiPath(uid): ApiPath<String>,
 ) -> Result<Json<PasscodeView>, ApiError> {
-    own(&web, &uid)?;
+    may_manage_second_factors(&web.user, &uid)?;
     Ok(Json(app.activate_totp(&web.user, &web.session.id, &meta).await?))
 }
 
@@ -183,8 +171,7 @@ struct DeactivateBody {
     request_body = DeactivateBody,
     responses(
         (status = 200, description = "The authenticator is removed: `2fa disabled`, or `authenticator removed` when passkeys keep 2FA on", body = Done),
-        (status = 400, description = "Malformed path or JSON body", body = ErrorBody),
-        (status = 403, description = "Not the account holder's own web login, or the CSRF token is missing", body = ErrorBody),
+        HolderErrors,
         (status = 404, description = "No authenticator or setup in progress", body = ErrorBody),
         (status = 409, description = "2FA is already active, or the setup is not at this step", body = ErrorBody),
         (status = 422, description = "A field is missing or invalid, the password is wrong, or the code is wrong", body = ErrorBody),
@@ -199,7 +186,7 @@ async fn deactivate(
     ApiPath(uid): ApiPath<String>,
     ApiJson(body): ApiJson<DeactivateBody>,
 ) -> Result<Json<Value>, ApiError> {
-    own(&web, &uid)?;
+    may_manage_second_factors(&web.user, &uid)?;
     let still_on = app.deactivate_totp(&web.user, &body.password, &meta).await?;
     let status = if still_on { "authenticator removed" } else { "2fa disabled" };
     Ok(Json(json!({ "status": status })))

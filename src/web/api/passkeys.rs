@@ -11,9 +11,10 @@ use utoipa::ToSchema;
 use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential};
 
 use super::session::login_response;
+use crate::domain::policy::may_manage_second_factors;
 use crate::service::passkeys::{CeremonyStarted, PasskeyRegistered, PasskeyView};
 use crate::service::{Gatehouse, ServiceError};
-use crate::web::api::openapi::{Done, ErrorBody, JsonBodyErrors, LoginErrors, ThrottleErrors};
+use crate::web::api::openapi::{Done, ErrorBody, HolderErrors, JsonBodyErrors, LoginErrors, ThrottleErrors};
 use crate::web::auth::WebUser;
 use crate::web::error::ApiError;
 use crate::web::extract::{ApiJson, ApiPath, Meta};
@@ -27,15 +28,6 @@ pub fn router() -> Router<Gatehouse> {
         .route("/api/v1/users/{uid}/passkeys/{id}/activate", post(activate))
         .route("/api/v1/session/passkey/start", post(login_start))
         .route("/api/v1/session/passkey/finish", post(login_finish))
-}
-
-/// Passkeys are managed by the account holder only.
-fn own(web: &WebUser, uid: &str) -> Result<(), ApiError> {
-    if web.user.uid == uid {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden("Passkeys can only be managed by the account holder"))
-    }
 }
 
 /// For a logged-in user, a refused ceremony is a bad input, not a failed login.
@@ -79,7 +71,7 @@ async fn list(
     web: WebUser,
     ApiPath(uid): ApiPath<String>,
 ) -> Result<Json<PasskeyList>, ApiError> {
-    own(&web, &uid)?;
+    may_manage_second_factors(&web.user, &uid)?;
     Ok(Json(PasskeyList {
         available: app.passkeys_off().is_none(),
         reason: app.passkeys_off().map(ToString::to_string),
@@ -105,8 +97,7 @@ struct RegisterStartBody {
     request_body = RegisterStartBody,
     responses(
         (status = 200, description = "Options for navigator.credentials.create(); the challenge expires in 5 minutes", body = CeremonyStarted),
-        (status = 400, description = "Malformed path or JSON body", body = ErrorBody),
-        (status = 403, description = "Not the account holder's own web login, or the CSRF token is missing", body = ErrorBody),
+        HolderErrors,
         (status = 409, description = "Passkeys are off on this server (see the message)", body = ErrorBody),
         (status = 422, description = "The name is missing or too long, or the password is wrong", body = ErrorBody),
         LoginErrors,
@@ -120,7 +111,7 @@ async fn register_start(
     ApiPath(uid): ApiPath<String>,
     ApiJson(body): ApiJson<RegisterStartBody>,
 ) -> Result<Json<CeremonyStarted>, ApiError> {
-    own(&web, &uid)?;
+    may_manage_second_factors(&web.user, &uid)?;
     Ok(Json(app.start_passkey_registration(&web.user, &body.password, &body.name, &meta).await?))
 }
 
@@ -141,8 +132,7 @@ struct RegisterFinishBody {
     request_body = RegisterFinishBody,
     responses(
         (status = 200, description = "The passkey is registered. As the account's first second factor it carries the recovery code (shown once) and is active only after activate", body = PasskeyRegistered),
-        (status = 400, description = "Malformed path or JSON body", body = ErrorBody),
-        (status = 403, description = "Not the account holder's own web login, or the CSRF token is missing", body = ErrorBody),
+        HolderErrors,
         (status = 409, description = "Passkeys are off, or this passkey is already registered", body = ErrorBody),
         (status = 422, description = "The challenge is unknown, used or expired, or the credential does not verify", body = ErrorBody),
         LoginErrors,
@@ -156,7 +146,7 @@ async fn register_finish(
     ApiPath(uid): ApiPath<String>,
     ApiJson(body): ApiJson<RegisterFinishBody>,
 ) -> Result<Json<PasskeyRegistered>, ApiError> {
-    own(&web, &uid)?;
+    may_manage_second_factors(&web.user, &uid)?;
     app.finish_passkey_registration(&web.user, &body.challenge_id, &body.credential, &meta)
         .await
         .map(Json)
@@ -187,7 +177,7 @@ async fn activate(
     Meta(meta): Meta,
     ApiPath((uid, id)): ApiPath<(String, String)>,
 ) -> Result<Json<PasskeyView>, ApiError> {
-    own(&web, &uid)?;
+    may_manage_second_factors(&web.user, &uid)?;
     Ok(Json(app.activate_passkey(&web.user, &id, &web.session.id, &meta).await?))
 }
 
@@ -208,8 +198,7 @@ struct RenameBody {
     request_body = RenameBody,
     responses(
         (status = 200, description = "Renamed", body = Done),
-        (status = 400, description = "Malformed path or JSON body", body = ErrorBody),
-        (status = 403, description = "Not the account holder's own web login, or the CSRF token is missing", body = ErrorBody),
+        HolderErrors,
         (status = 404, description = "No such passkey", body = ErrorBody),
         (status = 422, description = "The name is missing or too long", body = ErrorBody),
         LoginErrors,
@@ -223,7 +212,7 @@ async fn rename(
     ApiPath((uid, id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<RenameBody>,
 ) -> Result<Json<Done>, ApiError> {
-    own(&web, &uid)?;
+    may_manage_second_factors(&web.user, &uid)?;
     app.rename_passkey(&web.user, &id, &body.name, &meta).await?;
     Ok(Json(Done { status: "renamed".to_owned() }))
 }
@@ -246,8 +235,7 @@ struct RemoveBody {
     request_body = RemoveBody,
     responses(
         (status = 200, description = "Removed: `passkey removed`, or `2fa disabled` when it was the last second factor", body = Done),
-        (status = 400, description = "Malformed path or JSON body", body = ErrorBody),
-        (status = 403, description = "Not the account holder's own web login, or the CSRF token is missing", body = ErrorBody),
+        HolderErrors,
         (status = 404, description = "No such passkey", body = ErrorBody),
         (status = 422, description = "The password is missing or wrong", body = ErrorBody),
         LoginErrors,
@@ -261,7 +249,7 @@ async fn remove(
     ApiPath((uid, id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<RemoveBody>,
 ) -> Result<Json<Done>, ApiError> {
-    own(&web, &uid)?;
+    may_manage_second_factors(&web.user, &uid)?;
     let still_on = app.remove_passkey(&web.user, &id, &body.password, &meta).await?;
     let status = if still_on { "passkey removed" } else { "2fa disabled" };
     Ok(Json(Done { status: status.to_owned() }))

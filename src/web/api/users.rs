@@ -14,7 +14,7 @@ use crate::domain::user::{AuthMethod, Role, UserView};
 use crate::service::Gatehouse;
 use crate::service::users::{NewUser, PasswordChange};
 use crate::store::{EventStore as _, SessionFilter, SessionStore as _, UserStore as _};
-use crate::web::api::openapi::{Done, ErrorBody, JsonBodyErrors, LoginErrors};
+use crate::web::api::openapi::{AdminErrors, Done, ErrorBody, JsonBodyErrors, LoginErrors};
 use crate::web::auth::WebUser;
 use crate::web::error::ApiError;
 use crate::web::extract::{ApiJson, ApiPath, ApiQuery, Meta};
@@ -47,8 +47,7 @@ struct ListQuery {
     ),
     responses(
         (status = 200, description = "All users (admins only)", body = [UserView]),
-        (status = 400, description = "Malformed path, query or JSON body", body = ErrorBody),
-        (status = 403, description = "Not allowed: not an admin, not a web login with the account password, or the CSRF token is missing", body = ErrorBody),
+        AdminErrors,
         LoginErrors,
     )
 )]
@@ -101,8 +100,7 @@ fn yes() -> bool {
     request_body = CreateBody,
     responses(
         (status = 201, description = "The new user", body = UserView),
-        (status = 400, description = "Malformed path, query or JSON body", body = ErrorBody),
-        (status = 403, description = "Not allowed: not an admin, not a web login with the account password, or the CSRF token is missing", body = ErrorBody),
+        AdminErrors,
         (status = 409, description = "A guardrail or conflict: the username is taken, the last admin, or locking oneself out", body = ErrorBody),
         (status = 422, description = "A field is missing or invalid, or the password is wrong", body = ErrorBody),
         LoginErrors,
@@ -139,8 +137,7 @@ async fn create(
     ),
     responses(
         (status = 200, description = "The user (oneself, or anyone as admin)", body = UserView),
-        (status = 400, description = "Malformed path, query or JSON body", body = ErrorBody),
-        (status = 403, description = "Not allowed: not an admin, not a web login with the account password, or the CSRF token is missing", body = ErrorBody),
+        AdminErrors,
         (status = 404, description = "No such user or session", body = ErrorBody),
         LoginErrors,
     )
@@ -175,8 +172,7 @@ struct UpdateBody {
     request_body = UpdateBody,
     responses(
         (status = 200, description = "The updated user", body = UserView),
-        (status = 400, description = "Malformed path, query or JSON body", body = ErrorBody),
-        (status = 403, description = "Not allowed: not an admin, not a web login with the account password, or the CSRF token is missing", body = ErrorBody),
+        AdminErrors,
         (status = 404, description = "No such user or session", body = ErrorBody),
         (status = 409, description = "A guardrail or conflict: the username is taken, the last admin, or locking oneself out", body = ErrorBody),
         (status = 422, description = "A field is missing or invalid, or the password is wrong", body = ErrorBody),
@@ -213,8 +209,7 @@ async fn update(
     ),
     responses(
         (status = 200, description = "Deleted", body = Done),
-        (status = 400, description = "Malformed path, query or JSON body", body = ErrorBody),
-        (status = 403, description = "Not allowed: not an admin, not a web login with the account password, or the CSRF token is missing", body = ErrorBody),
+        AdminErrors,
         (status = 404, description = "No such user or session", body = ErrorBody),
         (status = 409, description = "A guardrail or conflict: the username is taken, the last admin, or locking oneself out", body = ErrorBody),
         LoginErrors,
@@ -267,8 +262,7 @@ impl PasswordBody {
     request_body = PasswordBody,
     responses(
         (status = 200, description = "Changed. One's own change ends one's other web sessions (app passwords too with `revoke_app_passwords`); an admin's reset ends all of the user's sessions and revokes the app passwords unless `keep_app_passwords`", body = PasswordChanged),
-        (status = 400, description = "Malformed path, query or JSON body", body = ErrorBody),
-        (status = 403, description = "Not allowed: not an admin, not a web login with the account password, or the CSRF token is missing", body = ErrorBody),
+        AdminErrors,
         (status = 404, description = "No such user or session", body = ErrorBody),
         (status = 409, description = "A guardrail or conflict: the username is taken, the last admin, or locking oneself out", body = ErrorBody),
         (status = 422, description = "A field is missing or invalid, or the password is wrong", body = ErrorBody),
@@ -330,8 +324,7 @@ struct SessionQuery {
     ),
     responses(
         (status = 200, description = "The user's live sessions and app passwords", body = [SessionView]),
-        (status = 400, description = "Malformed path, query or JSON body", body = ErrorBody),
-        (status = 403, description = "Not allowed: not an admin, not a web login with the account password, or the CSRF token is missing", body = ErrorBody),
+        AdminErrors,
         (status = 404, description = "No such user or session", body = ErrorBody),
         LoginErrors,
     )
@@ -367,8 +360,7 @@ async fn sessions(
     ),
     responses(
         (status = 200, description = "Revoked; it stops working at once", body = Done),
-        (status = 400, description = "Malformed path, query or JSON body", body = ErrorBody),
-        (status = 403, description = "Not allowed: not an admin, not a web login with the account password, or the CSRF token is missing", body = ErrorBody),
+        AdminErrors,
         (status = 404, description = "No such user or session", body = ErrorBody),
         LoginErrors,
     )
@@ -402,8 +394,7 @@ struct EventQuery {
     ),
     responses(
         (status = 200, description = "The user's security events, newest first", body = [crate::domain::event::EventView]),
-        (status = 400, description = "Malformed path, query or JSON body", body = ErrorBody),
-        (status = 403, description = "Not allowed: not an admin, not a web login with the account password, or the CSRF token is missing", body = ErrorBody),
+        AdminErrors,
         (status = 404, description = "No such user or session", body = ErrorBody),
         LoginErrors,
     )

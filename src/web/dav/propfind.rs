@@ -100,8 +100,8 @@ pub async fn answer(
     let root_key = key(&path);
     let listing = async {
         let p = rel(&path)?;
-        if depth == 1 && parts.uri.path().ends_with('/') {
-            // On S3 a folder and its entries are one LIST.
+        if depth == 1 {
+            // A folder and its entries in one look-up (one LIST on S3).
             if let Some(found) = lib.storage.list_folder(&p).await.map_err(|e| fs_error(&e))? {
                 return Ok(found);
             }
