@@ -569,7 +569,73 @@ async fn passkeys_are_off_without_a_secure_public_url(db: Db) {
     assert!(r.body["message"].as_str().unwrap().contains("https://"), "{}", r.text);
 }
 
+/// What an attacker can send changes nothing: forged `Host` and forwarding headers do
+/// not move the relying party away from the public URL; a credential id longer than
+/// 1,023 bytes and credentials that are not credentials are refused with a 4xx and
+/// leave no passkey behind.
+async fn forged_headers_and_hostile_credentials_change_nothing(db: Db) {
+    let (t, _clock) = spawn_pk(db).await;
+    let bob = bob(&t, "bob").await;
+    let forged = |req: reqwest::RequestBuilder| {
+        req.header("Host", "evil.example")
+            .header("X-Forwarded-Host", "evil.example")
+            .header("X-Forwarded-Proto", "https")
+            .header("Forwarded", "host=evil.example;proto=https")
+            .header("Origin", "https://evil.example")
+    };
+    let base = format!("/api/v1/users/{}/passkeys/register", bob.uid);
+    let start = forged(t.client.post(t.url(&format!("{base}/start"))))
+        .bearer_auth(&bob.token)
+        .json(&json!({"name": "Laptop", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), StatusCode::OK);
+    let start: Value = start.json().await.unwrap();
+    assert_eq!(start["options"]["publicKey"]["rp"]["id"], "localhost", "{start}");
+
+    // A genuine registration whose credential id is made 2,000 bytes long.
+    let options: CreationChallengeResponse = serde_json::from_value(start["options"].clone()).unwrap();
+    let mut credential =
+        serde_json::to_value(Key::new().soft.do_registration(Url::parse(ORIGIN).unwrap(), options).unwrap()).unwrap();
+    let long = data_encoding::BASE64URL_NOPAD.encode(&[7u8; 2000]);
+    credential["id"] = json!(long);
+    credential["rawId"] = json!(long);
+    let body = json!({"challenge_id": start["challenge_id"], "credential": credential});
+    let r = t.call(Method::POST, &format!("{base}/finish"), Some(&bob.token), Some(body)).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    for nonsense in [json!({"id": 1}), json!("x"), json!({}), json!(null)] {
+        let r = t
+            .call(
+                Method::POST,
+                &format!("{base}/start"),
+                Some(&bob.token),
+                Some(json!({"name": "K", "password": PASSWORD})),
+            )
+            .await;
+        let body = json!({"challenge_id": r.body["challenge_id"], "credential": nonsense});
+        let r = t.call(Method::POST, &format!("{base}/finish"), Some(&bob.token), Some(body)).await;
+        assert!(r.status.is_client_error(), "{nonsense}: {} {}", r.status, r.text);
+        let r = finish(&t, "whatever", &nonsense).await;
+        assert!(r.status.is_client_error(), "login with {nonsense}: {} {}", r.status, r.text);
+    }
+    let list = t.get(&format!("/api/v1/users/{}/passkeys", bob.uid), &bob.token).await;
+    assert_eq!(list.body["passkeys"], json!([]), "{}", list.text);
+
+    // Login options, asked with the same forged headers, name the public URL's site.
+    let mut key = Key::new();
+    first_passkey(&t, &bob, &mut key).await;
+    let r = forged(t.client.post(t.url("/api/v1/session/passkey/start")))
+        .json(&json!({"username": "bob", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let r: Value = r.json().await.unwrap();
+    assert_eq!(r["options"]["publicKey"]["rpId"], "localhost", "{r}");
+}
+
 on_both_databases!(
+    forged_headers_and_hostile_credentials_change_nothing,
     the_first_passkey_turns_2fa_on_after_the_recovery_code_is_saved,
     a_passkey_is_the_second_factor_after_the_password,
     passwordless_login_with_a_discoverable_passkey,

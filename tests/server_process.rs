@@ -173,3 +173,41 @@ fn stop_with_sigterm(child: &mut std::process::Child) {
     let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
     let _ = child.wait();
 }
+
+/// What `start` logs until it listens, with `--public-url url`; the server is stopped.
+fn start_log(public_url: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["start", "--listen", "127.0.0.1:0", "--public-url", public_url, "--data-dir"])
+        .arg(dir.path().join("data"))
+        .env("GATEHOUSE_ADMIN_PASSWORD", "admin-password-1")
+        .env_remove("GATEHOUSE_DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut log = String::new();
+    for line in BufReader::new(child.stderr.take().unwrap()).lines().map_while(Result::ok) {
+        log.push_str(&line);
+        log.push('\n');
+        if line.contains("is listening") {
+            break;
+        }
+    }
+    stop_with_sigterm(&mut child);
+    log
+}
+
+/// Passkeys need a public URL browsers accept: `start` says once why they are off, or
+/// for which site they are on.
+#[test]
+fn start_says_once_whether_passkeys_are_on() {
+    for url in ["http://photos.example.com", "http://127.0.0.1:2342"] {
+        let log = start_log(url);
+        assert_eq!(log.matches("Passkeys are off").count(), 1, "{url}: {log}");
+        assert!(log.contains(url), "{url}: {log}");
+    }
+    let log = start_log("http://localhost:2342");
+    assert!(log.contains("passkeys are available") && log.contains("localhost"), "{log}");
+    assert!(!log.contains("Passkeys are off"), "{log}");
+}
