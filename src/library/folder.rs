@@ -177,20 +177,14 @@ impl Folder {
         std::fs::remove_file(self.resolve_entry(path)?)
     }
 
+    /// The library itself is refused one level up, in [`super::Storage`], for both
+    /// backends.
     pub fn remove_dir(&self, path: &Rel) -> io::Result<()> {
-        let real = self.resolve_entry(path)?;
-        if real == self.0.path {
-            return Err(io::ErrorKind::PermissionDenied.into());
-        }
-        std::fs::remove_dir(real)
+        std::fs::remove_dir(self.resolve_entry(path)?)
     }
 
     pub fn rename(&self, from: &Rel, to: &Rel) -> io::Result<()> {
-        let src = self.resolve_entry(from)?;
-        if src == self.0.path {
-            return Err(io::ErrorKind::PermissionDenied.into());
-        }
-        std::fs::rename(src, self.resolve(to)?)
+        std::fs::rename(self.resolve_entry(from)?, self.resolve(to)?)
     }
 
     /// Copies through a hidden file: the copy appears complete or not at all.
@@ -478,8 +472,16 @@ mod tests {
         assert!(denied(lib.resolve_entry(&p("/out/secret"))));
         assert_eq!(lib.resolve_entry(&p("/")).unwrap(), lib.0.path);
         assert_eq!(lib.resolve(&p("/missing/new")).unwrap_err().kind(), io::ErrorKind::NotFound);
-        assert!(denied(lib.remove_dir(&p("/"))));
-        assert!(denied(lib.rename(&p("/"), &p("/x"))));
+    }
+
+    #[tokio::test]
+    async fn the_library_itself_is_never_removed_or_moved() {
+        let (dir, lib, _) = library_beside_a_secret();
+        let storage = super::super::Storage::Folder(lib);
+        let root = Rel::root();
+        assert!(denied(storage.remove_dir(&root).await));
+        assert!(denied(storage.rename(&root, &Rel::new(b"x").unwrap()).await));
+        assert!(dir.path().join("lib").is_dir());
     }
 
     #[test]
