@@ -44,8 +44,8 @@ async fn litmus_passes_every_test_of_every_suite(db: Db) {
     }
 }
 
-/// The tree rclone syncs: nested folders with spaces, Unicode, `#`, `%` and `?`, and
-/// files of 0 B, 1 KiB and 50 MiB.
+/// The tree rclone syncs: nested folders with spaces, Unicode, `#`, `%` and `?`, an
+/// empty folder, and files of 0 B, 1 KiB and 50 MiB.
 fn make_tree(root: &Path) -> Vec<(String, Vec<u8>)> {
     let files = vec![
         ("zero.bin".to_owned(), Vec::new()),
@@ -61,6 +61,7 @@ fn make_tree(root: &Path) -> Vec<(String, Vec<u8>)> {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, data).unwrap();
     }
+    std::fs::create_dir_all(root.join("an empty folder #1")).unwrap();
     files
 }
 
@@ -90,9 +91,10 @@ async fn rclone_uploads_a_tree_and_gets_it_back_byte_identical(db: Db) {
     let url = t.url("/originals/");
     let expected = files.clone();
     tokio::task::spawn_blocking(move || {
-        run(rclone(&url, &password, &config).arg("copy").arg(&up).arg("gh:sync"));
+        run(rclone(&url, &password, &config).args(["copy", "--create-empty-src-dirs"]).arg(&up).arg("gh:sync"));
         run(rclone(&url, &password, &config).args(["check", "--download"]).arg(&up).arg("gh:sync"));
-        run(rclone(&url, &password, &config).arg("copy").arg("gh:sync").arg(&down));
+        run(rclone(&url, &password, &config).args(["copy", "--create-empty-src-dirs"]).arg("gh:sync").arg(&down));
+        assert!(down.join("an empty folder #1").is_dir(), "the empty folder came back");
         run(rclone(&url, &password, &config).arg("check").arg(&up).arg(&down));
         for (name, data) in &files {
             let back = std::fs::read(down.join(name)).unwrap();
@@ -106,6 +108,8 @@ async fn rclone_uploads_a_tree_and_gets_it_back_byte_identical(db: Db) {
         assert!(on_server.as_ref() == Some(data), "{name} on the server");
     }
     assert_eq!(webdav_util::names(&t, "originals/sync/what?").await, ["#%?", "really?.bin"]);
+    assert_eq!(webdav_util::kind(&t, "originals/sync/an empty folder #1").await, Some(true));
+    assert!(webdav_util::names(&t, "originals/sync/an empty folder #1").await.is_empty());
 }
 
 fn curl(t: &TestApp, password: &str) -> Command {
