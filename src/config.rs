@@ -35,6 +35,38 @@ pub struct Settings {
     /// The address users open (`--public-url`): the only source of the passkeys'
     /// relying party and of any link the server makes. `None`: not configured.
     pub public_url: Option<url::Url>,
+    /// Connections per client address, and how fast request bodies must arrive.
+    pub connections: ConnectionLimits,
+}
+
+/// How many connections a client may hold and how fast its request bodies must
+/// arrive (`web::limits` enforces them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Open connections one client address (an IPv6 /64) may hold; trusted proxies,
+    /// which carry many clients, count only towards the total.
+    pub per_address: usize,
+    /// Open connections in all; `None`: what the descriptor limit leaves room for.
+    pub total: Option<usize>,
+    /// A body must bring at least this many bytes in every `body_window` the server
+    /// spends waiting for it.
+    pub body_min_bytes: u64,
+    pub body_window: std::time::Duration,
+    /// A JSON API body (at most `max_body` bytes) must arrive whole within this time.
+    pub api_body_deadline: std::time::Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            per_address: 64,
+            total: None,
+            // 1 KiB/s: a phone on a poor mobile link sends a hundred times that.
+            body_min_bytes: 30 * 1024,
+            body_window: std::time::Duration::from_secs(30),
+            api_body_deadline: std::time::Duration::from_secs(10),
+        }
+    }
 }
 
 impl std::fmt::Debug for Settings {
@@ -69,6 +101,7 @@ impl Settings {
             max_body: 64 * 1024,
             throttle_delay: std::time::Duration::from_secs(1),
             public_url: None,
+            connections: ConnectionLimits::default(),
         }
     }
 

@@ -50,6 +50,10 @@ pub struct StartArgs {
     /// A web session unused this long ends, seconds (0 = never)
     #[arg(long, env = "GATEHOUSE_SESSION_IDLE", default_value_t = 3 * 86_400, value_parser = clap::value_parser!(i64).range(0..))]
     pub session_idle: i64,
+    /// Connections one client address (an IPv6 /64) may keep open; trusted proxies are
+    /// not counted
+    #[arg(long, env = "GATEHOUSE_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections_per_address: u32,
 }
 
 pub async fn run(global: &GlobalArgs, args: StartArgs) -> Result<(), CliError> {
@@ -70,6 +74,7 @@ pub async fn run(global: &GlobalArgs, args: StartArgs) -> Result<(), CliError> {
     settings.secure_cookies = args.secure_cookies;
     settings.sessions.max_age = args.session_max_age;
     settings.sessions.idle_timeout = args.session_idle;
+    settings.connections.per_address = usize::try_from(args.max_connections_per_address).unwrap_or(usize::MAX);
     if let Some(raw) = args.public_url.as_deref().filter(|u| !u.trim().is_empty()) {
         settings.public_url = Some(crate::domain::passkey::parse_public_url(raw).map_err(CliError)?);
     }
@@ -96,6 +101,12 @@ pub async fn run(global: &GlobalArgs, args: StartArgs) -> Result<(), CliError> {
             "Created the first admin account.\n  username: admin\n  password: {generated}\nThis password is shown only once: change it after the first login."
         );
     }
+    let descriptors = crate::web::limits::raise_descriptor_limit();
+    tracing::info!(
+        descriptors,
+        connections = crate::web::limits::connections_for(descriptors),
+        "open descriptors allowed"
+    );
     let listener = tokio::net::TcpListener::bind(&app.settings.listen)
         .await
         .map_err(|e| CliError(format!("cannot listen on {}: {e}", app.settings.listen)))?;

@@ -7,6 +7,7 @@ pub mod credentials;
 mod error;
 pub mod login;
 pub mod passkeys;
+pub mod refusals;
 pub mod sessions;
 pub mod throttle;
 mod token_cache;
@@ -66,6 +67,8 @@ pub struct Gatehouse {
     pub key: SecretKey,
     pub clock: Arc<dyn Clock>,
     pub settings: Arc<Settings>,
+    /// Requests and connections refused by a bound, for metrics.
+    pub refusals: Arc<refusals::Refusals>,
     throttle_log: Arc<throttle::ThrottleLog>,
     tokens: Arc<token_cache::TokenCache>,
     /// The passkeys' relying party (from the public URL), or why they are off.
@@ -94,6 +97,7 @@ impl Gatehouse {
             key,
             clock: Arc::new(SystemClock),
             settings: Arc::new(settings),
+            refusals: Arc::default(),
             throttle_log: Arc::default(),
             tokens: Arc::default(),
         })

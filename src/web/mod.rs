@@ -8,6 +8,7 @@ pub mod auth;
 pub mod dav;
 pub mod error;
 pub mod extract;
+pub mod limits;
 pub mod ui;
 pub mod zerocopy;
 
@@ -84,7 +85,10 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let folders = dav::Folders::open(&state);
     let housekeeping = tokio::spawn(housekeeping(state.clone(), folders.clone()));
-    let sites = Arc::new(Sites { dav: folders, router: app(state.clone()), state });
+    let limits = state.settings.connections;
+    let total = limits.total.unwrap_or_else(|| limits::connections_for(limits::descriptor_limit()));
+    let gate = limits::ConnectionGate::new(limits.per_address, total, state.refusals.clone());
+    let sites = Arc::new(Sites { dav: folders, router: app(state.clone()), state, gate: gate.clone() });
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -100,6 +104,12 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        let trusted_proxy = sites.state.settings.is_trusted_proxy(addr.ip());
+        let Some(admitted) = gate.admit(addr.ip(), trusted_proxy) else {
+            // Told why without reading the request, and closed.
+            let _ = tcp.try_write(limits::REFUSED_CONNECTION);
+            continue;
+        };
         let (stream, peer) = zerocopy::accepted(tcp, addr);
         let sites = sites.clone();
         let service = hyper::service::service_fn(move |req| {
@@ -111,6 +121,7 @@ pub async fn serve(
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
+            drop(admitted);
         });
     }
     drop(listener);
@@ -137,23 +148,59 @@ struct Sites {
     state: Gatehouse,
     dav: dav::Folders,
     router: Router,
+    /// Open connections, for metrics.
+    gate: Arc<limits::ConnectionGate>,
 }
 
 impl Sites {
     async fn answer(&self, mut req: Request<Incoming>, peer: zerocopy::Peer) -> Result<Response, Infallible> {
         req.extensions_mut().insert(ConnectInfo(peer));
+        req.extensions_mut().insert(OpenConnections(self.gate.clone()));
+        let limits = &self.state.settings.connections;
+        let refusals = self.state.refusals.clone();
+        let outcome = limits::BodyOutcome::default();
         let Some(lib) = self.dav.find(req.uri().path()) else {
-            return self.router.clone().oneshot(req.map(Body::new)).await;
+            // API bodies are small (`max_body`): they must arrive whole in a short time.
+            let deadline = Some(limits.api_body_deadline);
+            let req = req.map(|b| Body::new(limits::PacedBody::new(b, limits, deadline, refusals, outcome.clone())));
+            let answer = self.router.clone().oneshot(req).await?;
+            return Ok(match outcome.failure() {
+                Some(failure) => finish_response(body_failed(
+                    ApiError::new(failure.status(), code_for_status(failure.status()), failure.message())
+                        .into_response(),
+                )),
+                None => answer,
+            });
         };
-        // WebDAV bodies are files: streamed, never buffered, so no body limit here.
+        // WebDAV bodies are files: streamed, never buffered, so no body limit here, but
+        // they must keep arriving.
+        let req = req.map(|b| limits::PacedBody::new(b, limits, None, refusals, outcome.clone()));
         let answer = std::panic::AssertUnwindSafe(dav::serve(&self.state, lib, req)).catch_unwind().await;
         let answer = answer.unwrap_or_else(|_| {
             tracing::error!("a WebDAV request panicked");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         });
+        let answer = match outcome.failure() {
+            Some(failure) => {
+                body_failed(dav::error::DavError::new(failure.status(), failure.message()).into_response())
+            }
+            None => answer,
+        };
         Ok(security_headers(dav::error::finish(answer)))
     }
 }
+
+/// The answer to a request whose body could not be read: whatever the handler made of
+/// the failed body, the client is told what it did, and the connection closes (the
+/// rest of the body is never read).
+fn body_failed(mut resp: Response) -> Response {
+    resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    resp
+}
+
+/// The server's connection count, for metrics.
+#[derive(Debug, Clone)]
+pub struct OpenConnections(pub Arc<limits::ConnectionGate>);
 
 /// Periodic clean-up of expired sessions and old login attempts.
 /// An S3 multipart upload no instance has sent a part of for this long was left by one

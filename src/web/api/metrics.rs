@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 
+use axum::Extension;
 use axum::Router;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
@@ -9,10 +10,13 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 
 use crate::service::Gatehouse;
+use crate::service::refusals::Bound;
 use crate::store::ClientStore as _;
+use crate::web::OpenConnections;
 use crate::web::api::openapi::{ErrorBody, LoginErrors};
 use crate::web::auth::{MetricsScope, Scoped};
 use crate::web::error::ApiError;
+use crate::web::limits;
 
 pub fn router() -> Router<Gatehouse> {
     Router::new().route("/api/v1/metrics", get(metrics))
@@ -30,7 +34,11 @@ pub fn router() -> Router<Gatehouse> {
         LoginErrors,
     )
 )]
-async fn metrics(State(app): State<Gatehouse>, _caller: Scoped<MetricsScope>) -> Result<impl IntoResponse, ApiError> {
+async fn metrics(
+    State(app): State<Gatehouse>,
+    connections: Option<Extension<OpenConnections>>,
+    _caller: Scoped<MetricsScope>,
+) -> Result<impl IntoResponse, ApiError> {
     let c = app.store.counts(app.now()).await?;
     let mut out = String::new();
     let mut gauge = |name: &str, help: &str, kind: &str, samples: &[(&str, i64)]| {
@@ -64,5 +72,28 @@ async fn metrics(State(app): State<Gatehouse>, _caller: Scoped<MetricsScope>) ->
         "counter",
         &[("", c.throttled)],
     );
+    let refused: Vec<(String, i64)> = Bound::ALL
+        .iter()
+        .map(|b| (format!("{{bound=\"{}\"}}", b.as_str()), i64::try_from(app.refusals.get(*b)).unwrap_or(i64::MAX)))
+        .collect();
+    let refused: Vec<(&str, i64)> = refused.iter().map(|(l, v)| (l.as_str(), *v)).collect();
+    gauge(
+        "gatehouse_refused_total",
+        "Connections and requests refused because they reached a bound (see the README's bounds table).",
+        "counter",
+        &refused,
+    );
+    if let Some(Extension(OpenConnections(gate))) = connections {
+        gauge("gatehouse_connections_open", "Client connections open now.", "gauge", &[("", as_i64(gate.open()))]);
+    }
+    if let Some(fds) = limits::open_descriptors() {
+        gauge("gatehouse_open_fds", "File descriptors the process has open.", "gauge", &[("", as_i64(fds))]);
+    }
+    let fd_limit = i64::try_from(limits::descriptor_limit()).unwrap_or(i64::MAX);
+    gauge("gatehouse_max_fds", "The process's limit on open file descriptors.", "gauge", &[("", fd_limit)]);
     Ok(([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out))
+}
+
+fn as_i64(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
