@@ -54,6 +54,9 @@ pub struct ConnectionLimits {
     pub body_window: std::time::Duration,
     /// A JSON API body (at most `max_body` bytes) must arrive whole within this time.
     pub api_body_deadline: std::time::Duration,
+    /// A request head must arrive whole within this time, counted from its first byte
+    /// or, on a kept-alive connection, from the end of the previous answer.
+    pub head_timeout: std::time::Duration,
 }
 
 impl Default for ConnectionLimits {
@@ -65,6 +68,7 @@ impl Default for ConnectionLimits {
             body_min_bytes: 30 * 1024,
             body_window: std::time::Duration::from_secs(30),
             api_body_deadline: std::time::Duration::from_secs(10),
+            head_timeout: std::time::Duration::from_secs(30),
         }
     }
 }

@@ -205,13 +205,45 @@ async fn an_unauthenticated_upload_is_never_read(db: Db) {
     assert!(answer.to_ascii_lowercase().contains("www-authenticate: basic"), "{answer}");
 }
 
+async fn a_trickled_request_head_and_an_idle_connection_are_closed(db: Db) {
+    let app = spawn_with(db, |s| s.connections.head_timeout = Duration::from_secs(2)).await;
+    // A head that never ends: one header line a second.
+    let mut tcp = TcpStream::connect(app.addr).await.unwrap();
+    tcp.write_all(b"GET /api/v1/status HTTP/1.1\r\nHost: t\r\n").await.unwrap();
+    let (mut rd, mut wr) = tcp.into_split();
+    let writer = tokio::spawn(async move {
+        for i in 0..600 {
+            if wr.write_all(format!("X-Slow-{i}: y\r\n").as_bytes()).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    });
+    let mut buf = [0u8; 1024];
+    let cut = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Ok(n) = rd.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await;
+    writer.abort();
+    assert!(cut.is_ok(), "a trickled head is cut");
+    // A kept-alive connection that sends nothing after its answer is closed too.
+    let mut idle = TcpStream::connect(app.addr).await.unwrap();
+    assert!(status_on(&mut idle).await);
+    assert!(read_to_close(&mut idle, Duration::from_secs(60)).await.is_some(), "an idle connection is closed");
+}
+
 on_both_databases!(
+    a_trickled_request_head_and_an_idle_connection_are_closed,
     a_client_address_cannot_hold_more_connections_than_its_cap,
-    a_trickled_webdav_upload_is_cut_and_leaves_nothing,
     a_trickled_login_body_is_cut,
-    an_upload_at_a_normal_pace_is_not_cut,
     an_unauthenticated_upload_is_never_read,
 );
+// Uploads stream into the library, so they are paced on a folder and on S3 alike.
+on_every_backend!(a_trickled_webdav_upload_is_cut_and_leaves_nothing, an_upload_at_a_normal_pace_is_not_cut);
 
 /// `gatehouse start` as a process under `ulimit` settings `limits` (a shell `ulimit`
 /// command line), on SQLite, with every client address allowed 1,000 connections; its

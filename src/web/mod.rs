@@ -76,7 +76,8 @@ fn security_headers(mut resp: Response) -> Response {
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, then lets in-flight requests
-/// finish. HTTP/1.1 with keep-alive; a client gets 30 s to send a request head.
+/// finish. HTTP/1.1 with keep-alive; the bounds on connections, heads and bodies are
+/// [`limits`]'.
 /// Connections can send files without copying them ([`zerocopy`]).
 pub async fn serve(
     state: Gatehouse,
@@ -92,7 +93,7 @@ pub async fn serve(
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new()).header_read_timeout(HEAD_TIMEOUT).writev(true);
+    http.timer(TokioTimer::new()).header_read_timeout(limits.head_timeout).writev(true);
     loop {
         let (tcp, addr) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -129,9 +130,6 @@ pub async fn serve(
     housekeeping.abort();
     Ok(())
 }
-
-/// How long a client may take to send a request head.
-const HEAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What to do when `accept` fails: a connection that died before it was accepted is
 /// nothing; anything else (out of file descriptors) is logged and waited out.

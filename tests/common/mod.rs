@@ -158,7 +158,32 @@ impl Drop for TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        // A panic in the server is a failure even when it was turned into a 500 or a
+        // closed connection and the test's own checks passed.
+        if !std::thread::panicking() {
+            let panics = SERVER_PANICS.load(std::sync::atomic::Ordering::SeqCst);
+            assert_eq!(panics, 0, "the server panicked {panics} time(s) during this test (see the log above)");
+        }
     }
+}
+
+/// Panics seen in this test process outside the test's own thread (cargo-nextest runs
+/// each test in a process of its own): the server's.
+static SERVER_PANICS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Counts every panic on a thread other than the test's before the default hook prints it.
+fn watch_for_server_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let test_thread = std::thread::current().id();
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if std::thread::current().id() != test_thread {
+                SERVER_PANICS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            default(info);
+        }));
+    });
 }
 
 pub async fn spawn(db: Db) -> TestApp {
@@ -212,6 +237,7 @@ async fn spawn_inner(
 
 /// Serves `app` on a random loopback port until the returned [`TestApp`] is dropped.
 async fn serve(app: Gatehouse, db: Db, database_url: String, data_dir: PathBuf, dir: TempDir) -> TestApp {
+    watch_for_server_panics();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
