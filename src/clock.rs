@@ -75,9 +75,56 @@ pub fn rfc3339(t: UnixTime) -> String {
         .unwrap_or_default()
 }
 
+/// The latest time every format we answer in can show (RFC 9110 dates, RFC 3339, S3's
+/// `x-amz-date`: all have four-digit years): 9999-12-31T23:59:59Z.
+pub const LATEST_SHOWN: i64 = 253_402_300_799;
+/// The earliest: 0001-01-01T00:00:00Z.
+pub const EARLIEST_SHOWN: i64 = -62_135_596_800;
+
+/// A file's time in seconds since the epoch (negative before 1970), saturating.
+fn unix_seconds(t: std::time::SystemTime) -> i64 {
+    match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(before) => {
+            let d = before.duration();
+            // -0.5 s is in the second before the epoch.
+            let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+            -secs - i64::from(d.subsec_nanos() > 0)
+        }
+    }
+}
+
+/// Whether the formats can show `t` exactly; times given by clients must be (refused
+/// on the way in otherwise).
+pub fn is_showable(t: std::time::SystemTime) -> bool {
+    (EARLIEST_SHOWN..=LATEST_SHOWN).contains(&unix_seconds(t))
+}
+
+/// A file time as a calendar time, whole seconds, clamped into what the formats can
+/// show: a time another tool left on disk or in a bucket never makes an answer fail.
+pub fn calendar(t: std::time::SystemTime) -> time::OffsetDateTime {
+    let secs = unix_seconds(t).clamp(EARLIEST_SHOWN, LATEST_SHOWN);
+    time::OffsetDateTime::from_unix_timestamp(secs).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn calendar_times_are_clamped_to_what_the_formats_show() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let far = UNIX_EPOCH + Duration::from_secs(253_402_300_800);
+        assert!(!is_showable(far));
+        assert_eq!(calendar(far).year(), 9999);
+        assert_eq!(calendar(UNIX_EPOCH + Duration::from_secs(u64::MAX / 4)).unix_timestamp(), LATEST_SHOWN);
+        let ancient = UNIX_EPOCH - Duration::from_secs(70_000_000_000);
+        assert!(!is_showable(ancient));
+        assert_eq!(calendar(ancient).year(), 1);
+        assert_eq!(calendar(UNIX_EPOCH - Duration::from_millis(500)).unix_timestamp(), -1);
+        assert_eq!(calendar(UNIX_EPOCH + Duration::from_millis(1500)).unix_timestamp(), 1);
+        assert!(is_showable(UNIX_EPOCH + Duration::from_secs(LATEST_SHOWN as u64)));
+    }
 
     #[test]
     fn formats_epoch_and_a_known_instant() {

@@ -112,12 +112,7 @@ impl Server {
 /// server on 127.0.0.1), so the server sees several clients.
 fn client_from(ip: IpAddr) -> Client {
     gatehouse::library::install_tls();
-    Client::builder()
-        .local_address(ip)
-        .timeout(Duration::from_secs(60))
-        .pool_max_idle_per_host(4)
-        .build()
-        .unwrap()
+    Client::builder().local_address(ip).timeout(Duration::from_secs(60)).pool_max_idle_per_host(4).build().unwrap()
 }
 
 /// Statuses seen by the attackers, by status code.
@@ -134,8 +129,8 @@ impl Tally {
     /// is a failure.
     fn record(&self, what: &str, status: StatusCode, retry_after: bool) {
         *self.statuses.lock().unwrap().entry(status.as_u16()).or_default() += 1;
-        let bound = (status == StatusCode::SERVICE_UNAVAILABLE && retry_after)
-            || status == StatusCode::INSUFFICIENT_STORAGE;
+        let bound =
+            (status == StatusCode::SERVICE_UNAVAILABLE && retry_after) || status == StatusCode::INSUFFICIENT_STORAGE;
         if status.is_server_error() && !bound {
             self.unexplained.lock().unwrap().push(format!("{what}: {status}"));
         }
@@ -266,14 +261,8 @@ async fn set_up(server: &Server) -> (Owner, String) {
     let mallory_session = login(&client, server, MALLORY, MALLORY_PASSWORD).await;
     let mallory_token = mallory_session["access_token"].as_str().unwrap().to_owned();
     let mallory_app = app_password(client.clone(), mallory_token, MALLORY, MALLORY_PASSWORD).await;
-    let owner = Owner {
-        client,
-        uid,
-        key,
-        cookies: Mutex::default(),
-        app_password: owner_app,
-        last_step: Mutex::new(now / 30),
-    };
+    let owner =
+        Owner { client, uid, key, cookies: Mutex::default(), app_password: owner_app, last_step: Mutex::new(now / 30) };
     (owner, mallory_app)
 }
 
@@ -357,9 +346,15 @@ async fn attacker_loops(server: Arc<Server>, mallory_app: String, tally: Arc<Tal
                 tally.send("big proppatch", dav("PROPPATCH", &file).body(big_proppatch(n))).await;
                 let dest = server.url(&format!("/originals/m{i}-copy-{}.txt", n % 40));
                 tally.send("copy", dav("COPY", &file).header("Destination", dest).header("Overwrite", "T")).await;
-                tally.send("amplify", dav("PROPFIND", "/originals/").header("Depth", "1").body(amplifying_propfind(4000))).await;
+                tally
+                    .send(
+                        "amplify",
+                        dav("PROPFIND", "/originals/").header("Depth", "1").body(amplifying_propfind(4000)),
+                    )
+                    .await;
                 let lock = "<?xml version=\"1.0\"?><D:lockinfo xmlns:D=\"DAV:\"><D:lockscope><D:shared/></D:lockscope>\
-                    <D:locktype><D:write/></D:locktype><D:owner>".to_owned()
+                    <D:locktype><D:write/></D:locktype><D:owner>"
+                    .to_owned()
                     + &"o".repeat(60 * 1024)
                     + "</D:owner></D:lockinfo>";
                 let req = dav("LOCK", "/originals/").header("Depth", "infinity").header("Timeout", "Second-86400");
@@ -465,7 +460,12 @@ async fn a_hostile_soak_neither_grows_the_server_nor_locks_the_owner_out() {
         owner_logins.load(Ordering::Relaxed)
     );
     let unexplained = tally.unexplained.lock().unwrap().clone();
-    assert!(unexplained.is_empty(), "5xx answers no bound explains: {:?}\n{}", &unexplained[..unexplained.len().min(20)], server.log());
+    assert!(
+        unexplained.is_empty(),
+        "5xx answers no bound explains: {:?}\n{}",
+        &unexplained[..unexplained.len().min(20)],
+        server.log()
+    );
     assert!(!server.log().contains("panicked"), "the server panicked:\n{}", server.log());
     assert!(after.fds <= before.fds + 16, "descriptors grew from {} to {}", before.fds, after.fds);
     assert!(

@@ -95,7 +95,7 @@ fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
 
 /// `YYYYMMDD'T'HHMMSS'Z'` of a time.
 fn amz_date(t: SystemTime) -> String {
-    let t = time::OffsetDateTime::from(t);
+    let t = crate::clock::calendar(t);
     format!(
         "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
         t.year(),

@@ -352,7 +352,7 @@ pub fn mime_of(name: &[u8]) -> &'static str {
 }
 
 fn rfc3339(t: SystemTime) -> Option<String> {
-    let d = time::OffsetDateTime::from(t);
+    let d = crate::clock::calendar(t);
     let month = d.month() as u8;
     Some(format!("{:04}-{month:02}-{:02}T{:02}:{:02}:{:02}Z", d.year(), d.day(), d.hour(), d.minute(), d.second()))
 }
@@ -361,7 +361,7 @@ fn rfc3339(t: SystemTime) -> Option<String> {
 pub fn httpdate(t: SystemTime) -> Option<String> {
     const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
     const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let d = time::OffsetDateTime::from(t);
+    let d = crate::clock::calendar(t);
     let day = DAYS.get(usize::from(d.weekday().number_days_from_monday()))?;
     let month = MONTHS.get(usize::from(d.month() as u8).checked_sub(1)?)?;
     let mut out = String::with_capacity(29);

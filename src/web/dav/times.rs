@@ -30,13 +30,15 @@ struct Prop {
     time: Option<Option<SystemTime>>,
 }
 
-/// What a time property's text means: Unix seconds, or an HTTP date.
+/// What a time property's text means: Unix seconds, or an HTTP date; `None` for a
+/// time the formats we answer in cannot show (so it is refused, never stored).
 fn parse_time(text: &str) -> Option<SystemTime> {
     let text = text.trim();
-    match text.parse::<u64>() {
+    let t = match text.parse::<u64>() {
         Ok(secs) => SystemTime::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(secs)),
         Err(_) => httpdate::parse_http_date(text).ok(),
-    }
+    }?;
+    crate::clock::is_showable(t).then_some(t)
 }
 
 /// The properties of a `propertyupdate` body if every one is a time property; `None`
@@ -174,6 +176,8 @@ mod tests {
         let p = time_props(&body(windows)).unwrap();
         assert_eq!(p.iter().filter(|p| p.time.is_some()).count(), 1);
         assert_eq!(time_props(&body("<D:lastmodified>soon</D:lastmodified>")).unwrap()[0].time, Some(None));
+        let too_late = body("<D:lastmodified>253402300800</D:lastmodified>");
+        assert_eq!(time_props(&too_late).unwrap()[0].time, Some(None), "past 9999 is refused");
         assert!(time_props(&body("<D:lastmodified>1</D:lastmodified><X:tag xmlns:X=\"urn:x\">t</X:tag>")).is_none());
         assert!(time_props(&body("<D:displayname>x</D:displayname>")).is_none());
         assert!(time_props(b"<D:propfind xmlns:D=\"DAV:\"/>").is_none());
