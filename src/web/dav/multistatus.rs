@@ -439,6 +439,20 @@ mod tests {
     }
 
     #[test]
+    fn only_properties_that_can_be_dead_are_read_from_the_database() {
+        let some = |list: &[(&str, &str)]| {
+            Wanted::Some(list.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect()).dead_names()
+        };
+        assert_eq!(some(&[("DAV:", "getetag"), ("DAV:", "resourcetype"), (MS, "Win32FileAttributes")]), Some(vec![]));
+        assert_eq!(
+            some(&[("DAV:", "getetag"), ("DAV:", "displayname"), ("urn:x", "v"), ("urn:y", "v")]),
+            Some(vec!["displayname".to_owned(), "v".to_owned()])
+        );
+        assert_eq!(Wanted::All(vec![]).dead_names(), None);
+        assert_eq!(Wanted::Names.dead_names(), None);
+    }
+
+    #[test]
     fn stored_elements_lose_their_declaration() {
         assert_eq!(
             element_text(r#"<?xml version="1.0" encoding="UTF-8"?><a xmlns="u">b</a>"#),
