@@ -75,28 +75,88 @@ impl From<LockRow> for LockRecord {
     }
 }
 
-/// Dead properties, kept per resource path.
+/// Bytes a dead-property row costs its owner beyond its namespace, name and value (see
+/// migration 0100): many tiny properties are counted as well as a few large ones.
+pub const PROP_ROW_OVERHEAD: i64 = 64;
+
+/// What one write of dead properties must stay within.
+#[derive(Debug, Clone, Copy)]
+pub struct PropQuota<'a> {
+    /// The user the written rows are counted against.
+    pub owner: &'a str,
+    /// Most bytes ([`DeadProp::bytes`]) all of the owner's rows may take.
+    pub max_bytes: i64,
+    /// Most properties one resource may carry.
+    pub max_per_resource: i64,
+}
+
+/// Whether a write of dead properties was done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum PropWrite {
+    Done,
+    /// Refused: it would take the owner past [`PropQuota`]; nothing changed.
+    OverQuota,
+}
+
+impl DeadProp {
+    /// What this property costs its owner.
+    pub fn bytes(&self) -> i64 {
+        let text = self.namespace.len() + self.name.len() + self.xml.len();
+        i64::try_from(text).unwrap_or(i64::MAX).saturating_add(PROP_ROW_OVERHEAD)
+    }
+}
+
+/// Dead properties, kept per resource path. Every statement is an index look-up or an
+/// index range (see [`prop_statements`]): its cost follows what it touches, never the
+/// size of the table.
 pub trait DavPropStore {
-    /// The properties of `path`, and with `children` also of everything directly in it
-    /// (one query for a whole PROPFIND Depth 1).
-    async fn dav_props(&self, root: &str, path: &str, children: bool) -> Result<Vec<DeadProp>, StoreError>;
+    /// All the properties of the one resource `path` (at most
+    /// [`PropQuota::max_per_resource`] of them).
+    async fn dav_props(&self, root: &str, path: &str) -> Result<Vec<DeadProp>, StoreError>;
+    /// The properties of the resources `paths`; with `names`, only properties of those
+    /// names; without `values`, with an empty `xml` (for `propname`).
+    async fn dav_props_of(
+        &self,
+        root: &str,
+        paths: &[String],
+        names: Option<&[String]>,
+        values: bool,
+    ) -> Result<Vec<DeadProp>, StoreError>;
+    /// Whether anything directly in folder `path` has a property.
+    async fn dav_props_in(&self, root: &str, path: &str) -> Result<bool, StoreError>;
+    /// The bytes of properties `owner` stores, everywhere.
+    async fn dav_prop_usage(&self, owner: &str) -> Result<i64, StoreError>;
+    /// The bytes of the properties of `path` and of everything below it; with `owner`,
+    /// only of that user's.
+    async fn dav_prop_tree_bytes(&self, root: &str, path: &str, owner: Option<&str>) -> Result<i64, StoreError>;
     /// Sets (`set`, all of resource `path`) and removes (`remove`: namespace and name)
-    /// properties of one resource in one transaction.
+    /// properties of one resource in one transaction, refused whole if it would take
+    /// the owner past `quota`.
     async fn patch_dav_props(
         &self,
         root: &str,
         path: &str,
         parent: &str,
+        quota: &PropQuota<'_>,
         set: &[DeadProp],
         remove: &[(String, String)],
-    ) -> Result<(), StoreError>;
+    ) -> Result<PropWrite, StoreError>;
     /// Drops the properties of `path` and of everything below it.
     async fn delete_dav_props(&self, root: &str, path: &str) -> Result<(), StoreError>;
     /// Moves the properties of `from` and everything below it to `to` (whose old
-    /// properties are dropped first).
+    /// properties are dropped first). Their owners stay who they were.
     async fn move_dav_props(&self, root: &str, from: &str, to: &str, to_parent: &str) -> Result<(), StoreError>;
-    /// Copies the properties of the one resource `from` onto `to` (replacing its own).
-    async fn copy_dav_props(&self, root: &str, from: &str, to: &str, to_parent: &str) -> Result<(), StoreError>;
+    /// Copies the properties of the one resource `from` onto `to` (replacing its own),
+    /// counted against `quota`'s owner; refused whole past it.
+    async fn copy_dav_props(
+        &self,
+        root: &str,
+        from: &str,
+        to: &str,
+        to_parent: &str,
+        quota: &PropQuota<'_>,
+    ) -> Result<PropWrite, StoreError>;
 }
 
 /// Locks, shared by every instance.
@@ -141,24 +201,238 @@ fn below(path: &str) -> (i64, String) {
     (i64::try_from(prefix.len()).unwrap_or(i64::MAX), prefix)
 }
 
+const PROP_COLUMNS: &str = "SELECT path, namespace, name, prefix, xml FROM dav_props";
+const SELECT_PROPS: &str = "SELECT path, namespace, name, prefix, xml FROM dav_props WHERE root = $1 AND path = $2";
+const PROPS_IN: &str = "SELECT path FROM dav_props WHERE root = $1 AND parent = $2 LIMIT 1";
+const PROP_USAGE: &str = "SELECT CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM dav_props WHERE owner = $1";
+const PROP_COUNT: &str = "SELECT COUNT(*) FROM dav_props WHERE root = $1 AND path = $2";
+const PROP_BYTES: &str = "SELECT CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM dav_props WHERE root = $1 AND path = $2";
+const PROP_BYTES_BELOW: &str = "SELECT CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM dav_props \
+                                WHERE root = $1 AND path >= $2 AND path < $3";
+const PROP_OWNER_BYTES: &str = "SELECT CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM dav_props \
+                                WHERE owner = $1 AND root = $2 AND (path = $3 OR (path >= $4 AND path < $5))";
+const PROP_UPSERT: &str = "INSERT INTO dav_props (root, path, parent, namespace, name, prefix, xml, owner, bytes) \
+                           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                           ON CONFLICT (root, path, namespace, name) DO UPDATE SET prefix = $6, xml = $7, owner = $8, \
+                           bytes = $9";
+const PROP_REMOVE: &str = "DELETE FROM dav_props WHERE root = $1 AND path = $2 AND namespace = $3 AND name = $4";
+const PROP_DELETE: &str = "DELETE FROM dav_props WHERE root = $1 AND path = $2";
+const PROP_DELETE_BELOW: &str = "DELETE FROM dav_props WHERE root = $1 AND path >= $2 AND path < $3";
+const PROP_MOVE: &str = "UPDATE dav_props SET path = $3, parent = $4 WHERE root = $1 AND path = $2";
+/// Children: the `from` of path and parent swapped for `to` (`$5`); the rest starts at
+/// `$4`, the position (counting from 1) of the `/` that follows `from`.
+const PROP_MOVE_BELOW: &str = "UPDATE dav_props SET path = $5 || substr(path, CAST($4 AS INTEGER)), \
+                               parent = $5 || substr(parent, CAST($4 AS INTEGER)) \
+                               WHERE root = $1 AND path >= $2 AND path < $3";
+const PROP_COPY: &str = "INSERT INTO dav_props (root, path, parent, namespace, name, prefix, xml, owner, bytes) \
+                         SELECT root, $3, $4, namespace, name, prefix, xml, $5, bytes FROM dav_props \
+                         WHERE root = $1 AND path = $2";
+/// One PostgreSQL transaction at a time per owner checks and changes that owner's
+/// rows (SQLite's writes are one at a time already).
+const PROP_OWNER_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtext($1))";
+
+/// `SELECT` of the properties of `paths` resources (`$2`…), with `names` names.
+fn props_of_sql(paths: usize, names: usize, values: bool) -> String {
+    let mut sql = String::from(PROP_COLUMNS);
+    if !values {
+        sql = sql.replace(", xml FROM", ", '' AS xml FROM");
+    }
+    sql.push_str(" WHERE root = $1 AND path IN (");
+    let list = |sql: &mut String, from: usize, n: usize| {
+        for i in 0..n {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&(from + i).to_string());
+        }
+    };
+    list(&mut sql, 2, paths);
+    sql.push(')');
+    if names > 0 {
+        sql.push_str(" AND name IN (");
+        list(&mut sql, 2 + paths, names);
+        sql.push(')');
+    }
+    sql
+}
+
+/// Every statement the property store runs, as run (lists of two): for a test that
+/// asks each database how it would run them (`EXPLAIN`).
+pub fn prop_statements() -> Vec<String> {
+    let mut all: Vec<String> = [
+        SELECT_PROPS,
+        PROPS_IN,
+        PROP_USAGE,
+        PROP_COUNT,
+        PROP_BYTES,
+        PROP_BYTES_BELOW,
+        PROP_OWNER_BYTES,
+        PROP_UPSERT,
+        PROP_REMOVE,
+        PROP_DELETE,
+        PROP_DELETE_BELOW,
+        PROP_MOVE,
+        PROP_MOVE_BELOW,
+        PROP_COPY,
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    all.push(props_of_sql(2, 0, true));
+    all.push(props_of_sql(2, 2, false));
+    all
+}
+
+/// The index range of everything below `path`: `[path/, path0)` (`0` follows `/`).
+fn range_below(path: &str) -> (String, String) {
+    let base = path.trim_end_matches('/');
+    (format!("{base}/"), format!("{base}0"))
+}
+
+/// Where, as SQL's `substr` counts, the `/` that follows `path` in its children is.
+fn rest_from(path: &str) -> String {
+    (path.trim_end_matches('/').len() + 1).to_string()
+}
+
+/// Cached only when this small: a cache of many large answers would be the unbounded
+/// memory the caps are there to prevent.
+const CACHED_BYTES: i64 = 4096;
+
+impl Store {
+    async fn prop_sum(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        sql: &'static str,
+        a: &str,
+        b: Option<&str>,
+    ) -> Result<i64, StoreError> {
+        let mut q = sqlx::query_scalar::<_, i64>(sql).bind(a.to_owned());
+        if let Some(b) = b {
+            q = q.bind(b.to_owned());
+        }
+        Ok(q.fetch_one(&mut **tx).await?)
+    }
+
+    /// Starts a write of `owner`'s properties.
+    async fn begin_prop_write(&self, owner: &str) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query(PROP_OWNER_LOCK).bind(owner).execute(&mut *tx).await?;
+        }
+        Ok(tx)
+    }
+
+    /// Ends a write counted against `quota`: committed unless it took the owner past
+    /// the cap and grew (`before`: their bytes when it began), or gave resource `path`
+    /// too many properties.
+    async fn finish_prop_write(
+        &self,
+        mut tx: sqlx::Transaction<'static, sqlx::Any>,
+        quota: &PropQuota<'_>,
+        before: i64,
+        root: &str,
+        path: &str,
+    ) -> Result<PropWrite, StoreError> {
+        let after = self.prop_sum(&mut tx, PROP_USAGE, quota.owner, None).await?;
+        let count = self.prop_sum(&mut tx, PROP_COUNT, root, Some(path)).await?;
+        if (after > quota.max_bytes && after > before) || count > quota.max_per_resource {
+            tx.rollback().await?;
+            return Ok(PropWrite::OverQuota);
+        }
+        tx.commit().await?;
+        self.dav_changed();
+        Ok(PropWrite::Done)
+    }
+
+    async fn delete_tree(
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        root: &str,
+        path: &str,
+    ) -> Result<(), StoreError> {
+        let (low, high) = range_below(path);
+        sqlx::query(PROP_DELETE).bind(root).bind(path).execute(&mut **tx).await?;
+        sqlx::query(PROP_DELETE_BELOW).bind(root).bind(low).bind(high).execute(&mut **tx).await?;
+        Ok(())
+    }
+}
+
 impl DavPropStore for Store {
-    async fn dav_props(&self, root: &str, path: &str, children: bool) -> Result<Vec<DeadProp>, StoreError> {
-        let sql = if children {
-            "SELECT path, namespace, name, prefix, xml FROM dav_props WHERE root = $1 AND (path = $2 OR parent = $2)"
-        } else {
-            "SELECT path, namespace, name, prefix, xml FROM dav_props WHERE root = $1 AND path = $2"
-        };
-        let key = (root.to_owned(), path.to_owned(), children);
+    async fn dav_props(&self, root: &str, path: &str) -> Result<Vec<DeadProp>, StoreError> {
+        let key = (root.to_owned(), path.to_owned(), false);
         // The epoch is read before the query: a change committed meanwhile voids the entry.
         let epoch = self.dav_signal.epoch();
         if let Some(hit) = epoch.and_then(|e| self.dav_cache.props.get(&key, e)) {
             return Ok(hit);
         }
-        let found = sqlx::query_as::<_, DeadProp>(sql).bind(root).bind(path).fetch_all(&self.pool).await?;
-        if let Some(e) = epoch {
+        let found = sqlx::query_as::<_, DeadProp>(SELECT_PROPS).bind(root).bind(path).fetch_all(&self.pool).await?;
+        if let Some(e) = epoch
+            && found.iter().map(DeadProp::bytes).sum::<i64>() <= CACHED_BYTES
+        {
             self.dav_cache.props.put(key, e, found.clone());
         }
         Ok(found)
+    }
+
+    async fn dav_props_of(
+        &self,
+        root: &str,
+        paths: &[String],
+        names: Option<&[String]>,
+        values: bool,
+    ) -> Result<Vec<DeadProp>, StoreError> {
+        if paths.is_empty() || names.is_some_and(<[String]>::is_empty) {
+            return Ok(Vec::new());
+        }
+        let names = names.unwrap_or_default();
+        let sql = props_of_sql(paths.len(), names.len(), values);
+        let mut q = sqlx::query_as::<_, DeadProp>(sqlx::AssertSqlSafe(sql)).bind(root.to_owned());
+        for p in paths.iter().chain(names) {
+            q = q.bind(p.clone());
+        }
+        Ok(q.fetch_all(&self.pool).await?)
+    }
+
+    async fn dav_props_in(&self, root: &str, path: &str) -> Result<bool, StoreError> {
+        let key = (root.to_owned(), path.to_owned(), true);
+        let epoch = self.dav_signal.epoch();
+        if let Some(hit) = epoch.and_then(|e| self.dav_cache.props.get(&key, e)) {
+            return Ok(!hit.is_empty());
+        }
+        let found: Option<String> =
+            sqlx::query_scalar(PROPS_IN).bind(root).bind(path).fetch_optional(&self.pool).await?;
+        if let Some(e) = epoch {
+            // Remembered as "none" or as one marker row.
+            let marker = found.iter().map(|p| DeadProp {
+                path: p.clone(),
+                namespace: String::new(),
+                name: String::new(),
+                prefix: String::new(),
+                xml: String::new(),
+            });
+            self.dav_cache.props.put(key, e, marker.collect());
+        }
+        Ok(found.is_some())
+    }
+
+    async fn dav_prop_usage(&self, owner: &str) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar::<_, i64>(PROP_USAGE).bind(owner).fetch_one(&self.pool).await?)
+    }
+
+    async fn dav_prop_tree_bytes(&self, root: &str, path: &str, owner: Option<&str>) -> Result<i64, StoreError> {
+        let (low, high) = range_below(path);
+        if let Some(owner) = owner {
+            let q = sqlx::query_scalar::<_, i64>(PROP_OWNER_BYTES).bind(owner).bind(root).bind(path);
+            return Ok(q.bind(low).bind(high).fetch_one(&self.pool).await?);
+        }
+        let own = sqlx::query_scalar::<_, i64>(PROP_BYTES).bind(root).bind(path).fetch_one(&self.pool).await?;
+        let below = sqlx::query_scalar::<_, i64>(PROP_BYTES_BELOW)
+            .bind(root)
+            .bind(low)
+            .bind(high)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(own.saturating_add(below))
     }
 
     async fn patch_dav_props(
@@ -166,108 +440,78 @@ impl DavPropStore for Store {
         root: &str,
         path: &str,
         parent: &str,
+        quota: &PropQuota<'_>,
         set: &[DeadProp],
         remove: &[(String, String)],
-    ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
+    ) -> Result<PropWrite, StoreError> {
+        let mut tx = self.begin_prop_write(quota.owner).await?;
+        let before = self.prop_sum(&mut tx, PROP_USAGE, quota.owner, None).await?;
         for p in set {
-            sqlx::query(
-                "INSERT INTO dav_props (root, path, parent, namespace, name, prefix, xml) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                 ON CONFLICT (root, path, namespace, name) DO UPDATE SET prefix = $6, xml = $7",
-            )
-            .bind(root)
-            .bind(path)
-            .bind(parent)
-            .bind(&p.namespace)
-            .bind(&p.name)
-            .bind(&p.prefix)
-            .bind(&p.xml)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for (namespace, name) in remove {
-            sqlx::query("DELETE FROM dav_props WHERE root = $1 AND path = $2 AND namespace = $3 AND name = $4")
+            sqlx::query(PROP_UPSERT)
                 .bind(root)
                 .bind(path)
-                .bind(namespace)
-                .bind(name)
+                .bind(parent)
+                .bind(&p.namespace)
+                .bind(&p.name)
+                .bind(&p.prefix)
+                .bind(&p.xml)
+                .bind(quota.owner)
+                .bind(p.bytes())
                 .execute(&mut *tx)
                 .await?;
         }
-        tx.commit().await?;
-        self.dav_changed();
-        Ok(())
+        for (namespace, name) in remove {
+            sqlx::query(PROP_REMOVE).bind(root).bind(path).bind(namespace).bind(name).execute(&mut *tx).await?;
+        }
+        self.finish_prop_write(tx, quota, before, root, path).await
     }
 
     async fn delete_dav_props(&self, root: &str, path: &str) -> Result<(), StoreError> {
-        let (len, prefix) = below(path);
-        sqlx::query(concat!("DELETE FROM dav_props WHERE root = $1 AND ", tree!("path")))
-            .bind(root)
-            .bind(path)
-            .bind(len)
-            .bind(prefix)
-            .execute(&self.pool)
-            .await?;
+        let mut tx = self.begin_write().await?;
+        Self::delete_tree(&mut tx, root, path).await?;
+        tx.commit().await?;
         self.dav_changed();
         Ok(())
     }
 
     async fn move_dav_props(&self, root: &str, from: &str, to: &str, to_parent: &str) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        let (to_len, to_prefix) = below(to);
-        sqlx::query(concat!("DELETE FROM dav_props WHERE root = $1 AND ", tree!("path")))
+        Self::delete_tree(&mut tx, root, to).await?;
+        sqlx::query(PROP_MOVE).bind(root).bind(from).bind(to).bind(to_parent).execute(&mut *tx).await?;
+        let (low, high) = range_below(from);
+        sqlx::query(PROP_MOVE_BELOW)
             .bind(root)
-            .bind(to)
-            .bind(to_len)
-            .bind(to_prefix)
+            .bind(low)
+            .bind(high)
+            .bind(rest_from(from))
+            .bind(to.trim_end_matches('/'))
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE dav_props SET path = $3, parent = $4 WHERE root = $1 AND path = $2")
-            .bind(root)
-            .bind(from)
-            .bind(to)
-            .bind(to_parent)
-            .execute(&mut *tx)
-            .await?;
-        let (len, prefix) = below(from);
-        // Children: swap the `from` prefix of path and parent for `to`.
-        sqlx::query(
-            "UPDATE dav_props SET path = $4 || substr(path, CAST($2 AS INTEGER)), \
-             parent = $4 || substr(parent, CAST($2 AS INTEGER)) \
-             WHERE root = $1 AND substr(path, 1, CAST($2 AS INTEGER)) = $3",
-        )
-        .bind(root)
-        .bind(len)
-        .bind(prefix)
-        .bind(to.trim_end_matches('/'))
-        .execute(&mut *tx)
-        .await?;
         tx.commit().await?;
         self.dav_changed();
         Ok(())
     }
 
-    async fn copy_dav_props(&self, root: &str, from: &str, to: &str, to_parent: &str) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query("DELETE FROM dav_props WHERE root = $1 AND path = $2")
+    async fn copy_dav_props(
+        &self,
+        root: &str,
+        from: &str,
+        to: &str,
+        to_parent: &str,
+        quota: &PropQuota<'_>,
+    ) -> Result<PropWrite, StoreError> {
+        let mut tx = self.begin_prop_write(quota.owner).await?;
+        let before = self.prop_sum(&mut tx, PROP_USAGE, quota.owner, None).await?;
+        sqlx::query(PROP_DELETE).bind(root).bind(to).execute(&mut *tx).await?;
+        sqlx::query(PROP_COPY)
             .bind(root)
+            .bind(from)
             .bind(to)
+            .bind(to_parent)
+            .bind(quota.owner)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "INSERT INTO dav_props (root, path, parent, namespace, name, prefix, xml) \
-             SELECT root, $3, $4, namespace, name, prefix, xml FROM dav_props WHERE root = $1 AND path = $2",
-        )
-        .bind(root)
-        .bind(from)
-        .bind(to)
-        .bind(to_parent)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        self.dav_changed();
-        Ok(())
+        self.finish_prop_write(tx, quota, before, root, to).await
     }
 }
 

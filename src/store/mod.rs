@@ -31,7 +31,9 @@ use sqlx::{AnyPool, Executor as _};
 
 pub use attempts::{AttemptStore, Outcome};
 pub use clients::{Client, ClientStore, ClientView, Counts};
-pub use dav::{DavLockStore, DavPropStore, DeadProp, LockRecord};
+pub use dav::{
+    DavLockStore, DavPropStore, DeadProp, LockRecord, PROP_ROW_OVERHEAD, PropQuota, PropWrite, prop_statements,
+};
 pub use events::EventStore;
 pub use factors::{FactorStore, Factors};
 pub use objects::{ObjectStore, ObjectTime, PendingUpload};

@@ -17,7 +17,7 @@ use super::file::{ReadFile, WriteFile};
 use super::library::{Library, fs_error, key, parent_key, rel};
 use super::props::{self, PropCache};
 use crate::library::{Storage, WriteMode};
-use crate::store::{DavPropStore as _, Store};
+use crate::store::{DavPropStore as _, PropWrite, Store};
 
 /// One request's view of a library. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -34,11 +34,19 @@ struct Inner {
     mtime: Option<SystemTime>,
     /// For a COPY: source and destination keys, so copied folders keep their properties.
     copy: Option<(String, String)>,
+    /// The user whose request this is: what it stores counts against them.
+    owner: String,
 }
 
 impl LibraryFs {
-    pub fn new(lib: Arc<Library>, store: Store, mtime: Option<SystemTime>, copy: Option<(String, String)>) -> Self {
-        let inner = Inner { lib, store, cache: Mutex::new(PropCache::default()), mtime, copy };
+    pub fn new(
+        lib: Arc<Library>,
+        store: Store,
+        owner: String,
+        mtime: Option<SystemTime>,
+        copy: Option<(String, String)>,
+    ) -> Self {
+        let inner = Inner { lib, store, cache: Mutex::new(PropCache::default()), mtime, copy, owner };
         LibraryFs { inner: Arc::new(inner) }
     }
 
@@ -56,28 +64,29 @@ impl LibraryFs {
         }
     }
 
-    /// The properties of `path`, from this request's cache or one query (which for a
-    /// folder also brings its entries').
+    /// The properties of `path`, from this request's cache or one query.
     async fn props_of(&self, path: &DavPath) -> FsResult<Vec<crate::store::DeadProp>> {
         let k = key(path);
         if let Some(found) = self.inner.cache.lock().map_err(|_| FsError::GeneralFailure)?.get(&k) {
             return Ok(found);
         }
-        let children = path.is_collection();
-        let rows = props::load(&self.inner.store, self.root(), &k, children).await?;
-        let mut cache = self.inner.cache.lock().map_err(|_| FsError::GeneralFailure)?;
-        cache.fill(&k, children, rows);
-        Ok(cache.get(&k).unwrap_or_default())
+        let rows = props::load(&self.inner.store, self.root(), &k).await?;
+        self.inner.cache.lock().map_err(|_| FsError::GeneralFailure)?.fill(&k, rows.clone());
+        Ok(rows)
     }
 
-    async fn prefetch_listing(&self, folder: &DavPath) -> FsResult<()> {
-        let k = key(folder);
-        if self.inner.cache.lock().map_err(|_| FsError::GeneralFailure)?.is_listed(&k) {
-            return Ok(());
+    /// Copies the properties of `from` onto `to`, counted against this request's user;
+    /// past their cap, `undo` takes back what was copied in storage and the answer is 507.
+    async fn copy_props(&self, from: &str, to: &str, undo: impl Future<Output = ()>) -> FsResult<()> {
+        let store = &self.inner.store;
+        let quota = props::quota(&self.inner.owner);
+        match store.copy_dav_props(self.root(), from, to, &parent_key(to), &quota).await.map_err(props::db_error)? {
+            PropWrite::Done => Ok(()),
+            PropWrite::OverQuota => {
+                undo.await;
+                Err(FsError::InsufficientStorage)
+            }
         }
-        let rows = props::load(&self.inner.store, self.root(), &k, true).await?;
-        self.inner.cache.lock().map_err(|_| FsError::GeneralFailure)?.fill(&k, true, rows);
-        Ok(())
     }
 
     async fn drop_props(&self, path: &DavPath) -> FsResult<()> {
@@ -141,8 +150,8 @@ impl DavFileSystem for LibraryFs {
         async move {
             let p = rel(path)?;
             let links = meta == ReadDirMeta::DataSymlink;
-            let (entries, ()) =
-                tokio::try_join!(async { io(self.storage().list(&p, links).await) }, self.prefetch_listing(path))?;
+            // No properties are read here: dav-server lists folders to copy or delete them.
+            let entries = io(self.storage().list(&p, links).await)?;
             let items = entries.into_iter().map(|e| Ok(Box::new(Listed(e)) as Box<dyn DavDirEntry>));
             Ok(Box::pin(futures_util::stream::iter(items)) as FsStream<Box<dyn DavDirEntry>>)
         }
@@ -159,12 +168,15 @@ impl DavFileSystem for LibraryFs {
 
     fn create_dir<'a>(&'a self, path: &'a DavPath) -> FsFuture<'a, ()> {
         async move {
-            io(self.storage().create_dir(&rel(path)?).await)?;
+            let p = rel(path)?;
+            io(self.storage().create_dir(&p).await)?;
             let k = key(path);
             self.drop_props(path).await?;
             if let Some(src) = self.copy_source(&k) {
-                let store = &self.inner.store;
-                store.copy_dav_props(self.root(), &src, &k, &parent_key(&k)).await.map_err(props::db_error)?;
+                self.copy_props(&src, &k, async {
+                    let _ = self.storage().remove_dir(&p).await;
+                })
+                .await?;
             }
             Ok(())
         }
@@ -200,11 +212,13 @@ impl DavFileSystem for LibraryFs {
 
     fn copy<'a>(&'a self, from: &'a DavPath, to: &'a DavPath) -> FsFuture<'a, ()> {
         async move {
-            io(self.storage().copy_file(&rel(from)?, &rel(to)?).await)?;
+            let target = rel(to)?;
+            io(self.storage().copy_file(&rel(from)?, &target).await)?;
             self.forget_props();
-            let (from, to) = (key(from), key(to));
-            let store = &self.inner.store;
-            store.copy_dav_props(self.root(), &from, &to, &parent_key(&to)).await.map_err(props::db_error)
+            self.copy_props(&key(from), &key(to), async {
+                let _ = self.storage().remove_file(&target).await;
+            })
+            .await
         }
         .boxed()
     }
@@ -252,8 +266,13 @@ impl DavFileSystem for LibraryFs {
             let remove: Vec<_> = remove.into_iter().map(|(id, _)| id).collect();
             self.forget_props();
             let store = &self.inner.store;
-            store.patch_dav_props(self.root(), &k, &parent_key(&k), &set, &remove).await.map_err(props::db_error)?;
-            Ok(answer)
+            let quota = props::quota(&self.inner.owner);
+            let done = store.patch_dav_props(self.root(), &k, &parent_key(&k), &quota, &set, &remove).await;
+            match done.map_err(props::db_error)? {
+                // Nothing was stored: 507 for the whole request (RFC 4918 §11.5).
+                PropWrite::OverQuota => Err(FsError::InsufficientStorage),
+                PropWrite::Done => Ok(answer),
+            }
         }
         .boxed()
     }

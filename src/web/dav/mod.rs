@@ -165,6 +165,9 @@ where
             };
             return propfind::answer(&lib, &app.store, &parts, &body, depth).await;
         }
+        if parts.method.as_str() == "PROPPATCH" {
+            props::check_patch(&body)?;
+        }
         if parts.method.as_str() == "PROPPATCH"
             && let Some(answer) = times::answer(&lib, &app.store, &parts, &body).await
         {
@@ -206,7 +209,7 @@ where
     let body = axum::body::to_bytes(axum::body::Body::new(body), xml::MAX_BODY).await.map_err(|_| too_large())?;
     // Methods without a body answer 415 for one (dav-server); only XML bodies are parsed.
     if matches!(method.as_str(), "PROPFIND" | "PROPPATCH" | "LOCK" | "REPORT" | "MKCALENDAR" | "MKADDRESSBOOK") {
-        xml::check(&body).map_err(|r| DavError::new(r.status(), r.message()))?;
+        xml::check(&body).map_err(xml::Refusal::answer)?;
     }
     Ok(body)
 }
@@ -242,7 +245,7 @@ impl Checked {
     /// dav-server's handler for it (built only when the fast paths pass).
     fn handler(self, app: &Gatehouse) -> DavHandler {
         let prefix = self.lib.prefix().to_owned();
-        let fs = LibraryFs::new(self.lib.clone(), app.store.clone(), self.mtime, self.copy);
+        let fs = LibraryFs::new(self.lib.clone(), app.store.clone(), self.user.uid.clone(), self.mtime, self.copy);
         let locks = DbLocks::new(app.store.clone(), self.lib.name, prefix.clone(), self.user.clone());
         DavHandler::builder()
             .filesystem(Box::new(fs))
@@ -296,6 +299,9 @@ async fn prepare<B>(
     let tokens = guard::submitted_tokens(&parts.method, &parts.headers)?;
     let unlock = parts.method.as_str() == "UNLOCK";
     locks::check_ownership(&app.store, lib.name, &user.user, unlock, &tokens).await?;
+    if let Some((from, to)) = &copy {
+        props::check_copy(&app.store, lib.name, &user.user.uid, from, to).await?;
+    }
     Ok((Checked { user: user.user, lib, depth, mtime, copy, may_write }, axum::http::Request::from_parts(parts, body)))
 }
 

@@ -45,6 +45,31 @@ pub enum Wanted {
     Some(Vec<(String, String)>),
 }
 
+impl Wanted {
+    /// The names of the dead properties an answer to this may show: `None` for all of
+    /// them (allprop, propname); else the local names of the asked-for properties that
+    /// are not computed (one name once).
+    pub fn dead_names(&self) -> Option<Vec<String>> {
+        let Wanted::Some(list) = self else { return None };
+        let mut names: Vec<String> = Vec::new();
+        for (ns, name) in list {
+            let computed = (ns == "DAV:" && LIVE.contains(&name.as_str()) && !DEAD_BACKED.contains(&name.as_str()))
+                || (ns == MS && MS_COMPUTED.contains(&name.as_str()));
+            if !computed && !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+        Some(names)
+    }
+}
+
+/// Live properties whose value is a dead property when one is set.
+const DEAD_BACKED: [&str; 2] = ["displayname", "getcontentlanguage"];
+
+/// Microsoft's properties computed from the file ([`Writer::ms_prop`]).
+const MS_COMPUTED: [&str; 4] =
+    ["Win32CreationTime", "Win32LastAccessTime", "Win32LastModifiedTime", "Win32FileAttributes"];
+
 /// Formatted dates, reused while consecutive entries share a second (photos often do).
 #[derive(Default)]
 struct DateCache {
@@ -65,11 +90,16 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts a multistatus with room for about `entries` responses.
-    pub fn new(locks: Vec<LockRecord>, prefix: &str, now: i64, entries: usize) -> Writer {
-        let mut out = String::with_capacity(256 + 700 * entries);
+    /// Starts a multistatus with room for `capacity` bytes before it grows.
+    pub fn new(locks: Vec<LockRecord>, prefix: &str, now: i64, capacity: usize) -> Writer {
+        let mut out = String::with_capacity(capacity);
         out.push_str(r#"<?xml version="1.0" encoding="utf-8"?><D:multistatus xmlns:D="DAV:">"#);
         Writer { out, dates: DateCache::default(), locks, prefix: prefix.to_owned(), now }
+    }
+
+    /// How much has been written since the last [`Writer::take`].
+    pub fn len(&self) -> usize {
+        self.out.len()
     }
 
     /// Hands over what has been written so far.
@@ -406,6 +436,20 @@ mod tests {
         assert_eq!(cached(&mut slot, at(-1, 0), httpdate).unwrap(), "Wed, 31 Dec 1969 23:59:59 GMT");
         assert_eq!(cached(&mut slot, at(0, 500), httpdate).unwrap(), "Thu, 01 Jan 1970 00:00:00 GMT");
         assert_eq!(cached(&mut slot, at(-2, 0), httpdate).unwrap(), "Wed, 31 Dec 1969 23:59:58 GMT");
+    }
+
+    #[test]
+    fn only_properties_that_can_be_dead_are_read_from_the_database() {
+        let some = |list: &[(&str, &str)]| {
+            Wanted::Some(list.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect()).dead_names()
+        };
+        assert_eq!(some(&[("DAV:", "getetag"), ("DAV:", "resourcetype"), (MS, "Win32FileAttributes")]), Some(vec![]));
+        assert_eq!(
+            some(&[("DAV:", "getetag"), ("DAV:", "displayname"), ("urn:x", "v"), ("urn:y", "v")]),
+            Some(vec!["displayname".to_owned(), "v".to_owned()])
+        );
+        assert_eq!(Wanted::All(vec![]).dead_names(), None);
+        assert_eq!(Wanted::Names.dead_names(), None);
     }
 
     #[test]
