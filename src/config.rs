@@ -35,6 +35,10 @@ pub struct Settings {
     /// The address users open (`--public-url`): the only source of the passkeys'
     /// relying party and of any link the server makes. `None`: not configured.
     pub public_url: Option<url::Url>,
+    /// Argon2id checks run at once (0: one less than the cores, at least one).
+    pub hash_workers: usize,
+    /// Argon2id checks that may wait for a worker (0: 4 per worker); more get 503.
+    pub hash_queue: usize,
     /// Connections per client address, and how fast request bodies must arrive.
     pub connections: ConnectionLimits,
 }
@@ -106,6 +110,8 @@ impl Settings {
             throttle_delay: std::time::Duration::from_secs(1),
             public_url: None,
             connections: ConnectionLimits::default(),
+            hash_workers: 0,
+            hash_queue: 0,
         }
     }
 

@@ -649,4 +649,61 @@ on_both_databases!(
     totp_and_passkeys_share_one_recovery_code,
     admin_disable_2fa_removes_passkeys_and_the_cli_shows_factors,
     passkeys_are_off_without_a_secure_public_url,
+    a_flood_does_not_lock_the_owner_out_of_passkey_login,
 );
+
+/// A passkey login as a browser at `ip` sends it, with the device cookie if it has one.
+async fn passkey_login_at(t: &TestApp, key: &mut Key, ip: &str, device: Option<&str>) -> Reply {
+    let with = |req: reqwest::RequestBuilder| {
+        let req = req.header("X-Forwarded-For", ip);
+        match device {
+            Some(d) => req.header("Cookie", format!("gatehouse_device={d}")),
+            None => req,
+        }
+    };
+    let start = with(t.client.post(t.url("/api/v1/session/passkey/start"))).json(&json!({}));
+    let start = Reply::read(start.send().await.unwrap()).await;
+    assert_eq!(start.status, StatusCode::OK, "{}", start.text);
+    let options = serde_json::from_value(start.body["options"].clone()).unwrap();
+    let body = json!({"challenge_id": start.body["challenge_id"], "credential": sign(key, ORIGIN, options)});
+    let finish = with(t.client.post(t.url("/api/v1/session/passkey/finish"))).json(&body);
+    Reply::read(finish.send().await.unwrap()).await
+}
+
+/// Issue 17: after a flood, "the owner's right password … got 429 — passkey login
+/// too". The passkey login obeys the same decision as the password: strangers wait,
+/// the owner's device and known address get in.
+async fn a_flood_does_not_lock_the_owner_out_of_passkey_login(db: Db) {
+    let clock = ManualClock::at(unix_now());
+    let t = spawn_with_clock(db, &clock, |s| {
+        s.public_url = Some(Url::parse(ORIGIN).unwrap());
+        s.trusted_proxies = vec![gatehouse::config::parse_proxy("127.0.0.0/8").unwrap()];
+    })
+    .await;
+    let bob = bob(&t, "bob").await;
+    let first = t.login_reply("bob", PASSWORD).await;
+    let device = first
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.strip_prefix("gatehouse_device="))
+        .map(|v| v.split(';').next().unwrap().to_owned())
+        .next()
+        .expect("a device cookie");
+    let mut key = Key::new();
+    first_passkey(&t, &bob, &mut key).await;
+    let now = t.app.now();
+    for i in 0..120 {
+        t.sql(&format!(
+            "INSERT INTO auth_attempts (account_key, ip_prefix, outcome, at) VALUES ('bob', '203.0.113.{}', 2, {now})",
+            i % 250
+        ))
+        .await;
+    }
+    let stranger = passkey_login_at(&t, &mut key, "192.0.2.9", None).await;
+    assert_eq!(stranger.status, StatusCode::TOO_MANY_REQUESTS, "{}", stranger.text);
+    let device_login = passkey_login_at(&t, &mut key, "100.64.0.1", Some(&device)).await;
+    assert_eq!(device_login.status, StatusCode::OK, "the owner's device: {}", device_login.text);
+    let home = passkey_login_at(&t, &mut key, "127.0.0.1", None).await;
+    assert_eq!(home.status, StatusCode::OK, "the owner's known address: {}", home.text);
+}

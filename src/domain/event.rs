@@ -100,4 +100,9 @@ pub struct EventView {
     pub ip: String,
     pub user_agent: String,
     pub detail: String,
+    /// How many identical events this row stands for (repeats within an hour are
+    /// counted on the first row instead of each adding one).
+    pub repeats: i64,
+    /// When the last of them happened (RFC 3339; `time` is the first).
+    pub last_time: String,
 }

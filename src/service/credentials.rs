@@ -4,11 +4,12 @@
 use data_encoding::BASE64;
 
 use super::sessions::Authenticated;
-use super::{Gatehouse, RequestMeta, Subject};
+use super::{Gatehouse, RequestMeta, ServiceError, Subject};
 use crate::domain::app_password::is_app_password;
 use crate::domain::event::EventKind;
 use crate::domain::password::presentable;
 use crate::domain::session::SessionKind;
+use crate::domain::throttle::Channel;
 use crate::domain::token::token_hash;
 use crate::domain::user::{AuthMethod, User, same_username, username_key};
 use crate::store::{SessionStore as _, StoreError, UserStore as _};
@@ -57,8 +58,9 @@ pub fn parse_basic(header: &str) -> Option<(String, String)> {
 
 impl Gatehouse {
     /// Checks a username and password sent over HTTP Basic. An app password is one
-    /// indexed lookup; an account password costs an Argon2 verify and is refused for
-    /// accounts with 2FA (without counting as a guess: the password was right). `meta`
+    /// indexed lookup; an account password passes the throttle (on the Basic channel),
+    /// then costs an Argon2 verify on the bounded hasher, and is refused for accounts
+    /// with 2FA (counted on the Basic channel only: see `domain::throttle`). `meta`
     /// describes the request, for throttling and the log; app passwords need neither.
     pub async fn authenticate_basic(
         &self,
@@ -74,19 +76,30 @@ impl Gatehouse {
             return self.authenticate_app_password(name, password).await;
         }
         let meta = &meta();
-        let throttle = self.throttle_begin(&username_key(name), meta).await.map_err(|e| match e {
-            super::throttle::ThrottleError::Limited { retry_after } => BasicError::Throttled { retry_after },
-            super::throttle::ThrottleError::Store(s) => BasicError::Store(s),
-        })?;
+        let throttle =
+            self.throttle_begin_on(&username_key(name), meta, Channel::Basic).await.map_err(|e| match e {
+                super::throttle::ThrottleError::Limited { retry_after } => BasicError::Throttled { retry_after },
+                e @ super::throttle::ThrottleError::Unavailable(_) => {
+                    BasicError::Busy(ServiceError::from(e).to_string())
+                }
+            })?;
         let user = self.store.user_by_name(name).await?;
         let hash = user.as_ref().map(|u| u.password_hash.as_str());
-        let matches = self.hasher.verify(password, hash).await.map_err(|e| BasicError::Busy(e.to_string()))?;
+        let matches = match self.hasher.verify(password, hash).await {
+            Ok(m) => m,
+            Err(e) => {
+                // Not checked (the hasher's queue is full): not counted either.
+                throttle.neutral(self).await;
+                return Err(BasicError::Busy(e.to_string()));
+            }
+        };
         match user {
             Some(u) if matches && u.can_login => {
                 if u.auth_method == AuthMethod::TwoFactor {
-                    // Not a guess: a sync app still holding the right password after 2FA
-                    // was turned on must not lock its owner out (PhotoPrism #5225).
-                    throttle.neutral(self).await;
+                    // Counted on the Basic channel only: a sync app still holding the
+                    // right password after 2FA was turned on is slowed down, but does not
+                    // lock its owner out of the web login (PhotoPrism #5225).
+                    throttle.partial(self).await;
                     self.record(EventKind::BasicAuthRefused, (&u).into(), meta, "", "account password with 2FA on")
                         .await;
                     return Err(BasicError::TwoFactorEnabled);

@@ -60,7 +60,12 @@ impl From<super::throttle::ThrottleError> for ServiceError {
     fn from(e: super::throttle::ThrottleError) -> Self {
         match e {
             super::throttle::ThrottleError::Limited { retry_after } => ServiceError::Throttled { retry_after },
-            super::throttle::ThrottleError::Store(s) => s.into(),
+            // Fail closed: an attempt that cannot be counted is not checked; the client
+            // is told to come back (503), never let through and never shown a 500.
+            super::throttle::ThrottleError::Unavailable(s) => {
+                tracing::error!(error = %s, "cannot count a login attempt: refusing it");
+                ServiceError::Busy("logins are unavailable right now, please try again shortly".to_owned())
+            }
         }
     }
 }

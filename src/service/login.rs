@@ -5,8 +5,9 @@ use super::throttle::Attempt;
 use super::{Gatehouse, RequestMeta, ServiceError, Subject};
 use crate::domain::event::EventKind;
 use crate::domain::password::presentable;
+use crate::domain::token::{SessionToken, token_hash};
 use crate::domain::user::{AuthMethod, User, username_key};
-use crate::store::UserStore as _;
+use crate::store::{AttemptStore as _, UserStore as _};
 
 /// What a client presents to log in.
 #[derive(Debug, Clone)]
@@ -24,6 +25,9 @@ pub struct LoggedIn {
     pub user: User,
     /// Something the user must be told (e.g. "2FA is now off").
     pub notice: Option<String>,
+    /// The device cookie to set: the owner's browser is judged apart by the throttle
+    /// from now on (`domain::throttle`).
+    pub device: String,
 }
 
 /// Longest login name worth looking up, bytes.
@@ -39,8 +43,9 @@ impl Gatehouse {
         if user.auth_method == AuthMethod::TwoFactor {
             let code = attempt.code.map(str::trim).filter(|c| !c.is_empty());
             let Some(code) = code else {
-                // The right password is not a guess: nothing is counted.
-                guard.neutral(self).await;
+                // The right password without the code: counted like a guess on this
+                // channel (each costs a hash), reset by the owner's next complete login.
+                guard.partial(self).await;
                 self.record(EventKind::PasscodeRequired, (&user).into(), meta, "", "").await;
                 return Err(ServiceError::PasscodeRequired { methods: self.second_factor_methods(&user).await? });
             };
@@ -71,9 +76,17 @@ impl Gatehouse {
         if name.is_empty() || name.len() > MAX_NAME || !presentable(password) {
             return Err(ServiceError::Invalid("username and password are required".to_owned()));
         }
+        // The cheap checks first: the throttle decides before any hash is made.
         let guard = self.throttle_begin(&username_key(name), meta).await?;
         let user = self.store.user_by_name(name).await?;
-        let matches = self.hasher.verify(password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
+        let matches = match self.hasher.verify(password, user.as_ref().map(|u| u.password_hash.as_str())).await {
+            Ok(m) => m,
+            Err(e) => {
+                // Not checked (the hasher's queue is full): not counted either.
+                guard.neutral(self).await;
+                return Err(e.into());
+            }
+        };
         match user {
             Some(u) if matches && u.can_login => Ok((u, guard)),
             other => {
@@ -95,11 +108,43 @@ impl Gatehouse {
         notice: Option<String>,
         meta: &RequestMeta,
     ) -> Result<LoggedIn, ServiceError> {
+        let device = self.bind_device(&guard).await.map_err(unavailable)?;
         guard.succeeded(self).await;
-        let issued = self.issue_web_session(&user, meta).await?;
-        self.store.record_login(&user.uid, self.now()).await?;
+        let issued = self.issue_web_session(&user, meta).await.map_err(|e| match e {
+            ServiceError::Internal(m) => unavailable(m),
+            other => other,
+        })?;
+        self.store.record_login(&user.uid, self.now()).await.map_err(unavailable)?;
         self.record(EventKind::LoginOk, (&user).into(), meta, "", method).await;
         let user = if notice.is_some() { self.store.user_by_uid(&user.uid).await?.unwrap_or(user) } else { user };
-        Ok(LoggedIn { issued, user, notice })
+        Ok(LoggedIn { issued, user, notice, device })
+    }
+}
+
+/// A login that passed its checks but could not be written: refused for now (503),
+/// never half-done and never a 500.
+fn unavailable(e: impl std::fmt::Display) -> ServiceError {
+    tracing::error!(error = %e, "cannot complete a login");
+    ServiceError::Busy("logins are unavailable right now, please try again shortly".to_owned())
+}
+
+impl Gatehouse {
+    /// The device cookie for a complete login: the one presented, if it was already
+    /// bound to this account, else a fresh one (a value the server did not hand out for
+    /// this account is never adopted). Stored hashed; returned to be set again.
+    async fn bind_device(&self, guard: &Attempt) -> Result<String, ServiceError> {
+        let now = self.now();
+        let kept = match guard.device() {
+            Some(raw) if self.store.device_bound(&token_hash(raw), guard.account_key(), now).await? => {
+                Some(raw.to_owned())
+            }
+            _ => None,
+        };
+        let raw = match kept {
+            Some(raw) => raw,
+            None => SessionToken::generate()?.expose().to_owned(),
+        };
+        self.store.bind_device(&token_hash(&raw), guard.account_key(), now).await?;
+        Ok(raw)
     }
 }

@@ -28,16 +28,28 @@ use crate::security::secret_key::{KeyError, SecretKey};
 use crate::store::{EventStore as _, SettingsStore as _, Store, StoreError};
 
 /// Who sent a request, as far as security decisions and the event log care.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RequestMeta {
     pub ip: IpAddr,
     pub user_agent: String,
+    /// The device cookie presented, if any (`domain::throttle`): a secret, never logged.
+    pub device: Option<String>,
+}
+
+impl std::fmt::Debug for RequestMeta {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestMeta")
+            .field("ip", &self.ip)
+            .field("user_agent", &self.user_agent)
+            .field("device", &self.device.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 impl RequestMeta {
     /// For actions taken at the server's own command line.
     pub fn local() -> Self {
-        Self { ip: IpAddr::from([127, 0, 0, 1]), user_agent: "gatehouse-cli".to_owned() }
+        Self { ip: IpAddr::from([127, 0, 0, 1]), user_agent: "gatehouse-cli".to_owned(), device: None }
     }
 }
 
@@ -87,8 +99,15 @@ impl Gatehouse {
         if !bool::from(subtle::ConstantTimeEq::ct_eq(stored.as_bytes(), key.check_value().as_bytes())) {
             return Err(BootError::KeyMismatch);
         }
-        let hasher =
-            PasswordHasher::new(PasswordHasher::default_concurrency()).map_err(|e| BootError::Hasher(e.to_string()))?;
+        let workers = match settings.hash_workers {
+            0 => PasswordHasher::default_concurrency(),
+            n => n,
+        };
+        let queue = match settings.hash_queue {
+            0 => workers * crate::security::hasher::QUEUE_PER_WORKER,
+            n => n,
+        };
+        let hasher = PasswordHasher::new(workers, queue).map_err(|e| BootError::Hasher(e.to_string()))?;
         let passkeys = passkeys::PasskeyConfig::new(settings.public_url.as_ref());
         Ok(Self {
             passkeys,

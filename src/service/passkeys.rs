@@ -31,9 +31,12 @@ use crate::domain::event::EventKind;
 use crate::domain::passkey::{
     CHALLENGE_TTL, MAX_CREDENTIAL_ID, PasskeysOff, RelyingParty, counter_moves_forward, passkey_name, relying_party,
 };
+use crate::domain::throttle::address_key;
 use crate::domain::token::{SessionToken, token_hash};
 use crate::domain::user::{User, username_key};
-use crate::store::{FactorStore as _, PasskeyStore as _, StoredChallenge, StoredPasskey, UserStore as _};
+use crate::store::{
+    CeremonyRoom, CeremonySaved, FactorStore as _, PasskeyStore as _, StoredChallenge, StoredPasskey, UserStore as _,
+};
 
 /// The relying party of this server, or why passkeys are off.
 #[derive(Debug, Clone)]
@@ -102,6 +105,11 @@ pub struct PasskeyRegistered {
 const REGISTER: &str = "register";
 const SECOND_FACTOR: &str = "second_factor";
 const PASSWORDLESS: &str = "passwordless";
+/// Pending ceremonies one client address may hold (IPv6 by /64); each lives
+/// [`CHALLENGE_TTL`], so this is also the rate an address may start them at.
+pub const CEREMONIES_PER_ADDRESS: i64 = 10;
+/// Pending ceremonies of one purpose the server holds, from everyone.
+pub const CEREMONIES_PER_PURPOSE: i64 = 5_000;
 /// The throttle's account key for assertions of unknown credentials.
 const UNKNOWN_KEY: &str = "passkey:unknown";
 
@@ -148,13 +156,17 @@ impl Gatehouse {
         }
     }
 
-    /// Stores a ceremony's state; returns its id.
+    /// Stores a ceremony's state; returns its id. Bounded: one address holds at most
+    /// [`CEREMONIES_PER_ADDRESS`] pending ceremonies (429 until the first expires), and
+    /// the server at most [`CEREMONIES_PER_PURPOSE`] of one purpose (503). Expired
+    /// ones are swept here and in housekeeping.
     async fn save_ceremony(
         &self,
         purpose: &str,
         user_uid: Option<&str>,
         name: &str,
         state: &impl Serialize,
+        meta: &RequestMeta,
     ) -> Result<String, ServiceError> {
         let (rp, _) = self.webauthn()?;
         let id = SessionToken::generate()?;
@@ -166,8 +178,21 @@ impl Gatehouse {
             state: serde_json::to_string(state).map_err(internal)?,
             expires_at: self.now() + CHALLENGE_TTL,
         };
-        self.store.save_challenge(&id.hash(), &challenge).await?;
-        Ok(id.expose().to_owned())
+        let address = address_key(meta.ip);
+        let room = CeremonyRoom {
+            address: &address,
+            now: self.now(),
+            per_address: CEREMONIES_PER_ADDRESS,
+            per_purpose: CEREMONIES_PER_PURPOSE,
+        };
+        match self.store.save_challenge(&id.hash(), &challenge, &room).await? {
+            CeremonySaved::Saved => Ok(id.expose().to_owned()),
+            CeremonySaved::AddressFull { retry_after } => Err(ServiceError::Throttled { retry_after }),
+            CeremonySaved::Full => {
+                tracing::warn!(purpose, "too many passkey ceremonies pending: refusing new ones");
+                Err(ServiceError::Busy("too many passkey requests are pending, please try again shortly".to_owned()))
+            }
+        }
     }
 
     /// Takes the ceremony `challenge_id` names if it is one of `purposes` on this
@@ -223,7 +248,7 @@ impl Gatehouse {
             require_resident_key: false,
             user_verification: UserVerificationPolicy::Required,
         });
-        let challenge_id = self.save_ceremony(REGISTER, Some(&user.uid), &name, &state).await?;
+        let challenge_id = self.save_ceremony(REGISTER, Some(&user.uid), &name, &state, meta).await?;
         Ok(CeremonyStarted {
             challenge_id,
             options: serde_json::to_value(&options).map_err(internal)?,
@@ -363,8 +388,8 @@ impl Gatehouse {
     ) -> Result<CeremonyStarted, ServiceError> {
         let (rp, webauthn) = self.webauthn()?;
         let (user, guard) = self.password_step(username, password, meta).await?;
-        // The right password is not a guess.
-        guard.neutral(self).await;
+        // The right password without the second factor yet: counted as such.
+        guard.partial(self).await;
         let keys: Vec<Passkey> = self
             .store
             .passkeys(&user.uid)
@@ -378,7 +403,7 @@ impl Gatehouse {
         }
         let (options, state): (RequestChallengeResponse, PasskeyAuthentication) =
             webauthn.start_passkey_authentication(&keys).map_err(internal)?;
-        let challenge_id = self.save_ceremony(SECOND_FACTOR, Some(&user.uid), "", &state).await?;
+        let challenge_id = self.save_ceremony(SECOND_FACTOR, Some(&user.uid), "", &state, meta).await?;
         Ok(CeremonyStarted {
             challenge_id,
             options: serde_json::to_value(&options).map_err(internal)?,
@@ -387,13 +412,13 @@ impl Gatehouse {
     }
 
     /// Passwordless login, step 1: options for a discoverable credential.
-    pub async fn start_passwordless_login(&self) -> Result<CeremonyStarted, ServiceError> {
+    pub async fn start_passwordless_login(&self, meta: &RequestMeta) -> Result<CeremonyStarted, ServiceError> {
         let (_, webauthn) = self.webauthn()?;
         let (mut options, state): (RequestChallengeResponse, DiscoverableAuthentication) =
             webauthn.start_discoverable_authentication().map_err(internal)?;
         // A button press, not conditional (autofill) mediation.
         options.mediation = None;
-        let challenge_id = self.save_ceremony(PASSWORDLESS, None, "", &state).await?;
+        let challenge_id = self.save_ceremony(PASSWORDLESS, None, "", &state, meta).await?;
         Ok(CeremonyStarted {
             challenge_id,
             options: serde_json::to_value(&options).map_err(internal)?,

@@ -2,69 +2,148 @@
 
 use super::{Gatehouse, RequestMeta, Subject};
 use crate::domain::event::EventKind;
-use crate::domain::throttle::{address_key, retry_after};
+use crate::domain::throttle::{Channel, Decision, address_key, decide};
+use crate::domain::token::{plausible_token, token_hash};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use crate::clock::UnixTime;
-use crate::store::{AttemptStore as _, Outcome, StoreError, UserStore as _};
+use crate::store::{AttemptKey, AttemptStore as _, Outcome, Store, StoreError, UserStore as _};
+
+/// How long a client is asked to wait when the throttle cannot be written, seconds.
+pub const UNAVAILABLE_RETRY: i64 = 30;
 
 /// A refused or failed throttle check.
 #[derive(Debug, thiserror::Error)]
 pub enum ThrottleError {
     #[error("too many failed attempts, try again in {retry_after} seconds")]
     Limited { retry_after: i64 },
-    #[error(transparent)]
-    Store(#[from] StoreError),
+    /// The attempt could not be counted (e.g. the database cannot write): it is not
+    /// checked at all. Fail closed.
+    #[error("logins are unavailable right now: {0}")]
+    Unavailable(StoreError),
 }
 
-/// An attempt allowed to proceed. It must be ended with one of its methods; one that
-/// is dropped still counts as a failure for a few minutes (its request died mid-way).
+impl From<StoreError> for ThrottleError {
+    fn from(e: StoreError) -> Self {
+        ThrottleError::Unavailable(e)
+    }
+}
+
+/// An attempt allowed to proceed, counted as in flight until it is ended with one of
+/// its methods. One dropped without an end (an error before the check, or a client that
+/// went away before learning anything) is forgotten in the background; one whose end
+/// cannot be written stays in flight and counts for [`PENDING_TTL`] seconds.
+///
+/// [`PENDING_TTL`]: crate::domain::throttle::PENDING_TTL
 #[derive(Debug)]
-#[must_use = "end the attempt with failed(), succeeded() or neutral()"]
+#[must_use = "end the attempt with failed(), succeeded(), partial() or neutral()"]
 pub struct Attempt {
     id: i64,
+    account_key: String,
+    device: Option<String>,
+    /// Set until the attempt is ended.
+    store: Option<Store>,
 }
 
 impl Attempt {
     /// A wrong password, code or recovery code.
-    pub async fn failed(self, app: &Gatehouse) {
+    pub async fn failed(mut self, app: &Gatehouse) {
+        self.store = None;
         app.finish(self.id, Some(Outcome::Failure)).await;
     }
 
-    /// Complete success: the address becomes known for this account.
-    pub async fn succeeded(self, app: &Gatehouse) {
+    /// Complete success: the address becomes known for this account, and the device
+    /// cookie presented (if any) is bound to it.
+    pub async fn succeeded(mut self, app: &Gatehouse) {
+        self.store = None;
         app.finish(self.id, Some(Outcome::Success)).await;
     }
 
-    /// Neither: e.g. the right password without the second factor. Not a guess.
-    pub async fn neutral(self, app: &Gatehouse) {
+    /// The right password without the second factor: from strangers, counted like a
+    /// guess on its channel (each costs a hash); from the owner's device or a known
+    /// address, not counted.
+    pub async fn partial(mut self, app: &Gatehouse) {
+        self.store = None;
+        app.finish(self.id, Some(Outcome::Partial)).await;
+    }
+
+    /// Neither: e.g. a password confirmed by a logged-in user. Not counted.
+    pub async fn neutral(mut self, app: &Gatehouse) {
+        self.store = None;
         app.finish(self.id, None).await;
+    }
+
+    /// The throttle's key of the account this attempt is about.
+    pub fn account_key(&self) -> &str {
+        &self.account_key
+    }
+
+    /// The device cookie the attempt came with, if it looked like one.
+    pub fn device(&self) -> Option<&str> {
+        self.device.as_deref()
+    }
+}
+
+impl Drop for Attempt {
+    fn drop(&mut self) {
+        if let (Some(store), Ok(runtime)) = (self.store.take(), tokio::runtime::Handle::try_current()) {
+            let id = self.id;
+            runtime.spawn(async move {
+                if let Err(e) = store.forget_attempt(id).await {
+                    tracing::warn!(error = %e, "could not forget an abandoned login attempt");
+                }
+            });
+        }
+    }
+}
+
+/// The hash under which a presented device cookie is counted, or `""`.
+fn device_hash(meta: &RequestMeta) -> (Option<String>, String) {
+    match meta.device.as_deref().filter(|d| plausible_token(d)) {
+        Some(d) => (Some(d.to_owned()), token_hash(d)),
+        None => (None, String::new()),
     }
 }
 
 impl Gatehouse {
-    /// Admits an attempt on `account_key` from the request's address, or says how long
-    /// to wait. Throttled attempts are not checked at all, so they cost no hashing.
-    ///
-    /// A refused attempt costs one read and no write, and its answer is held back for
-    /// `settings.throttle_delay` (a tarpit): a flood then ties up sleeping connections,
-    /// not the cores that serve everyone else. An admitted attempt is recorded as pending
-    /// and checked again, so concurrent attempts cannot slip past the hourly cap.
+    /// [`Gatehouse::throttle_begin_on`] for the JSON login channel.
     pub async fn throttle_begin(&self, account_key: &str, meta: &RequestMeta) -> Result<Attempt, ThrottleError> {
+        self.throttle_begin_on(account_key, meta, Channel::Login).await
+    }
+
+    /// Admits an attempt on `account_key` from the request's address and device, or
+    /// says how long to wait. Throttled attempts are not checked at all, so they cost
+    /// no hashing; attempts that cannot be counted are not checked either (fail closed).
+    ///
+    /// A refused attempt costs two reads and no write, and its answer is held back for
+    /// `settings.throttle_delay` (a tarpit): a flood then ties up sleeping connections,
+    /// not the cores that serve everyone else. An admitted attempt is recorded as in
+    /// flight *before* it is checked and judged again with every other attempt in
+    /// flight, so a burst sent at once meets the delays a sequence would.
+    pub async fn throttle_begin_on(
+        &self,
+        account_key: &str,
+        meta: &RequestMeta,
+        channel: Channel,
+    ) -> Result<Attempt, ThrottleError> {
         let now = self.now();
         let address = address_key(meta.ip);
-        let before = self.store.tallies(account_key, &address, now, -1).await?;
-        if let Some(wait) = retry_after(&before, now) {
-            return Err(self.refuse(account_key, meta, wait).await);
-        }
-        let id = self.store.begin_attempt(account_key, &address, now).await?;
-        let with_pending = self.store.tallies(account_key, &address, now, id).await?;
-        if let Some(wait) = retry_after(&with_pending, now) {
+        let (device, device_hash) = device_hash(meta);
+        let key = AttemptKey { account_key, address: &address, device: &device_hash, channel };
+        let (standing, before) = self.store.tallies(&key, now, -1).await?;
+        let lane = match decide(standing, &before, now) {
+            Decision::Wait(wait) => return Err(self.refuse(account_key, meta, wait).await),
+            Decision::Check(lane) => lane,
+        };
+        let id = self.store.begin_attempt(&key, lane, now).await?;
+        // Should this fail, the attempt stays in flight and counts for a few minutes.
+        let (standing, with_in_flight) = self.store.tallies(&key, now, id).await?;
+        if let Decision::Wait(wait) = decide(standing, &with_in_flight, now) {
             self.store.forget_attempt(id).await?;
             return Err(self.refuse(account_key, meta, wait).await);
         }
-        Ok(Attempt { id })
+        Ok(Attempt { id, account_key: account_key.to_owned(), device, store: Some(self.store.clone()) })
     }
 
     async fn refuse(&self, account_key: &str, meta: &RequestMeta, wait: i64) -> ThrottleError {

@@ -8,8 +8,10 @@ use crate::domain::event::{EventView, NewEvent};
 
 /// Storage of security events.
 pub trait EventStore {
+    /// Appends an event, or counts it on the row of the same event within
+    /// [`REPEAT_WINDOW`].
     async fn record_event(&self, e: &NewEvent) -> Result<(), StoreError>;
-    /// Newest first; `user_uid` `None` lists every user's events.
+    /// Newest (by the last repeat) first; `user_uid` `None` lists every user's events.
     async fn list_events(&self, user_uid: Option<&str>, limit: i64) -> Result<Vec<EventView>, StoreError>;
 }
 
@@ -24,13 +26,40 @@ struct EventRow {
     ip: String,
     user_agent: String,
     detail: String,
+    repeats: i64,
+    last_at: i64,
 }
+
+/// Identical events within this many seconds of the first are one row with a count.
+pub const REPEAT_WINDOW: i64 = 3600;
 
 impl EventStore for Store {
     async fn record_event(&self, e: &NewEvent) -> Result<(), StoreError> {
+        let user_agent = truncate(&e.user_agent, 512);
+        let detail = truncate(&e.detail, 512);
+        // The same event again within the window is counted on the row that has it.
+        let repeated = sqlx::query(
+            "UPDATE events SET repeats = repeats + 1, last_at = $1 WHERE id = \
+             (SELECT id FROM events WHERE kind = $2 AND ip = $3 AND at > $4 AND COALESCE(user_uid, '') = $5 \
+              AND username = $6 AND actor = $7 AND user_agent = $8 AND detail = $9 ORDER BY id DESC LIMIT 1)",
+        )
+        .bind(e.at)
+        .bind(e.kind.as_str())
+        .bind(&e.ip)
+        .bind(e.at - REPEAT_WINDOW)
+        .bind(e.user_uid.as_deref().unwrap_or(""))
+        .bind(&e.username)
+        .bind(&e.actor)
+        .bind(user_agent)
+        .bind(detail)
+        .execute(&self.pool)
+        .await?;
+        if repeated.rows_affected() > 0 {
+            return Ok(());
+        }
         sqlx::query(
-            "INSERT INTO events (at, kind, user_uid, username, actor, ip, user_agent, detail) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO events (at, kind, user_uid, username, actor, ip, user_agent, detail, repeats, last_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $1)",
         )
         .bind(e.at)
         .bind(e.kind.as_str())
@@ -38,8 +67,8 @@ impl EventStore for Store {
         .bind(&e.username)
         .bind(&e.actor)
         .bind(&e.ip)
-        .bind(truncate(&e.user_agent, 512))
-        .bind(truncate(&e.detail, 512))
+        .bind(user_agent)
+        .bind(detail)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -47,8 +76,8 @@ impl EventStore for Store {
 
     async fn list_events(&self, user_uid: Option<&str>, limit: i64) -> Result<Vec<EventView>, StoreError> {
         let rows = sqlx::query_as::<_, EventRow>(
-            "SELECT id, at, kind, user_uid, username, actor, ip, user_agent, detail FROM events \
-             WHERE ($1 = '' OR user_uid = $1) ORDER BY id DESC LIMIT $2",
+            "SELECT id, at, kind, user_uid, username, actor, ip, user_agent, detail, repeats, last_at FROM events \
+             WHERE ($1 = '' OR user_uid = $1) ORDER BY last_at DESC, id DESC LIMIT $2",
         )
         .bind(user_uid.unwrap_or(""))
         .bind(limit.clamp(1, 100_000))
@@ -66,6 +95,8 @@ impl EventStore for Store {
                 ip: r.ip,
                 user_agent: r.user_agent,
                 detail: r.detail,
+                repeats: r.repeats,
+                last_time: rfc3339(r.last_at.max(r.at)),
             })
             .collect())
     }

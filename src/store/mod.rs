@@ -29,7 +29,7 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor as _};
 
-pub use attempts::{AttemptStore, Outcome};
+pub use attempts::{AttemptKey, AttemptStore, DEVICE_MEMORY, Outcome};
 pub use clients::{Client, ClientStore, ClientView, Counts};
 pub use dav::{
     DavLockStore, DavPropStore, DeadProp, LockRecord, PROP_ROW_OVERHEAD, PropQuota, PropWrite, prop_statements,
@@ -38,8 +38,8 @@ pub use events::EventStore;
 pub use factors::{FactorStore, Factors};
 pub use objects::{ObjectStore, ObjectTime, PendingUpload};
 pub use passcodes::{Passcode, PasscodeStore};
-pub use passkeys::{PasskeyStore, StoredChallenge, StoredPasskey};
-pub use sessions::{SessionFilter, SessionStore};
+pub use passkeys::{CeremonyRoom, CeremonySaved, PasskeyStore, StoredChallenge, StoredPasskey};
+pub use sessions::{SESSIONS_PER_APP_PASSWORD, SessionFilter, SessionStore};
 pub use settings::SettingsStore;
 pub use signal::{Epoch, EpochCache};
 pub use users::{SessionsEnded, UserChange, UserStore};

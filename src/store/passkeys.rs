@@ -54,6 +54,30 @@ pub struct StoredChallenge {
     pub expires_at: i64,
 }
 
+/// The caps a new ceremony must fit under.
+#[derive(Debug, Clone, Copy)]
+pub struct CeremonyRoom<'a> {
+    /// The client's address key (IPv6 by /64).
+    pub address: &'a str,
+    pub now: UnixTime,
+    /// Pending ceremonies from one address, any purpose.
+    pub per_address: i64,
+    /// Pending ceremonies of this purpose, from everyone.
+    pub per_purpose: i64,
+}
+
+/// What became of a ceremony to store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CeremonySaved {
+    Saved,
+    /// This address has its cap pending; the first of them expires in `retry_after` s.
+    AddressFull {
+        retry_after: i64,
+    },
+    /// The server has its cap of pending ceremonies of this purpose.
+    Full,
+}
+
 const COLUMNS: &str = "id, user_uid, credential_id, user_handle, rp_id, name, credential, sign_count, created_at, \
                        last_used_at, activated_at, pending_recovery_hash";
 
@@ -85,7 +109,14 @@ pub trait PasskeyStore {
     /// counter moved forward (or the key keeps none: both zero). `false` for a counter
     /// that did not, also when a concurrent login with the same key got there first.
     async fn use_passkey(&self, id: &str, count: i64, credential: &str, now: UnixTime) -> Result<bool, StoreError>;
-    async fn save_challenge(&self, id_hash: &str, c: &StoredChallenge) -> Result<(), StoreError>;
+    /// Stores a ceremony from `room.address` unless that address or the ceremony's
+    /// purpose already has its cap of pending ones; expired ones are swept first.
+    async fn save_challenge(
+        &self,
+        id_hash: &str,
+        c: &StoredChallenge,
+        room: &CeremonyRoom<'_>,
+    ) -> Result<CeremonySaved, StoreError>;
     /// Takes (deletes and returns) an unexpired challenge; expired ones are swept.
     async fn take_challenge(&self, id_hash: &str, now: UnixTime) -> Result<Option<StoredChallenge>, StoreError>;
 }
@@ -209,10 +240,23 @@ impl PasskeyStore for Store {
         Ok(r.rows_affected() == 1)
     }
 
-    async fn save_challenge(&self, id_hash: &str, c: &StoredChallenge) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO webauthn_challenges (id_hash, purpose, user_uid, rp_id, name, state, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    async fn save_challenge(
+        &self,
+        id_hash: &str,
+        c: &StoredChallenge,
+        room: &CeremonyRoom<'_>,
+    ) -> Result<CeremonySaved, StoreError> {
+        // Expired ceremonies go first, so they never count and never pile up.
+        sqlx::query("DELETE FROM webauthn_challenges WHERE expires_at <= $1")
+            .bind(room.now)
+            .execute(&self.pool)
+            .await?;
+        // Checked and inserted in one statement: the counts are those the insert sees.
+        let r = sqlx::query(
+            "INSERT INTO webauthn_challenges (id_hash, purpose, user_uid, rp_id, name, state, expires_at, ip_prefix) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8 \
+             WHERE (SELECT COUNT(*) FROM webauthn_challenges WHERE ip_prefix = $8) < $9 \
+             AND (SELECT COUNT(*) FROM webauthn_challenges WHERE purpose = $2) < $10",
         )
         .bind(id_hash)
         .bind(&c.purpose)
@@ -221,9 +265,26 @@ impl PasskeyStore for Store {
         .bind(&c.name)
         .bind(&c.state)
         .bind(c.expires_at)
+        .bind(room.address)
+        .bind(room.per_address)
+        .bind(room.per_purpose)
         .execute(&self.pool)
         .await?;
-        Ok(())
+        if r.rows_affected() == 1 {
+            return Ok(CeremonySaved::Saved);
+        }
+        let (pending, first_expiry) = sqlx::query_as::<_, (i64, Option<i64>)>(
+            "SELECT COUNT(*), MIN(expires_at) FROM webauthn_challenges WHERE ip_prefix = $1",
+        )
+        .bind(room.address)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(match first_expiry {
+            Some(at) if pending >= room.per_address => {
+                CeremonySaved::AddressFull { retry_after: (at - room.now).max(1) }
+            }
+            _ => CeremonySaved::Full,
+        })
     }
 
     async fn take_challenge(&self, id_hash: &str, now: UnixTime) -> Result<Option<StoredChallenge>, StoreError> {

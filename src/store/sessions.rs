@@ -18,6 +18,8 @@ pub struct SessionFilter<'a> {
 
 /// Storage of sessions.
 pub trait SessionStore {
+    /// Stores a new session; one opened from an app password (`parent_id`) ends the
+    /// oldest of its siblings beyond [`SESSIONS_PER_APP_PASSWORD`].
     async fn create_session(&self, s: &Session) -> Result<(), StoreError>;
     /// The session holding this token hash, with its live user (if it has one). One
     /// indexed lookup; deleted users never come back.
@@ -33,6 +35,9 @@ pub trait SessionStore {
     /// Removes sessions past their absolute expiry.
     async fn purge_expired_sessions(&self, now: UnixTime) -> Result<u64, StoreError>;
 }
+
+/// Web sessions one app password may have open at once (scope `sessions`).
+pub const SESSIONS_PER_APP_PASSWORD: i64 = 20;
 
 #[derive(FromRow)]
 struct SessionRow {
@@ -137,6 +142,7 @@ macro_rules! select_session {
 
 impl SessionStore for Store {
     async fn create_session(&self, s: &Session) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO sessions (id, token_hash, user_uid, client_id, parent_id, kind, name, scope, \
              created_at, expires_at, idle_timeout, last_active, login_ip, user_agent) \
@@ -156,10 +162,31 @@ impl SessionStore for Store {
         .bind(s.last_active)
         .bind(&s.login_ip)
         .bind(&s.user_agent)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(StoreError::from_write)?;
-        Ok(())
+        // Sessions opened from one app password are capped: the new one stays, the
+        // oldest others end (by creation time; within one second, any of them).
+        let ended = match &s.parent_id {
+            Some(parent) => sqlx::query(
+                "DELETE FROM sessions WHERE parent_id = $1 AND id <> $2 AND id NOT IN \
+                 (SELECT id FROM sessions WHERE parent_id = $1 AND id <> $2 \
+                  ORDER BY created_at DESC, id DESC LIMIT $3)",
+            )
+            .bind(parent)
+            .bind(&s.id)
+            .bind(SESSIONS_PER_APP_PASSWORD - 1)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected(),
+            None => 0,
+        };
+        if ended > 0 {
+            self.commit_credentials(tx).await
+        } else {
+            tx.commit().await?;
+            Ok(())
+        }
     }
 
     async fn session_by_token(&self, token_hash: &str) -> Result<Option<(Session, Option<User>)>, StoreError> {

@@ -181,7 +181,24 @@ pub fn request_meta(parts: &Parts, app: &Gatehouse) -> RequestMeta {
         .chars()
         .take(256)
         .collect();
-    RequestMeta { ip: canonical(ip), user_agent }
+    RequestMeta { ip: canonical(ip), user_agent, device: device_cookie(parts) }
+}
+
+/// The cookie that marks the owner's browser for the brute-force limits.
+pub const DEVICE_COOKIE: &str = "gatehouse_device";
+
+/// The device cookie's value, if the request carries one (checked by the throttle).
+fn device_cookie(parts: &Parts) -> Option<String> {
+    parts
+        .headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .take(64)
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(name, _)| *name == DEVICE_COOKIE)
+        .map(|(_, value)| value.trim().chars().take(256).collect())
 }
 
 /// How many `X-Forwarded-For` hops, from the right, are examined at most.

@@ -288,7 +288,7 @@ async fn login_start(
 ) -> Result<Json<CeremonyStarted>, ApiError> {
     let started = match (body.username.as_deref(), body.password.as_deref()) {
         (Some(username), Some(password)) => app.start_passkey_login(username, password, &meta).await?,
-        (None, None) => app.start_passwordless_login().await?,
+        (None, None) => app.start_passwordless_login(&meta).await?,
         _ => return Err(ServiceError::Invalid("give both username and password, or neither".to_owned()).into()),
     };
     Ok(Json(started))
@@ -324,5 +324,6 @@ async fn login_finish(
     ApiJson(body): ApiJson<LoginFinishBody>,
 ) -> Result<impl IntoResponse, ApiError> {
     let done = app.finish_passkey_login(&body.challenge_id, &body.credential, &meta).await?;
-    Ok(login_response(&app, done.issued.token.expose().to_owned(), done.issued.session, &done.user, done.notice))
+    let token = done.issued.token.expose().to_owned();
+    Ok(login_response(&app, token, done.issued.session, &done.user, done.notice, Some(&done.device)))
 }

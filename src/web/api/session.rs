@@ -18,7 +18,7 @@ use crate::store::SessionStore as _;
 use crate::web::api::openapi::{Done, ErrorBody, JsonBodyErrors, LoginErrors, ThrottleErrors};
 use crate::web::auth::{ApiCaller, Principal, session_cookie};
 use crate::web::error::ApiError;
-use crate::web::extract::{ApiJson, Meta};
+use crate::web::extract::{ApiJson, DEVICE_COOKIE, Meta};
 
 pub fn router() -> Router<Gatehouse> {
     Router::new().route("/api/v1/session", post(login).get(whoami).delete(logout))
@@ -73,30 +73,37 @@ async fn login(
 ) -> Result<impl IntoResponse, ApiError> {
     // An app password in the password field opens a session limited like the app
     // password itself (if its scope allows sessions at all).
-    let (token, session, user, notice) = if is_app_password(&body.password) {
+    let (token, session, user, notice, device) = if is_app_password(&body.password) {
         let (issued, user) = app.login_with_app_password(&body.username, &body.password, &meta).await?;
-        (issued.secret, issued.session, user, None)
+        (issued.secret, issued.session, user, None, None)
     } else {
         let attempt = LoginAttempt { username: &body.username, password: &body.password, code: body.code.as_deref() };
         let done = app.login(attempt, &meta).await?;
-        (done.issued.token.expose().to_owned(), done.issued.session, done.user, done.notice)
+        (done.issued.token.expose().to_owned(), done.issued.session, done.user, done.notice, Some(done.device))
     };
-    Ok(login_response(&app, token, session, &user, notice))
+    Ok(login_response(&app, token, session, &user, notice, device.as_deref()))
 }
 
-/// The answer to every successful login: the session cookie and the [`LoginReply`].
+/// The answer to every successful login: the session cookie, the device cookie after
+/// a complete login with the account's own credentials, and the [`LoginReply`].
 pub(super) fn login_response(
     app: &Gatehouse,
     token: String,
     session: Session,
     user: &User,
     notice: Option<String>,
+    device: Option<&str>,
 ) -> impl IntoResponse + use<> {
     let now = app.now();
     let mut headers = HeaderMap::new();
     let cookie = session_cookie(Some(&token), session.expires_in(now), app.settings.secure_cookies);
     if let Ok(v) = HeaderValue::from_str(&cookie) {
-        headers.insert(header::SET_COOKIE, v);
+        headers.append(header::SET_COOKIE, v);
+    }
+    if let Some(d) = device
+        && let Ok(v) = HeaderValue::from_str(&device_cookie(d, app.settings.secure_cookies))
+    {
+        headers.append(header::SET_COOKIE, v);
     }
     let expires_in = session.expires_in(now);
     let reply = LoginReply {
@@ -109,6 +116,14 @@ pub(super) fn login_response(
         notice,
     };
     (headers, Json(reply))
+}
+
+/// The device cookie (OWASP "device cookies"): sent only to the login endpoints, never
+/// readable by scripts, never sent cross-site.
+fn device_cookie(value: &str, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    let max_age = crate::store::DEVICE_MEMORY;
+    format!("{DEVICE_COOKIE}={value}; Path=/api/v1/session; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
 }
 
 /// Who is calling: the session, its scope and user, and the CSRF token that cookie
