@@ -13,6 +13,7 @@ mod clients;
 mod dav;
 mod events;
 mod factors;
+mod lifecycle;
 mod objects;
 mod passcodes;
 mod passkeys;
@@ -34,6 +35,7 @@ pub use clients::{Client, ClientStore, ClientView, Counts};
 pub use dav::{DavLockStore, DavPropStore, DeadProp, LockRecord};
 pub use events::EventStore;
 pub use factors::{FactorStore, Factors};
+pub use lifecycle::Ended;
 pub use objects::{ObjectStore, ObjectTime, PendingUpload};
 pub use passcodes::{Passcode, PasscodeStore};
 pub use passkeys::{PasskeyStore, StoredChallenge, StoredPasskey};
@@ -56,6 +58,9 @@ pub enum StoreError {
     Conflict,
     #[error("not found")]
     NotFound,
+    /// The account changed since the caller read it (2FA went on or off meanwhile).
+    #[error("the account changed meanwhile; start again")]
+    Stale,
     #[error(transparent)]
     Policy(#[from] crate::domain::policy::PolicyError),
     #[error("unsupported database URL (use sqlite:// or postgres://)")]
