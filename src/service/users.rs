@@ -43,7 +43,7 @@ impl Gatehouse {
     pub async fn create_user(&self, actor: Actor<'_>, new: NewUser, meta: &RequestMeta) -> Result<User, ServiceError> {
         if let Actor::User(u) = actor {
             if !u.is_admin() {
-                return Err(PolicyError::AdminOnly("users").into());
+                return Err(PolicyError::AdminTask("create users").into());
             }
             if new.super_admin && !u.super_admin {
                 return Err(PolicyError::SuperAdminOnly.into());

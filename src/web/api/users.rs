@@ -57,7 +57,8 @@ async fn list(
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Vec<UserView>>, ApiError> {
     if !web.user.is_admin() {
-        return Err(PolicyError::AdminOnly("users").into());
+        // Say what was refused: listing. One's own account is GET /api/v1/users/{uid}.
+        return Err(PolicyError::AdminTask("list users; your own account is GET /api/v1/users/{uid}").into());
     }
     let q = query.q.as_deref().map(|q| q.chars().take(100).collect::<String>());
     let users = app.store.list_users(q.as_deref()).await?;
