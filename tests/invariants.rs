@@ -255,10 +255,14 @@ async fn operate(t: &TestApp, clock: &ManualClock, a: &Account, admin: &str, op:
         }
         6 => {
             let mut key = Key::new();
-            let start = t.call(Method::POST, &format!("{user_path}/passkeys/register/start"), Some(&tab), Some(
-                json!({"name": "Key", "password": PASSWORD}),
-            ))
-            .await;
+            let start = t
+                .call(
+                    Method::POST,
+                    &format!("{user_path}/passkeys/register/start"),
+                    Some(&tab),
+                    Some(json!({"name": "Key", "password": PASSWORD})),
+                )
+                .await;
             if start.status != StatusCode::OK {
                 vec![start]
             } else {
@@ -293,7 +297,7 @@ async fn operate(t: &TestApp, clock: &ManualClock, a: &Account, admin: &str, op:
             None => Vec::new(),
         },
         10 => {
-            let body = json!({"new_password": PASSWORD, "keep_2fa": salt % 2 == 0, "keep_app_passwords": true});
+            let body = json!({"new_password": PASSWORD, "keep_2fa": salt.is_multiple_of(2), "keep_app_passwords": true});
             vec![t.call(Method::PUT, &format!("{user_path}/password"), Some(admin), Some(body)).await]
         }
         11 => {
@@ -301,7 +305,9 @@ async fn operate(t: &TestApp, clock: &ManualClock, a: &Account, admin: &str, op:
             let on = t.call(Method::PUT, &user_path, Some(admin), Some(json!({"can_login": true}))).await;
             vec![off, on]
         }
-        _ => vec![t.call(Method::PUT, &user_path, Some(&tab), Some(json!({"email": format!("x{salt}@example.com")}))).await],
+        _ => vec![
+            t.call(Method::PUT, &user_path, Some(&tab), Some(json!({"email": format!("x{salt}@example.com")}))).await,
+        ],
     };
     for r in replies {
         assert!(!r.status.is_server_error(), "operation {op} on {}: {} {}", a.name, r.status, r.text);

@@ -157,7 +157,9 @@ async fn happen(t: &TestApp, f: &mut Fixture, event: Event) {
             t.call(Method::PUT, &user_path, Some(&admin), Some(json!({"auth_method": "default"}))).await
         }
         Event::RecoveryCodeUsed => t.login_with_code(&f.username, &f.password, &f.recovery).await,
-        Event::AccountDisabled => t.call(Method::PUT, &user_path, Some(&admin), Some(json!({"can_login": false}))).await,
+        Event::AccountDisabled => {
+            t.call(Method::PUT, &user_path, Some(&admin), Some(json!({"can_login": false}))).await
+        }
         Event::AccountDeleted => t.call(Method::DELETE, &user_path, Some(&admin), None).await,
         Event::AppPasswordRevoked => {
             let path = format!("/api/v1/users/{}/sessions/{}", f.uid, f.app_a.0);
@@ -357,7 +359,10 @@ async fn activating_2fa_ends_the_other_sessions_and_nothing_else(db: Db) {
     assert_eq!(alive(&t, &mine).await, e.web_sessions != Sessions::All);
     assert_eq!(alive(&t, &intruder).await, e.web_sessions == Sessions::Kept);
     assert_eq!(alive(&t, &child).await, e.app_password_sessions == Sessions::Kept);
-    assert_eq!(t.get_basic("/api/v1/session", "carol", &app).await.status == StatusCode::OK, e.app_passwords == Factor::Kept);
+    assert_eq!(
+        t.get_basic("/api/v1/session", "carol", &app).await.status == StatusCode::OK,
+        e.app_passwords == Factor::Kept
+    );
     // A ceremony started before stays valid: the passkey joins 2FA as a later factor.
     let mut key = Key::new();
     let done = register_finish(&t, &uid, &mine, &mut key, &pending).await;

@@ -369,11 +369,7 @@ on_both_databases!(
 async fn bodies_are_objects_names_are_visible_and_listing_says_why(db: Db) {
     let t = spawn(db).await;
     let admin = t.admin_token().await;
-    let uid = t.create_user("lou", "lou-password-1", json!({}))
-        .await["uid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let uid = t.create_user("lou", "lou-password-1", json!({})).await["uid"].as_str().unwrap().to_owned();
     let r = t.call(Method::POST, "/api/v1/session", None, Some(json!(["lou", "lou-password-1"]))).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
     assert!(r.body["message"].as_str().unwrap().contains("object"), "{}", r.text);
@@ -385,7 +381,8 @@ async fn bodies_are_objects_names_are_visible_and_listing_says_why(db: Db) {
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{name:?}: {}", r.text);
         assert!(r.body["message"].as_str().unwrap().contains("invisible"), "{}", r.text);
     }
-    let r = t.call(Method::PUT, &format!("/api/v1/users/{uid}"), Some(&admin), Some(json!({"name": "Lou Łukasz"}))).await;
+    let r =
+        t.call(Method::PUT, &format!("/api/v1/users/{uid}"), Some(&admin), Some(json!({"name": "Lou Łukasz"}))).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
 
     let lou = t.login("lou", "lou-password-1").await;

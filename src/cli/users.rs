@@ -6,8 +6,8 @@ use serde_json::json;
 use super::output::{Format, Records, yes_no};
 use super::{CliError, prompt};
 use crate::clock::rfc3339;
-use crate::domain::policy::{Actor, UserPatch};
 use crate::domain::password::NewPassword;
+use crate::domain::policy::{Actor, UserPatch};
 use crate::domain::user::{AuthMethod, Role, User, parse_display_name, parse_email};
 use crate::service::users::{NewUser, PasswordChange};
 use crate::service::{Gatehouse, RequestMeta};
@@ -231,7 +231,8 @@ pub async fn run(app: &Gatehouse, cmd: UsersCommand, format: Format) -> Result<(
             };
             let mut updated = app.update_user(Actor::Operator, &user.uid, patch, &meta).await?;
             if let Some(p) = m.password {
-                app.change_password(Actor::Operator, &user.uid, reset(&p, m.keep_app_passwords, m.keep_2fa), &meta).await?;
+                app.change_password(Actor::Operator, &user.uid, reset(&p, m.keep_app_passwords, m.keep_2fa), &meta)
+                    .await?;
                 updated = find(app, &updated.username).await?;
             }
             print_user(app, format, &updated).await?;

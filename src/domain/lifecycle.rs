@@ -176,17 +176,18 @@ pub fn ends(event: Event) -> Ends {
 /// The rows of the README table, with the wording users see.
 const ROWS: &[(&str, Event)] = &[
     ("your own Change Password", Event::OwnPasswordChange { revoke_app_passwords: false }),
-    ("… with \"also revoke all app passwords\" (`revoke_app_passwords: true`)", Event::OwnPasswordChange {
-        revoke_app_passwords: true,
-    }),
+    (
+        "… with \"also revoke all app passwords\" (`revoke_app_passwords: true`)",
+        Event::OwnPasswordChange { revoke_app_passwords: true },
+    ),
     (
         "an admin's reset (Admin > Users, `PUT …/password` without `old_password`, `gatehouse passwd`, `users mod --password`)",
         Event::AdminReset { keep_2fa: false, keep_app_passwords: false },
     ),
-    ("… with `keep_app_passwords: true` / `--keep-app-passwords`", Event::AdminReset {
-        keep_2fa: false,
-        keep_app_passwords: true,
-    }),
+    (
+        "… with `keep_app_passwords: true` / `--keep-app-passwords`",
+        Event::AdminReset { keep_2fa: false, keep_app_passwords: true },
+    ),
     ("… with `keep_2fa: true` / `--keep-2fa`", Event::AdminReset { keep_2fa: true, keep_app_passwords: false }),
     ("activating 2FA", Event::TwoFactorEnabled),
     ("your own Disable 2FA (removing the authenticator app)", Event::OwnDisableTwoFactor),

@@ -95,7 +95,8 @@ impl SecretKey {
                 // processes starting on a new data folder at once (the first `start`
                 // and a `users add`) agree on one key, and neither reads a half-written
                 // file.
-                let tmp = data_dir.join(format!(".secret.key.{}", random::public_id("t", 12).map_err(|_| KeyError::Rng)?));
+                let tmp =
+                    data_dir.join(format!(".secret.key.{}", random::public_id("t", 12).map_err(|_| KeyError::Rng)?));
                 let mut opts = std::fs::OpenOptions::new();
                 opts.write(true).create_new(true);
                 #[cfg(unix)]

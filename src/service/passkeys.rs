@@ -304,8 +304,7 @@ impl Gatehouse {
         let now = self.now();
         // The store answers with the passkey it activated, in the same transaction: what
         // happens to the account afterwards cannot turn a success into a 404.
-        let Some(key) = self.store.activate_passkey(&user.uid, id, now, now - SETUP_TTL, current_session).await?
-        else {
+        let Some(key) = self.store.activate_passkey(&user.uid, id, now, now - SETUP_TTL, current_session).await? else {
             return Err(ServiceError::Conflict(
                 "this passkey is not waiting for activation (expired after 30 minutes, or 2FA changed meanwhile); \
                  add it again"
@@ -346,8 +345,11 @@ impl Gatehouse {
         let keys = self.store.passkeys(&user.uid).await?;
         let name = keys.iter().find(|p| p.id == id).map(|p| p.name.clone()).ok_or(ServiceError::NotFound("passkey"))?;
         self.confirm_password(user, password, meta).await?;
-        let still_on =
-            self.store.remove_passkey(&user.uid, id, self.now(), current_session).await?.ok_or(ServiceError::NotFound("passkey"))?;
+        let still_on = self
+            .store
+            .remove_passkey(&user.uid, id, self.now(), current_session)
+            .await?
+            .ok_or(ServiceError::NotFound("passkey"))?;
         self.record(EventKind::PasskeyRemoved, user.into(), meta, "", &name).await;
         if !still_on && user.auth_method == crate::domain::user::AuthMethod::TwoFactor {
             self.record(EventKind::TwoFactorDisabled, user.into(), meta, "", "the last second factor was removed")

@@ -2,8 +2,8 @@
 
 use sqlx::FromRow;
 
-use super::{Store, StoreError, flag, int};
 use super::lifecycle::end_for_client;
+use super::{Store, StoreError, flag, int};
 use crate::clock::{UnixTime, rfc3339};
 use crate::domain::lifecycle::{self, Event};
 use crate::domain::scope::Scope;

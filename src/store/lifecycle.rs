@@ -50,7 +50,12 @@ async fn run(tx: &mut Tx, sql: &'static str, uid: &str, arg: &str) -> Result<u64
 /// Ends what `ends` says for the account `t.uid`. Call it with the user row locked
 /// ([`lock_user`]). Keeps the invariants: 2FA is on iff an active factor exists, and
 /// the recovery code exists iff 2FA is on.
-pub(crate) async fn end_for_account(tx: &mut Tx, ends: &Ends, t: Target<'_>, now: UnixTime) -> Result<Ended, StoreError> {
+pub(crate) async fn end_for_account(
+    tx: &mut Tx,
+    ends: &Ends,
+    t: Target<'_>,
+    now: UnixTime,
+) -> Result<Ended, StoreError> {
     let uid = t.uid;
     let keep = t.keep_session.unwrap_or("");
     let mut ended = Ended::default();
@@ -81,16 +86,21 @@ pub(crate) async fn end_for_account(tx: &mut Tx, ends: &Ends, t: Target<'_>, now
     ended.app_passwords = match ends.app_passwords {
         Factor::Kept => 0,
         Factor::That => {
-            run(tx, "DELETE FROM sessions WHERE user_uid = $1 AND kind = 'app_password' AND id = $2", uid, t.that.unwrap_or(""))
-                .await?
+            run(
+                tx,
+                "DELETE FROM sessions WHERE user_uid = $1 AND kind = 'app_password' AND id = $2",
+                uid,
+                t.that.unwrap_or(""),
+            )
+            .await?
         }
-        Factor::Removed => {
-            run1(tx, "DELETE FROM sessions WHERE user_uid = $1 AND kind = 'app_password'", uid).await?
-        }
+        Factor::Removed => run1(tx, "DELETE FROM sessions WHERE user_uid = $1 AND kind = 'app_password'", uid).await?,
     };
     match ends.passkeys {
         Factor::Kept => 0,
-        Factor::That => run(tx, "DELETE FROM passkeys WHERE user_uid = $1 AND id = $2", uid, t.that.unwrap_or("")).await?,
+        Factor::That => {
+            run(tx, "DELETE FROM passkeys WHERE user_uid = $1 AND id = $2", uid, t.that.unwrap_or("")).await?
+        }
         Factor::Removed => run1(tx, "DELETE FROM passkeys WHERE user_uid = $1", uid).await?,
     };
     if ends.totp == Factor::Removed {

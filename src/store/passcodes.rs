@@ -6,9 +6,9 @@ use sqlx::FromRow;
 
 use super::factors::adopt_recovery_code;
 use super::lifecycle::{Target, end_for_account, lock_user};
-use crate::domain::lifecycle::{self, Event};
 use super::{Store, StoreError};
 use crate::clock::UnixTime;
+use crate::domain::lifecycle::{self, Event};
 
 /// A user's authenticator as stored. Until `activated_at` is set it is only a pending
 /// setup: the account's auth method stays `default` and logins ignore it.
@@ -75,8 +75,7 @@ pub trait PasscodeStore {
     /// Removes the authenticator (and a pending setup); 2FA stays on only while a
     /// passkey remains; the other sessions end (lifecycle "own Disable 2FA"). Returns
     /// (whether there was one, whether 2FA is still on).
-    async fn remove_passcode(&self, uid: &str, now: UnixTime, keep_session: &str)
-    -> Result<(bool, bool), StoreError>;
+    async fn remove_passcode(&self, uid: &str, now: UnixTime, keep_session: &str) -> Result<(bool, bool), StoreError>;
 }
 
 impl PasscodeStore for Store {
@@ -194,20 +193,15 @@ impl PasscodeStore for Store {
         Ok(r.rows_affected() == 1)
     }
 
-    async fn remove_passcode(
-        &self,
-        uid: &str,
-        now: UnixTime,
-        keep_session: &str,
-    ) -> Result<(bool, bool), StoreError> {
+    async fn remove_passcode(&self, uid: &str, now: UnixTime, keep_session: &str) -> Result<(bool, bool), StoreError> {
         let mut tx = self.begin_write().await?;
         if lock_user(&mut tx, self.backend, uid).await?.is_none() {
             return Ok((false, false));
         }
         let existed = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM passcodes WHERE user_uid = $1")
-        .bind(uid)
-        .fetch_one(&mut *tx)
-        .await?;
+            .bind(uid)
+            .fetch_one(&mut *tx)
+            .await?;
         let target = Target { uid, keep_session: Some(keep_session), that: None };
         let ended = end_for_account(&mut tx, &lifecycle::ends(Event::OwnDisableTwoFactor), target, now).await?;
         self.commit_credentials(tx).await?;

@@ -6,9 +6,9 @@ use sqlx::FromRow;
 
 use super::factors::adopt_recovery_code;
 use super::lifecycle::{Target, end_for_account, lock_user};
-use crate::domain::lifecycle::{self, Event};
 use super::{Store, StoreError};
 use crate::clock::UnixTime;
+use crate::domain::lifecycle::{self, Event};
 
 /// A passkey as stored. `activated_at` is `None` while it waits, as an account's first
 /// second factor, for the user to save the recovery code; logins ignore it until then.
@@ -81,8 +81,13 @@ pub trait PasskeyStore {
     async fn rename_passkey(&self, uid: &str, id: &str, name: &str) -> Result<bool, StoreError>;
     /// Removes a passkey. `None` if there was none; else whether 2FA is still on (it
     /// goes off with the account's last second factor).
-    async fn remove_passkey(&self, uid: &str, id: &str, now: UnixTime, keep_session: &str)
-    -> Result<Option<bool>, StoreError>;
+    async fn remove_passkey(
+        &self,
+        uid: &str,
+        id: &str,
+        now: UnixTime,
+        keep_session: &str,
+    ) -> Result<Option<bool>, StoreError>;
     /// Removes pending passkeys registered at or before `started_by` (never activated).
     async fn discard_pending_passkeys(&self, uid: &str, started_by: UnixTime) -> Result<u64, StoreError>;
     /// Records a use with the authenticator's new signature counter, only if that

@@ -2,8 +2,8 @@
 
 use sqlx::FromRow;
 
-use super::{Backend, Store, StoreError, flag, int};
 use super::lifecycle::{Target, end_for_account, lock_user};
+use super::{Backend, Store, StoreError, flag, int};
 use crate::clock::UnixTime;
 use crate::domain::lifecycle::{self, Event};
 use crate::domain::policy::PolicyError;

@@ -77,7 +77,13 @@ pub async fn passwordless(t: &TestApp, key: &mut Key) -> Reply {
 }
 
 /// Starts and confirms a TOTP setup; returns (key, confirm reply).
-pub async fn totp_confirmed(t: &TestApp, clock: &ManualClock, uid: &str, token: &str, password: &str) -> (String, Reply) {
+pub async fn totp_confirmed(
+    t: &TestApp,
+    clock: &ManualClock,
+    uid: &str,
+    token: &str,
+    password: &str,
+) -> (String, Reply) {
     let base = format!("/api/v1/users/{uid}/passcode");
     let start = t.call(Method::POST, &base, Some(token), Some(json!({"type": "totp", "password": password}))).await;
     assert_eq!(start.status, StatusCode::OK, "{}", start.text);
@@ -158,8 +164,10 @@ pub async fn violations(t: &TestApp) -> Vec<String> {
     ];
     let mut found = Vec::new();
     for (what, sql) in checks {
-        let rows: Vec<String> =
-            sqlx::query_scalar(sqlx::AssertSqlSafe(*sql)).fetch_all(pool).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(*sql))
+            .fetch_all(pool)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
         for r in rows {
             found.push(format!("{what}: {r}"));
         }
