@@ -297,7 +297,8 @@ async fn operate(t: &TestApp, clock: &ManualClock, a: &Account, admin: &str, op:
             None => Vec::new(),
         },
         10 => {
-            let body = json!({"new_password": PASSWORD, "keep_2fa": salt.is_multiple_of(2), "keep_app_passwords": true});
+            let body =
+                json!({"new_password": PASSWORD, "keep_2fa": salt.is_multiple_of(2), "keep_app_passwords": true});
             vec![t.call(Method::PUT, &format!("{user_path}/password"), Some(admin), Some(body)).await]
         }
         11 => {

@@ -42,8 +42,9 @@ impl std::fmt::Debug for Passcode {
 /// Storage of authenticators.
 pub trait PasscodeStore {
     async fn passcode(&self, uid: &str) -> Result<Option<Passcode>, StoreError>;
-    /// Stores a new, unconfirmed authenticator, replacing an unfinished one. Returns
-    /// `false` (and changes nothing) if an active one exists.
+    /// Stores a new, unconfirmed authenticator, replacing an unfinished one and any
+    /// passkey waiting for activation (one setup is pending at most). Returns `false`
+    /// (and changes nothing) if an active one exists.
     async fn start_passcode(&self, p: &Passcode) -> Result<bool, StoreError>;
     /// Records `step` as used if it is newer than the last used one. Exactly one of any
     /// number of concurrent callers with the same step gets `true`.
@@ -90,6 +91,10 @@ impl PasscodeStore for Store {
     }
 
     async fn start_passcode(&self, p: &Passcode) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        if lock_user(&mut tx, self.backend, &p.user_uid).await?.is_none() {
+            return Err(StoreError::NotFound);
+        }
         let r = sqlx::query(
             "INSERT INTO passcodes (user_uid, kind, secret_sealed, created_at, verified_at, activated_at, last_step, \
              recovery_hash) VALUES ($1, $2, $3, $4, NULL, NULL, -1, NULL) \
@@ -101,9 +106,18 @@ impl PasscodeStore for Store {
         .bind(&p.kind)
         .bind(&p.secret_sealed)
         .bind(p.created_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(r.rows_affected() == 1)
+        if r.rows_affected() != 1 {
+            return Ok(false);
+        }
+        // One setup pending at most: a passkey waiting for activation gives way.
+        sqlx::query("DELETE FROM passkeys WHERE user_uid = $1 AND activated_at IS NULL")
+            .bind(&p.user_uid)
+            .execute(&mut *tx)
+            .await?;
+        self.commit_credentials(tx).await?;
+        Ok(true)
     }
 
     async fn consume_step(&self, uid: &str, step: i64) -> Result<bool, StoreError> {

@@ -128,11 +128,14 @@ impl PasskeyStore for Store {
             return Err(StoreError::Stale);
         }
         if p.activated_at.is_none() {
-            // At most one pending setup: a new first passkey replaces a waiting one.
-            sqlx::query("DELETE FROM passkeys WHERE user_uid = $1 AND activated_at IS NULL")
-                .bind(&p.user_uid)
-                .execute(&mut *tx)
-                .await?;
+            // At most one pending setup: a new first passkey replaces a waiting one and
+            // an unfinished TOTP setup.
+            for sql in [
+                "DELETE FROM passkeys WHERE user_uid = $1 AND activated_at IS NULL",
+                "DELETE FROM passcodes WHERE user_uid = $1 AND activated_at IS NULL",
+            ] {
+                sqlx::query(sql).bind(&p.user_uid).execute(&mut *tx).await?;
+            }
         }
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(&p.id)

@@ -135,6 +135,16 @@ pub async fn violations(t: &TestApp) -> Vec<String> {
             "SELECT user_uid FROM passkeys WHERE activated_at IS NULL GROUP BY user_uid HAVING COUNT(*) > 1",
         ),
         (
+            "a TOTP setup and a waiting passkey pending at once",
+            "SELECT p.user_uid FROM passcodes p JOIN passkeys k ON k.user_uid = p.user_uid \
+             WHERE p.activated_at IS NULL AND k.activated_at IS NULL",
+        ),
+        (
+            "a passkey waiting for activation while 2FA is on",
+            "SELECT k.user_uid FROM passkeys k JOIN users u ON u.uid = k.user_uid \
+             WHERE k.activated_at IS NULL AND u.auth_method = '2fa'",
+        ),
+        (
             "a waiting passkey without its recovery code, or an active one with one",
             "SELECT user_uid FROM passkeys WHERE (activated_at IS NULL AND pending_recovery_hash IS NULL) \
              OR (activated_at IS NOT NULL AND pending_recovery_hash IS NOT NULL)",
