@@ -18,7 +18,7 @@ async fn bad_requests_get_json_4xx_and_change_nothing(db: Db) {
     let cases: Vec<Case> = vec![
         (Method::POST, "/api/v1/session", false, "application/json", b"{".to_vec(), StatusCode::BAD_REQUEST),
         (Method::POST, "/api/v1/session", false, "application/json", b"".to_vec(), StatusCode::BAD_REQUEST),
-        (Method::POST, "/api/v1/session", false, "application/json", b"[]".to_vec(), StatusCode::UNPROCESSABLE_ENTITY),
+        (Method::POST, "/api/v1/session", false, "application/json", b"[]".to_vec(), StatusCode::BAD_REQUEST), // issue 18: a body must be an object
         (
             Method::POST,
             "/api/v1/session",

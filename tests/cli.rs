@@ -237,3 +237,51 @@ on_both_databases!(
     passwd_on_a_terminal_asks_twice_without_echo,
     the_first_start_bootstraps_an_admin_once,
 );
+
+/// Issue 18: `users mod NAME --webdav --password short` set webdav and then failed.
+/// Every flag is checked before anything is written.
+async fn users_mod_checks_every_flag_before_it_writes(db: Db) {
+    let t = spawn(db).await;
+    t.create_user("kim", "kim-password-1", serde_json::json!({})).await;
+    let out = t.cli(&["users", "mod", "kim", "--webdav", "--name", "Kim", "--password", "short"]);
+    assert!(!out.status.success(), "{}", stdout(&out));
+    assert!(stderr(&out).contains("password"), "{}", stderr(&out));
+    let shown: Value = serde_json::from_str(&stdout(&t.cli(&["users", "show", "kim", "--json"]))).unwrap();
+    assert_eq!((shown["webdav"].as_bool(), shown["name"].as_str()), (Some(false), Some("")), "{shown}");
+    let out = t.cli(&["users", "mod", "kim", "--webdav", "--name", "Kim\u{202E}gpj.exe"]);
+    assert!(!out.status.success());
+    let shown: Value = serde_json::from_str(&stdout(&t.cli(&["users", "show", "kim", "--json"]))).unwrap();
+    assert_eq!(shown["webdav"], false, "{shown}");
+    // The old password still works: nothing was written.
+    assert_eq!(t.login_reply("kim", "kim-password-1").await.status, StatusCode::OK);
+}
+
+/// Issue 18: `users add` run while the first `start` migrates a new database waits for
+/// it instead of failing. Several processes open one new data folder at once.
+async fn processes_opening_a_new_database_at_once_all_succeed(db: Db) {
+    for round in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        let url = common::fresh_database(db, &data).await;
+        let children: Vec<_> = (0..4)
+            .map(|i| {
+                std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+                    .args(["users", "add", &format!("user{i}"), "--password", "a-good-password-1"])
+                    .env("GATEHOUSE_DATA_DIR", &data)
+                    .env("GATEHOUSE_DATABASE_URL", &url)
+                    .env_remove("GATEHOUSE_SECRET_KEY")
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "round {round}: {}", stderr(&out));
+        }
+    }
+}
+
+on_both_databases!(users_mod_checks_every_flag_before_it_writes, processes_opening_a_new_database_at_once_all_succeed);

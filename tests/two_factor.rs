@@ -364,7 +364,10 @@ async fn a_confirmed_but_never_activated_setup_leaves_the_account_as_it_was(db: 
     assert_eq!(old.error(), "invalid passcode");
     let new = t.login_with_code("bob", "bob-password-1", &second_code).await;
     assert_eq!(new.status, StatusCode::OK, "{}", new.text);
-    let events = t.get(&format!("/api/v1/users/{uid}/events"), &token).await;
+    // The recovery code turned 2FA off, which ends the account's other sessions (issue 18).
+    assert_eq!(t.get("/api/v1/session", &token).await.status, StatusCode::UNAUTHORIZED);
+    let token = new.body["access_token"].as_str().unwrap();
+    let events = t.get(&format!("/api/v1/users/{uid}/events"), token).await;
     let enabled = events.body.as_array().unwrap().iter().filter(|e| e["event"] == "2fa.enabled").count();
     assert_eq!(enabled, 1, "2FA was enabled once, by the activation");
 }

@@ -361,3 +361,35 @@ on_both_databases!(
     sessions_are_listed_and_revoked,
     unknown_users_are_404,
 );
+
+/// Issue 18, the small ones of the users API: a JSON body must be an object (serde
+/// would take an array as a struct's fields by position); display names refuse
+/// bidirectional overrides and zero-width characters; a non-admin listing users is told
+/// that listing is what was refused.
+async fn bodies_are_objects_names_are_visible_and_listing_says_why(db: Db) {
+    let t = spawn(db).await;
+    let admin = t.admin_token().await;
+    let uid = t.create_user("lou", "lou-password-1", json!({})).await["uid"].as_str().unwrap().to_owned();
+    let r = t.call(Method::POST, "/api/v1/session", None, Some(json!(["lou", "lou-password-1"]))).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert!(r.body["message"].as_str().unwrap().contains("object"), "{}", r.text);
+    let r = t.call(Method::PUT, &format!("/api/v1/users/{uid}"), Some(&admin), Some(json!(["Lou"]))).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+
+    for name in ["Lou\u{202E}nimda", "Lo\u{200B}u", "\u{2066}Lou\u{2069}", "Lou\u{FEFF}"] {
+        let r = t.call(Method::PUT, &format!("/api/v1/users/{uid}"), Some(&admin), Some(json!({"name": name}))).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{name:?}: {}", r.text);
+        assert!(r.body["message"].as_str().unwrap().contains("invisible"), "{}", r.text);
+    }
+    let r =
+        t.call(Method::PUT, &format!("/api/v1/users/{uid}"), Some(&admin), Some(json!({"name": "Lou Łukasz"}))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+
+    let lou = t.login("lou", "lou-password-1").await;
+    let r = t.get("/api/v1/users", &lou).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    let message = r.body["message"].as_str().unwrap();
+    assert!(message.contains("only admins may list users"), "{message}");
+}
+
+on_both_databases!(bodies_are_objects_names_are_visible_and_listing_says_why);

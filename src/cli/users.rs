@@ -6,8 +6,9 @@ use serde_json::json;
 use super::output::{Format, Records, yes_no};
 use super::{CliError, prompt};
 use crate::clock::rfc3339;
+use crate::domain::password::NewPassword;
 use crate::domain::policy::{Actor, UserPatch};
-use crate::domain::user::{AuthMethod, Role, User};
+use crate::domain::user::{AuthMethod, Role, User, parse_display_name, parse_email};
 use crate::service::users::{NewUser, PasswordChange};
 use crate::service::{Gatehouse, RequestMeta};
 use crate::store::{FactorStore as _, Factors, UserStore as _};
@@ -70,6 +71,10 @@ pub struct ModArgs {
     /// With --password: keep the user's app passwords
     #[arg(long, requires = "password")]
     pub keep_app_passwords: bool,
+    /// With --password: keep the user's second factors (passkeys, authenticator app).
+    /// Risky for a compromised account: a passkey an intruder registered keeps signing in
+    #[arg(long = "keep-2fa", requires = "password")]
+    pub keep_2fa: bool,
     #[arg(long, short, value_parser = parse_role)]
     pub role: Option<Role>,
     /// Make the account a super admin
@@ -95,8 +100,9 @@ pub struct ModArgs {
     pub disable_2fa: bool,
 }
 
-/// Sets a user's password as an account recovery: ends all of the user's sessions and
-/// revokes their app passwords, unless --keep-app-passwords.
+/// Sets a user's password as an account recovery: ends all of the user's sessions,
+/// revokes their app passwords (unless --keep-app-passwords) and removes their second
+/// factors (unless --keep-2fa).
 #[derive(Debug, Args)]
 pub struct PasswdArgs {
     pub username: String,
@@ -106,15 +112,22 @@ pub struct PasswdArgs {
     /// Keep the user's app passwords (by default they are revoked with all sessions)
     #[arg(long)]
     pub keep_app_passwords: bool,
+    /// Keep the user's second factors (by default a reset removes passkeys, the
+    /// authenticator app and the recovery code). Risky for a compromised account: a
+    /// passkey an intruder registered keeps signing in without any password
+    #[arg(long = "keep-2fa")]
+    pub keep_2fa: bool,
 }
 
-/// The operator's reset to `password`: app passwords are revoked unless `keep`.
-fn reset(password: &str, keep: bool) -> PasswordChange<'_> {
+/// The operator's reset to `password`: app passwords are revoked unless `keep_apps`,
+/// second factors removed unless `keep_2fa`.
+fn reset(password: &str, keep_apps: bool, keep_2fa: bool) -> PasswordChange<'_> {
     PasswordChange {
         old_password: None,
         new_password: password,
         keep_session: None,
-        revoke_app_passwords: keep.then_some(false),
+        revoke_app_passwords: keep_apps.then_some(false),
+        keep_2fa,
     }
 }
 
@@ -196,6 +209,17 @@ pub async fn run(app: &Gatehouse, cmd: UsersCommand, format: Format) -> Result<(
         }
         UsersCommand::Mod(m) => {
             let user = find(app, &m.username).await?;
+            // Every flag is checked before anything is written: a password the rules
+            // refuse must not leave the other changes half made.
+            if let Some(p) = &m.password {
+                NewPassword::parse(p, &user.username)?;
+            }
+            if let Some(n) = &m.name {
+                parse_display_name(n)?;
+            }
+            if let Some(e) = &m.email {
+                parse_email(e)?;
+            }
             let patch = UserPatch {
                 name: m.name,
                 email: m.email,
@@ -207,7 +231,8 @@ pub async fn run(app: &Gatehouse, cmd: UsersCommand, format: Format) -> Result<(
             };
             let mut updated = app.update_user(Actor::Operator, &user.uid, patch, &meta).await?;
             if let Some(p) = m.password {
-                app.change_password(Actor::Operator, &user.uid, reset(&p, m.keep_app_passwords), &meta).await?;
+                app.change_password(Actor::Operator, &user.uid, reset(&p, m.keep_app_passwords, m.keep_2fa), &meta)
+                    .await?;
                 updated = find(app, &updated.username).await?;
             }
             print_user(app, format, &updated).await?;
@@ -234,7 +259,7 @@ pub async fn passwd(app: &Gatehouse, args: PasswdArgs, format: Format) -> Result
         Some(p) => zeroize::Zeroizing::new(p),
         None => prompt::new_password(&format!("New password for {}", user.username))?,
     };
-    let change = reset(&password, args.keep_app_passwords);
+    let change = reset(&password, args.keep_app_passwords, args.keep_2fa);
     let ended = app.change_password(Actor::Operator, &user.uid, change, &RequestMeta::local()).await?;
     if format == Format::Json {
         let reply = json!({
@@ -242,6 +267,7 @@ pub async fn passwd(app: &Gatehouse, args: PasswdArgs, format: Format) -> Result
             "username": user.username,
             "sessions_ended": ended.sessions,
             "app_passwords_revoked": ended.app_passwords,
+            "second_factors_removed": ended.second_factors_removed,
         });
         println!("{reply}");
     } else {
@@ -250,7 +276,8 @@ pub async fn passwd(app: &Gatehouse, args: PasswdArgs, format: Format) -> Result
         } else {
             format!("{} app password(s) revoked", ended.app_passwords)
         };
-        println!("password changed for {}: {} session(s) ended, {apps}", user.username, ended.sessions);
+        let factors = if ended.second_factors_removed { ", second factors removed (2FA off)" } else { "" };
+        println!("password changed for {}: {} session(s) ended, {apps}{factors}", user.username, ended.sessions);
     }
     Ok(())
 }

@@ -31,6 +31,25 @@ pub fn length(s: &str) -> usize {
     s.encode_utf16().count()
 }
 
+/// Whether `c` is a bidirectional control (embeddings, overrides, isolates, marks) or an
+/// invisible, zero-width character. Such a character in a display name can make it
+/// render as another name (`\u{202E}` turns "evil\u{202E}gpj.exe" around) or look
+/// like someone else's while differing. Note that this refuses emoji joined with the
+/// zero-width joiner (a family emoji) too.
+pub fn deceptive_char(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}'
+            | '\u{00AD}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}'
+    )
+}
+
 /// Whether `c` may start a username or appear at its start.
 pub fn username_first_char(c: char) -> bool {
     c.is_ascii_alphanumeric()
@@ -67,6 +86,16 @@ pub const RULES: FormRules = FormRules {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bidirectional_and_invisible_characters_are_named() {
+        for c in ['\u{202E}', '\u{202A}', '\u{2066}', '\u{2069}', '\u{200B}', '\u{200D}', '\u{FEFF}', '\u{200F}'] {
+            assert!(deceptive_char(c), "{:04X}", u32::from(c));
+        }
+        for c in ['a', 'é', '日', ' ', '-', '\u{05D0}', '😀'] {
+            assert!(!deceptive_char(c), "{c}");
+        }
+    }
 
     #[test]
     fn length_counts_like_a_browser() {

@@ -5,6 +5,7 @@
 pub mod app_password;
 pub mod event;
 pub mod fields;
+pub mod lifecycle;
 pub mod passkey;
 pub mod password;
 pub mod policy;

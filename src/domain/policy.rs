@@ -12,6 +12,9 @@ pub enum PolicyError {
     NotYourAccount,
     #[error("only admins may change this field")]
     AdminOnly(&'static str),
+    /// An admin's task other than changing a field (`list users`, `create users`, …).
+    #[error("only admins may {0}")]
+    AdminTask(&'static str),
     #[error("only a super admin may do this")]
     SuperAdminOnly,
     #[error("the last admin cannot be demoted, disabled or deleted")]
@@ -157,7 +160,7 @@ pub fn apply_patch(
 /// May `actor` delete `target`?
 pub fn may_delete(actor: Actor<'_>, target: &User, active_admins: i64) -> Result<(), PolicyError> {
     if !actor.is_admin() {
-        return Err(PolicyError::AdminOnly("delete"));
+        return Err(PolicyError::AdminTask("delete users"));
     }
     if actor.is(target) {
         return Err(PolicyError::SelfLockout);

@@ -202,6 +202,28 @@ impl Scope {
     }
 }
 
+impl Scope {
+    /// What both scopes grant: the resources of both, read-only if either is. `None`
+    /// when no resource is left. A client's token, after the client's scope changed,
+    /// keeps `token.intersect(&client)`.
+    pub fn intersect(&self, other: &Scope) -> Option<Scope> {
+        let all: u32 = Resource::ALL.iter().fold(0, |acc, r| acc | r.bit());
+        let bits = |s: &Scope| if s.full { all } else { s.resources };
+        let full = self.full && other.full;
+        let resources = bits(self) & bits(other);
+        if !full && resources == 0 {
+            return None;
+        }
+        let read_only = self.is_read_only() || other.is_read_only();
+        Some(Scope::build(full, resources, read_only, false))
+    }
+
+    /// Whether everything `self` grants, `other` grants too.
+    pub fn within(&self, other: &Scope) -> bool {
+        other.narrow(self).is_ok()
+    }
+}
+
 impl fmt::Display for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.normalised)
@@ -243,6 +265,19 @@ mod tests {
 
     fn norm(s: &str) -> String {
         scope(s).to_string()
+    }
+
+    #[test]
+    fn intersections_keep_what_both_grant() {
+        let i = |a: &str, b: &str| scope(a).intersect(&scope(b)).map(|s| s.to_string());
+        assert_eq!(i("*", "metrics read").as_deref(), Some("metrics read"));
+        assert_eq!(i("metrics read", "*").as_deref(), Some("metrics read"));
+        assert_eq!(i("*", "*").as_deref(), Some("*"));
+        assert_eq!(i("* read", "*").as_deref(), Some("* read"));
+        assert_eq!(i("photos webdav", "webdav metrics").as_deref(), Some("webdav"));
+        assert_eq!(i("photos", "metrics"), None);
+        assert!(scope("metrics read").within(&scope("*")));
+        assert!(!scope("*").within(&scope("metrics read")));
     }
 
     fn narrowed(granted: &str, requested: &str) -> Result<String, ScopeError> {

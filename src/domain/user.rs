@@ -14,6 +14,11 @@ pub enum UserFieldError {
     UsernameChars,
     #[error("display name must be at most {} characters without control characters", NAME_MAX)]
     Name,
+    #[error(
+        "display name must not contain bidirectional controls or invisible (zero-width) characters: they can make \
+         it show as another name"
+    )]
+    NameInvisible,
     #[error("email must be at most {} characters, contain one '@' with text on both sides and no spaces", EMAIL_MAX)]
     Email,
     #[error("role must be one of admin, user, guest")]
@@ -65,6 +70,9 @@ pub fn parse_display_name(raw: &str) -> Result<String, UserFieldError> {
     let trimmed = raw.trim();
     if fields::length(trimmed) > NAME_MAX || trimmed.chars().any(char::is_control) {
         return Err(UserFieldError::Name);
+    }
+    if trimmed.chars().any(fields::deceptive_char) {
+        return Err(UserFieldError::NameInvisible);
     }
     Ok(trimmed.to_owned())
 }

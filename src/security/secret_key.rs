@@ -91,13 +91,28 @@ impl SecretKey {
                 let mut bytes = Zeroizing::new([0u8; 32]);
                 random::fill(bytes.as_mut()).map_err(|_| KeyError::Rng)?;
                 let secret = Zeroizing::new(BASE64URL_NOPAD.encode(bytes.as_ref()));
+                // Written whole under a temporary name, then linked into place: two
+                // processes starting on a new data folder at once (the first `start`
+                // and a `users add`) agree on one key, and neither reads a half-written
+                // file.
+                let tmp =
+                    data_dir.join(format!(".secret.key.{}", random::public_id("t", 12).map_err(|_| KeyError::Rng)?));
                 let mut opts = std::fs::OpenOptions::new();
                 opts.write(true).create_new(true);
                 #[cfg(unix)]
                 std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-                let mut f = opts.open(&path).map_err(file_err)?;
-                f.write_all(secret.as_bytes()).and_then(|()| f.sync_all()).map_err(file_err)?;
-                Self::from_secret(&secret)
+                let written = opts
+                    .open(&tmp)
+                    .and_then(|mut f| f.write_all(secret.as_bytes()).and_then(|()| f.sync_all()))
+                    .and_then(|()| std::fs::hard_link(&tmp, &path));
+                let _ = std::fs::remove_file(&tmp);
+                match written {
+                    Ok(()) => Self::from_secret(&secret),
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        Self::from_secret(&std::fs::read_to_string(&path).map_err(file_err)?)
+                    }
+                    Err(e) => Err(file_err(e)),
+                }
             }
             Err(e) => Err(file_err(e)),
         }

@@ -2,6 +2,7 @@
 
 use super::tokens::{IssuedCredential, MAX_LIFETIME, SessionSpec};
 use super::{Gatehouse, RequestMeta, ServiceError};
+use crate::domain::lifecycle::Event;
 use crate::domain::random;
 use crate::domain::scope::Scope;
 use crate::domain::session::SessionKind;
@@ -75,6 +76,9 @@ impl Gatehouse {
     }
 
     /// Changes a client; with `regenerate_secret`, returns a new secret (shown once).
+    /// Its tokens follow the lifecycle table: a new secret or disabling revokes them, a
+    /// changed scope narrows each to what the new one still grants (a wider scope
+    /// widens none).
     pub async fn modify_client(
         &self,
         client_id: &str,
@@ -83,6 +87,7 @@ impl Gatehouse {
     ) -> Result<(Client, Option<String>), ServiceError> {
         validate(&spec)?;
         let mut c = self.store.client(client_id).await?.ok_or(ServiceError::NotFound("client"))?;
+        let before = c.clone();
         if let Some(n) = spec.name {
             c.name = n.trim().to_owned();
         }
@@ -97,7 +102,17 @@ impl Gatehouse {
             c.secret_hash = self.hasher.hash(s).await?;
         }
         c.updated_at = self.now();
-        self.store.update_client(&c).await?;
+        let mut events = Vec::new();
+        if secret.is_some() {
+            events.push(Event::ClientSecretRegenerated);
+        }
+        if before.enabled && !c.enabled {
+            events.push(Event::ClientDisabled);
+        }
+        if c.scope != before.scope {
+            events.push(Event::ClientScopeNarrowed);
+        }
+        self.store.update_client(&c, &events).await?;
         Ok((c, secret))
     }
 

@@ -50,6 +50,7 @@ impl From<StoreError> for ServiceError {
         match e {
             StoreError::Conflict => ServiceError::Conflict("already exists".to_owned()),
             StoreError::NotFound => ServiceError::NotFound("record"),
+            StoreError::Stale => ServiceError::Conflict(StoreError::Stale.to_string()),
             StoreError::Policy(p) => ServiceError::Policy(p),
             other => ServiceError::Internal(other.to_string()),
         }

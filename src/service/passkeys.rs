@@ -305,6 +305,7 @@ impl Gatehouse {
         };
         self.store.add_passkey(&stored).await.map_err(|e| match e {
             crate::store::StoreError::Conflict => ServiceError::Conflict("this passkey is already registered".into()),
+            crate::store::StoreError::NotFound => ServiceError::NotFound("user"),
             other => other.into(),
         })?;
         if recovery.is_none() {
@@ -326,18 +327,18 @@ impl Gatehouse {
         meta: &RequestMeta,
     ) -> Result<PasskeyView, ServiceError> {
         let now = self.now();
-        if !self.store.activate_passkey(&user.uid, id, now, now - SETUP_TTL, current_session).await? {
+        // The store answers with the passkey it activated, in the same transaction: what
+        // happens to the account afterwards cannot turn a success into a 404.
+        let Some(key) = self.store.activate_passkey(&user.uid, id, now, now - SETUP_TTL, current_session).await? else {
             return Err(ServiceError::Conflict(
                 "this passkey is not waiting for activation (expired after 30 minutes, or 2FA changed meanwhile); \
                  add it again"
                     .into(),
             ));
-        }
-        let keys = self.store.passkeys(&user.uid).await?;
-        let key = keys.iter().find(|p| p.id == id).ok_or(ServiceError::NotFound("passkey"))?;
+        };
         self.record(EventKind::PasskeyAdded, user.into(), meta, "", &key.name).await;
         self.record(EventKind::TwoFactorEnabled, user.into(), meta, "", "passkey").await;
-        Ok(PasskeyView::of(key))
+        Ok(PasskeyView::of(&key))
     }
 
     pub async fn rename_passkey(
@@ -355,20 +356,25 @@ impl Gatehouse {
         Ok(())
     }
 
-    /// Removes a passkey after the password. Returns whether 2FA is still on (it goes
-    /// off with the last second factor).
+    /// Removes a passkey after the password; the user's other sessions end
+    /// (`current_session` is kept). Returns whether 2FA is still on (it goes off with
+    /// the last second factor).
     pub async fn remove_passkey(
         &self,
         user: &User,
         id: &str,
         password: &str,
+        current_session: &str,
         meta: &RequestMeta,
     ) -> Result<bool, ServiceError> {
         let keys = self.store.passkeys(&user.uid).await?;
         let name = keys.iter().find(|p| p.id == id).map(|p| p.name.clone()).ok_or(ServiceError::NotFound("passkey"))?;
         self.confirm_password(user, password, meta).await?;
-        let still_on =
-            self.store.remove_passkey(&user.uid, id, self.now()).await?.ok_or(ServiceError::NotFound("passkey"))?;
+        let still_on = self
+            .store
+            .remove_passkey(&user.uid, id, self.now(), current_session)
+            .await?
+            .ok_or(ServiceError::NotFound("passkey"))?;
         self.record(EventKind::PasskeyRemoved, user.into(), meta, "", &name).await;
         if !still_on && user.auth_method == crate::domain::user::AuthMethod::TwoFactor {
             self.record(EventKind::TwoFactorDisabled, user.into(), meta, "", "the last second factor was removed")

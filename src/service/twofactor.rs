@@ -281,10 +281,17 @@ impl Gatehouse {
     }
 
     /// Removes the TOTP authenticator after the password (the user's own choice). 2FA
-    /// goes off with it unless a passkey remains. Returns whether 2FA is still on.
-    pub async fn deactivate_totp(&self, user: &User, password: &str, meta: &RequestMeta) -> Result<bool, ServiceError> {
+    /// goes off with it unless a passkey remains; the user's other sessions end
+    /// (`current_session` is kept). Returns whether 2FA is still on.
+    pub async fn deactivate_totp(
+        &self,
+        user: &User,
+        password: &str,
+        current_session: &str,
+        meta: &RequestMeta,
+    ) -> Result<bool, ServiceError> {
         self.confirm_password(user, password, meta).await?;
-        let (removed, still_on) = self.store.remove_passcode(&user.uid, self.now()).await?;
+        let (removed, still_on) = self.store.remove_passcode(&user.uid, self.now(), current_session).await?;
         if !removed && (still_on || user.auth_method != AuthMethod::TwoFactor) {
             return Err(ServiceError::NotFound("two-factor authenticator"));
         }

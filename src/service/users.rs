@@ -2,6 +2,7 @@
 
 use super::{Gatehouse, RequestMeta, ServiceError};
 use crate::domain::event::EventKind;
+use crate::domain::lifecycle::Event;
 use crate::domain::password::{self, NewPassword};
 use crate::domain::policy::{self, Actor, PolicyError, UserPatch};
 use crate::domain::random;
@@ -19,6 +20,9 @@ pub struct PasswordChange<'a> {
     /// An explicit choice about app passwords (`Some(true)` revokes them); `None`
     /// takes the default of [`password::revokes_app_passwords`].
     pub revoke_app_passwords: Option<bool>,
+    /// An admin's reset only: keep the account's second factors (by default a reset
+    /// removes them, with any passkey an intruder registered). Own changes keep them.
+    pub keep_2fa: bool,
 }
 
 /// A new account as requested by an admin or the CLI.
@@ -39,7 +43,7 @@ impl Gatehouse {
     pub async fn create_user(&self, actor: Actor<'_>, new: NewUser, meta: &RequestMeta) -> Result<User, ServiceError> {
         if let Actor::User(u) = actor {
             if !u.is_admin() {
-                return Err(PolicyError::AdminOnly("users").into());
+                return Err(PolicyError::AdminTask("create users").into());
             }
             if new.super_admin && !u.super_admin {
                 return Err(PolicyError::SuperAdminOnly.into());
@@ -157,11 +161,12 @@ impl Gatehouse {
 
     /// Sets a new password. Users prove the old one; a super admin may reset others'.
     ///
-    /// What it ends (README "Which action ends what"): the user's own change ends their
-    /// other sessions (`keep_session` is the caller's own) and keeps app passwords
-    /// unless `revoke_app_passwords` is `Some(true)`; a reset by an admin or the CLI
-    /// ends all of the user's sessions and revokes their app passwords unless
-    /// `revoke_app_passwords` is `Some(false)`.
+    /// What it ends is the lifecycle table's (`domain::lifecycle`, README "Which action
+    /// ends what"): the user's own change ends their other sessions (`keep_session` is
+    /// the caller's own) and keeps app passwords unless `revoke_app_passwords` is
+    /// `Some(true)`; a reset by an admin or the CLI ends all of the user's sessions,
+    /// revokes their app passwords unless `revoke_app_passwords` is `Some(false)` and
+    /// removes their second factors unless `keep_2fa`.
     pub async fn change_password(
         &self,
         actor: Actor<'_>,
@@ -169,7 +174,7 @@ impl Gatehouse {
         change: PasswordChange<'_>,
         meta: &RequestMeta,
     ) -> Result<SessionsEnded, ServiceError> {
-        let PasswordChange { old_password, new_password, keep_session, revoke_app_passwords } = change;
+        let PasswordChange { old_password, new_password, keep_session, revoke_app_passwords, keep_2fa } = change;
         let target = self.store.user_by_uid(uid).await?.ok_or(ServiceError::NotFound("user"))?;
         let old = old_password.filter(|p| !p.is_empty());
         if policy::password_change(actor, &target, old.is_some())? {
@@ -180,7 +185,12 @@ impl Gatehouse {
         let own = matches!(actor, Actor::User(u) if u.uid == target.uid);
         let keep = if own { keep_session } else { None };
         let revoke = password::revokes_app_passwords(own, revoke_app_passwords);
-        let ended = self.store.set_password(uid, &hash, self.now(), keep, revoke).await?;
+        let event = if own {
+            Event::OwnPasswordChange { revoke_app_passwords: revoke }
+        } else {
+            Event::AdminReset { keep_2fa, keep_app_passwords: !revoke }
+        };
+        let ended = self.store.set_password(uid, &hash, self.now(), keep, event).await?;
         let (kind, what) = if own {
             (EventKind::PasswordChanged, "other sessions ended")
         } else {
@@ -191,8 +201,13 @@ impl Gatehouse {
         } else {
             "app passwords kept".to_owned()
         };
-        let detail = format!("{what} ({}), {apps}", ended.sessions);
+        let factors = if ended.second_factors_removed { ", second factors removed (2FA off)" } else { "" };
+        let detail = format!("{what} ({}), {apps}{factors}", ended.sessions);
         self.record(kind, (&target).into(), meta, &actor.label(), &detail).await;
+        if ended.second_factors_removed {
+            let detail = format!("2FA disabled by the password reset of {}", actor.label());
+            self.record(EventKind::TwoFactorDisabled, (&target).into(), meta, &actor.label(), &detail).await;
+        }
         Ok(ended)
     }
 

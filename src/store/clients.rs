@@ -2,8 +2,11 @@
 
 use sqlx::FromRow;
 
+use super::lifecycle::end_for_client;
 use super::{Store, StoreError, flag, int};
 use crate::clock::{UnixTime, rfc3339};
+use crate::domain::lifecycle::{self, Event};
+use crate::domain::scope::Scope;
 
 /// An OAuth2 client as stored. The secret is kept only as an Argon2id hash.
 #[derive(Clone, PartialEq, Eq)]
@@ -108,7 +111,9 @@ pub trait ClientStore {
     async fn create_client(&self, c: &Client) -> Result<(), StoreError>;
     async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError>;
     async fn list_clients(&self) -> Result<Vec<Client>, StoreError>;
-    async fn update_client(&self, c: &Client) -> Result<(), StoreError>;
+    /// Stores the changed client and, in the same transaction, applies to its tokens
+    /// what the lifecycle table says for each of `events`.
+    async fn update_client(&self, c: &Client, events: &[Event]) -> Result<(), StoreError>;
     /// Deletes the client and revokes its tokens.
     async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError>;
     /// Revokes the oldest tokens of a client beyond the newest `keep`.
@@ -162,7 +167,7 @@ impl ClientStore for Store {
         .collect())
     }
 
-    async fn update_client(&self, c: &Client) -> Result<(), StoreError> {
+    async fn update_client(&self, c: &Client, events: &[Event]) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "UPDATE clients SET secret_hash = $2, name = $3, scope = $4, token_lifetime = $5, max_tokens = $6, \
@@ -178,8 +183,9 @@ impl ClientStore for Store {
         .bind(c.updated_at)
         .execute(&mut *tx)
         .await?;
-        if !c.enabled {
-            sqlx::query("DELETE FROM sessions WHERE client_id = $1").bind(&c.client_id).execute(&mut *tx).await?;
+        let scope = Scope::parse(&c.scope).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        for event in events {
+            end_for_client(&mut tx, &lifecycle::ends(*event), &c.client_id, &scope).await?;
         }
         self.commit_credentials(tx).await?;
         Ok(())

@@ -5,6 +5,7 @@
 
 use super::{Store, StoreError};
 use crate::clock::UnixTime;
+use crate::domain::lifecycle;
 
 /// Which second factors an account has switched on.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -64,6 +65,9 @@ impl FactorStore for Store {
 
     async fn redeem_recovery(&self, uid: &str, hash: &str, now: UnixTime) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
+        if super::lifecycle::lock_user(&mut tx, self.backend, uid).await?.is_none() {
+            return Ok(false);
+        }
         let r = sqlx::query("DELETE FROM recovery_codes WHERE user_uid = $1 AND hash = $2")
             .bind(uid)
             .bind(hash)
@@ -72,7 +76,9 @@ impl FactorStore for Store {
         if r.rows_affected() != 1 {
             return Ok(false);
         }
-        remove_second_factors(&mut tx, uid, now).await?;
+        let ends = lifecycle::ends(lifecycle::Event::RecoveryCodeUsed);
+        let target = super::lifecycle::Target { uid, keep_session: None, that: None };
+        super::lifecycle::end_for_account(&mut tx, &ends, target, now).await?;
         self.commit_credentials(tx).await?;
         Ok(true)
     }
@@ -108,39 +114,7 @@ impl FactorStore for Store {
     }
 }
 
-type Tx = sqlx::Transaction<'static, sqlx::Any>;
-
-/// Removes every second factor of the account (authenticator, passkeys, recovery code)
-/// and sets its auth method to password only: admin "Disable 2FA" and the recovery code.
-pub(crate) async fn remove_second_factors(tx: &mut Tx, uid: &str, now: UnixTime) -> Result<(), StoreError> {
-    for statement in [
-        "DELETE FROM passcodes WHERE user_uid = $1",
-        "DELETE FROM passkeys WHERE user_uid = $1",
-        "DELETE FROM recovery_codes WHERE user_uid = $1",
-        "DELETE FROM webauthn_challenges WHERE user_uid = $1",
-    ] {
-        sqlx::query(statement).bind(uid).execute(&mut **tx).await?;
-    }
-    set_auth_method(tx, uid, "default", now).await
-}
-
-/// After a factor was removed: keeps 2FA on if an active factor remains, else removes
-/// the recovery code and turns 2FA off. Returns whether 2FA is on.
-pub(crate) async fn settle_two_factor(tx: &mut Tx, uid: &str, now: UnixTime) -> Result<bool, StoreError> {
-    let remaining = sqlx::query_scalar::<_, i64>(
-        "SELECT (SELECT COUNT(*) FROM passcodes WHERE user_uid = $1 AND activated_at IS NOT NULL) + \
-                (SELECT COUNT(*) FROM passkeys WHERE user_uid = $1 AND activated_at IS NOT NULL)",
-    )
-    .bind(uid)
-    .fetch_one(&mut **tx)
-    .await?;
-    if remaining > 0 {
-        return Ok(true);
-    }
-    sqlx::query("DELETE FROM recovery_codes WHERE user_uid = $1").bind(uid).execute(&mut **tx).await?;
-    set_auth_method(tx, uid, "default", now).await?;
-    Ok(false)
-}
+use super::lifecycle::Tx;
 
 /// Makes a newly activated factor count: with `pending` (the first factor's freshly
 /// shown recovery code) it becomes the account's code — refused if the account got
@@ -175,28 +149,7 @@ pub(crate) async fn adopt_recovery_code(
         }
     };
     if ok {
-        set_auth_method(tx, uid, "2fa", now).await?;
+        super::lifecycle::set_two_factor(tx, uid, true, now).await?;
     }
     Ok(ok)
-}
-
-/// Ends the user's web sessions but `keep` (app passwords keep working).
-pub(crate) async fn end_other_web_sessions(tx: &mut Tx, uid: &str, keep: &str) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM sessions WHERE user_uid = $1 AND kind = 'web' AND parent_id IS NULL AND id <> $2")
-        .bind(uid)
-        .bind(keep)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-/// Sets the account's auth method inside the transaction that changed its factors.
-pub(crate) async fn set_auth_method(tx: &mut Tx, uid: &str, method: &str, now: UnixTime) -> Result<(), StoreError> {
-    sqlx::query("UPDATE users SET auth_method = $3, updated_at = $2 WHERE uid = $1")
-        .bind(uid)
-        .bind(now)
-        .bind(method)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
 }

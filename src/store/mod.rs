@@ -13,6 +13,7 @@ mod clients;
 mod dav;
 mod events;
 mod factors;
+mod lifecycle;
 mod objects;
 mod passcodes;
 mod passkeys;
@@ -36,6 +37,7 @@ pub use dav::{
 };
 pub use events::EventStore;
 pub use factors::{FactorStore, Factors};
+pub use lifecycle::Ended;
 pub use objects::{ObjectStore, ObjectTime, PendingUpload};
 pub use passcodes::{Passcode, PasscodeStore};
 pub use passkeys::{CeremonyRoom, CeremonySaved, PasskeyStore, StoredChallenge, StoredPasskey};
@@ -58,6 +60,9 @@ pub enum StoreError {
     Conflict,
     #[error("not found")]
     NotFound,
+    /// The account changed since the caller read it (2FA went on or off meanwhile).
+    #[error("the account changed meanwhile; start again")]
+    Stale,
     #[error(transparent)]
     Policy(#[from] crate::domain::policy::PolicyError),
     #[error("unsupported database URL (use sqlite:// or postgres://)")]
@@ -108,9 +113,11 @@ impl Store {
             return Err(StoreError::UnsupportedUrl);
         };
         let options = AnyConnectOptions::from_str(url)?;
+        let mut migration_lock = None;
         let (signal, dav_signal) = match backend {
             Backend::Sqlite => {
                 let file = sqlite_file(url)?;
+                migration_lock.clone_from(&file);
                 if let Some(db) = &file {
                     // Before SQLite opens it: its -wal and -shm take the database's mode.
                     crate::security::files::private_sqlite(db, &["-wal", "-shm", "-credentials", "-webdav"])
@@ -159,7 +166,16 @@ impl Store {
             dav_signal: Arc::new(dav_signal),
             dav_cache: Arc::default(),
         };
+        // Two processes opening a new SQLite database at once (the first `start` and a
+        // `users add`) would both apply the migrations, and the second would fail; the
+        // file lock makes the later one wait and then find them applied. (PostgreSQL:
+        // sqlx's migrator takes an advisory lock itself.)
+        let lock = match migration_lock {
+            Some(db) => Some(lock_file(db).await.map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?),
+            None => None,
+        };
         store.migrate().await?;
+        drop(lock);
         Ok(store)
     }
 
@@ -217,6 +233,18 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// An exclusive `flock` on `file` (independent of SQLite's own `fcntl` locks), held
+/// until the returned handle is dropped; waits for another process holding it.
+async fn lock_file(file: PathBuf) -> std::io::Result<std::fs::File> {
+    tokio::task::spawn_blocking(move || {
+        let f = std::fs::File::open(&file)?;
+        rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive)?;
+        Ok(f)
+    })
+    .await
+    .map_err(std::io::Error::other)?
 }
 
 /// The database file of a SQLite URL, or `None` for an in-memory database.

@@ -4,9 +4,11 @@
 
 use sqlx::FromRow;
 
-use super::factors::{adopt_recovery_code, end_other_web_sessions, settle_two_factor};
+use super::factors::adopt_recovery_code;
+use super::lifecycle::{Target, end_for_account, lock_user};
 use super::{Store, StoreError};
 use crate::clock::UnixTime;
+use crate::domain::lifecycle::{self, Event};
 
 /// A user's authenticator as stored. Until `activated_at` is set it is only a pending
 /// setup: the account's auth method stays `default` and logins ignore it.
@@ -40,8 +42,9 @@ impl std::fmt::Debug for Passcode {
 /// Storage of authenticators.
 pub trait PasscodeStore {
     async fn passcode(&self, uid: &str) -> Result<Option<Passcode>, StoreError>;
-    /// Stores a new, unconfirmed authenticator, replacing an unfinished one. Returns
-    /// `false` (and changes nothing) if an active one exists.
+    /// Stores a new, unconfirmed authenticator, replacing an unfinished one and any
+    /// passkey waiting for activation (one setup is pending at most). Returns `false`
+    /// (and changes nothing) if an active one exists.
     async fn start_passcode(&self, p: &Passcode) -> Result<bool, StoreError>;
     /// Records `step` as used if it is newer than the last used one. Exactly one of any
     /// number of concurrent callers with the same step gets `true`.
@@ -70,9 +73,10 @@ pub trait PasscodeStore {
     /// Removes a setup that was never activated and was started at or before
     /// `started_by` (it expired). `true` if one was removed.
     async fn discard_pending_passcode(&self, uid: &str, started_by: UnixTime) -> Result<bool, StoreError>;
-    /// Removes the authenticator; 2FA stays on only while a passkey remains. Returns
+    /// Removes the authenticator (and a pending setup); 2FA stays on only while a
+    /// passkey remains; the other sessions end (lifecycle "own Disable 2FA"). Returns
     /// (whether there was one, whether 2FA is still on).
-    async fn remove_passcode(&self, uid: &str, now: UnixTime) -> Result<(bool, bool), StoreError>;
+    async fn remove_passcode(&self, uid: &str, now: UnixTime, keep_session: &str) -> Result<(bool, bool), StoreError>;
 }
 
 impl PasscodeStore for Store {
@@ -87,6 +91,10 @@ impl PasscodeStore for Store {
     }
 
     async fn start_passcode(&self, p: &Passcode) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        if lock_user(&mut tx, self.backend, &p.user_uid).await?.is_none() {
+            return Err(StoreError::NotFound);
+        }
         let r = sqlx::query(
             "INSERT INTO passcodes (user_uid, kind, secret_sealed, created_at, verified_at, activated_at, last_step, \
              recovery_hash) VALUES ($1, $2, $3, $4, NULL, NULL, -1, NULL) \
@@ -98,9 +106,18 @@ impl PasscodeStore for Store {
         .bind(&p.kind)
         .bind(&p.secret_sealed)
         .bind(p.created_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(r.rows_affected() == 1)
+        if r.rows_affected() != 1 {
+            return Ok(false);
+        }
+        // One setup pending at most: a passkey waiting for activation gives way.
+        sqlx::query("DELETE FROM passkeys WHERE user_uid = $1 AND activated_at IS NULL")
+            .bind(&p.user_uid)
+            .execute(&mut *tx)
+            .await?;
+        self.commit_credentials(tx).await?;
+        Ok(true)
     }
 
     async fn consume_step(&self, uid: &str, step: i64) -> Result<bool, StoreError> {
@@ -140,6 +157,9 @@ impl PasscodeStore for Store {
         keep_session: &str,
     ) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
+        if lock_user(&mut tx, self.backend, uid).await?.is_none() {
+            return Ok(false);
+        }
         let pending = sqlx::query_scalar::<_, Option<String>>(
             "SELECT recovery_hash FROM passcodes \
              WHERE user_uid = $1 AND verified_at IS NOT NULL AND activated_at IS NULL AND created_at > $2",
@@ -154,12 +174,26 @@ impl PasscodeStore for Store {
         if !adopt_recovery_code(&mut tx, uid, pending.as_deref(), now).await? {
             return Ok(false);
         }
-        sqlx::query("UPDATE passcodes SET activated_at = $2, recovery_hash = NULL WHERE user_uid = $1")
+        let activated = sqlx::query(
+            "UPDATE passcodes SET activated_at = $2, recovery_hash = NULL \
+             WHERE user_uid = $1 AND verified_at IS NOT NULL AND activated_at IS NULL",
+        )
+        .bind(uid)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if activated.rows_affected() != 1 {
+            // Dropping the transaction rolls the recovery code and auth method back.
+            return Ok(false);
+        }
+        // A passkey still waiting for activation carries a recovery code that can
+        // no longer become the account's: it goes, so one setup is pending at most.
+        sqlx::query("DELETE FROM passkeys WHERE user_uid = $1 AND activated_at IS NULL")
             .bind(uid)
-            .bind(now)
             .execute(&mut *tx)
             .await?;
-        end_other_web_sessions(&mut tx, uid, keep_session).await?;
+        let target = Target { uid, keep_session: Some(keep_session), that: None };
+        end_for_account(&mut tx, &lifecycle::ends(Event::TwoFactorEnabled), target, now).await?;
         self.commit_credentials(tx).await?;
         Ok(true)
     }
@@ -173,11 +207,18 @@ impl PasscodeStore for Store {
         Ok(r.rows_affected() == 1)
     }
 
-    async fn remove_passcode(&self, uid: &str, now: UnixTime) -> Result<(bool, bool), StoreError> {
+    async fn remove_passcode(&self, uid: &str, now: UnixTime, keep_session: &str) -> Result<(bool, bool), StoreError> {
         let mut tx = self.begin_write().await?;
-        let r = sqlx::query("DELETE FROM passcodes WHERE user_uid = $1").bind(uid).execute(&mut *tx).await?;
-        let on = settle_two_factor(&mut tx, uid, now).await?;
+        if lock_user(&mut tx, self.backend, uid).await?.is_none() {
+            return Ok((false, false));
+        }
+        let existed = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM passcodes WHERE user_uid = $1")
+            .bind(uid)
+            .fetch_one(&mut *tx)
+            .await?;
+        let target = Target { uid, keep_session: Some(keep_session), that: None };
+        let ended = end_for_account(&mut tx, &lifecycle::ends(Event::OwnDisableTwoFactor), target, now).await?;
         self.commit_credentials(tx).await?;
-        Ok((r.rows_affected() == 1, on))
+        Ok((existed == 1, ended.two_factor_on))
     }
 }

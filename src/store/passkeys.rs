@@ -4,9 +4,11 @@
 
 use sqlx::FromRow;
 
-use super::factors::{adopt_recovery_code, end_other_web_sessions, settle_two_factor};
+use super::factors::adopt_recovery_code;
+use super::lifecycle::{Target, end_for_account, lock_user};
 use super::{Store, StoreError};
 use crate::clock::UnixTime;
+use crate::domain::lifecycle::{self, Event};
 
 /// A passkey as stored. `activated_at` is `None` while it waits, as an account's first
 /// second factor, for the user to save the recovery code; logins ignore it until then.
@@ -90,7 +92,8 @@ pub trait PasskeyStore {
     async fn add_passkey(&self, p: &StoredPasskey) -> Result<(), StoreError>;
     /// Turns a pending passkey started after `started_after` on: its recovery code
     /// becomes the account's, 2FA goes on and the user's other web sessions end, in one
-    /// transaction. `false` if it is gone, expired, or 2FA got another code meanwhile.
+    /// transaction. Returns the activated passkey; `None` if it is gone, expired, or
+    /// 2FA got another code meanwhile.
     async fn activate_passkey(
         &self,
         uid: &str,
@@ -98,11 +101,17 @@ pub trait PasskeyStore {
         now: UnixTime,
         started_after: UnixTime,
         keep_session: &str,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<Option<StoredPasskey>, StoreError>;
     async fn rename_passkey(&self, uid: &str, id: &str, name: &str) -> Result<bool, StoreError>;
     /// Removes a passkey. `None` if there was none; else whether 2FA is still on (it
     /// goes off with the account's last second factor).
-    async fn remove_passkey(&self, uid: &str, id: &str, now: UnixTime) -> Result<Option<bool>, StoreError>;
+    async fn remove_passkey(
+        &self,
+        uid: &str,
+        id: &str,
+        now: UnixTime,
+        keep_session: &str,
+    ) -> Result<Option<bool>, StoreError>;
     /// Removes pending passkeys registered at or before `started_by` (never activated).
     async fn discard_pending_passkeys(&self, uid: &str, started_by: UnixTime) -> Result<u64, StoreError>;
     /// Records a use with the authenticator's new signature counter, only if that
@@ -139,6 +148,26 @@ impl PasskeyStore for Store {
         let sql =
             format!("INSERT INTO passkeys ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)");
         let mut tx = self.begin_write().await?;
+        let Some(method) = lock_user(&mut tx, self.backend, &p.user_uid).await? else {
+            return Err(StoreError::NotFound);
+        };
+        // A later factor joins 2FA that is on; a first one waits while it is off. Either
+        // may have changed since the caller looked (recovery code used, 2FA disabled,
+        // another first factor activated): then the ceremony must start again.
+        let two_factor_on = method == "2fa";
+        if two_factor_on != p.activated_at.is_some() {
+            return Err(StoreError::Stale);
+        }
+        if p.activated_at.is_none() {
+            // At most one pending setup: a new first passkey replaces a waiting one and
+            // an unfinished TOTP setup.
+            for sql in [
+                "DELETE FROM passkeys WHERE user_uid = $1 AND activated_at IS NULL",
+                "DELETE FROM passcodes WHERE user_uid = $1 AND activated_at IS NULL",
+            ] {
+                sqlx::query(sql).bind(&p.user_uid).execute(&mut *tx).await?;
+            }
+        }
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(&p.id)
             .bind(&p.user_uid)
@@ -165,31 +194,52 @@ impl PasskeyStore for Store {
         now: UnixTime,
         started_after: UnixTime,
         keep_session: &str,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<StoredPasskey>, StoreError> {
         let mut tx = self.begin_write().await?;
-        let pending = sqlx::query_scalar::<_, Option<String>>(
-            "SELECT pending_recovery_hash FROM passkeys \
-             WHERE id = $1 AND user_uid = $2 AND activated_at IS NULL AND created_at > $3",
-        )
-        .bind(id)
-        .bind(uid)
-        .bind(started_after)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(Some(hash)) = pending else {
-            return Ok(false);
+        if lock_user(&mut tx, self.backend, uid).await?.is_none() {
+            return Ok(None);
+        }
+        let sql = format!(
+            "SELECT {COLUMNS} FROM passkeys WHERE id = $1 AND user_uid = $2 AND activated_at IS NULL AND created_at > $3"
+        );
+        let pending = sqlx::query_as::<_, StoredPasskey>(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .bind(uid)
+            .bind(started_after)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(mut key) = pending else {
+            return Ok(None);
+        };
+        let Some(hash) = key.pending_recovery_hash.take() else {
+            return Ok(None);
         };
         if !adopt_recovery_code(&mut tx, uid, Some(&hash), now).await? {
-            return Ok(false);
+            return Ok(None);
         }
-        sqlx::query("UPDATE passkeys SET activated_at = $2, pending_recovery_hash = NULL WHERE id = $1")
-            .bind(id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        end_other_web_sessions(&mut tx, uid, keep_session).await?;
+        let r = sqlx::query(
+            "UPDATE passkeys SET activated_at = $2, pending_recovery_hash = NULL WHERE id = $1 AND activated_at IS NULL",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if r.rows_affected() != 1 {
+            return Ok(None);
+        }
+        // A TOTP setup still pending carries a recovery code that can no longer become
+        // the account's; so do other waiting passkeys.
+        for sql in [
+            "DELETE FROM passcodes WHERE user_uid = $1 AND activated_at IS NULL AND recovery_hash IS NOT NULL",
+            "DELETE FROM passkeys WHERE user_uid = $1 AND activated_at IS NULL",
+        ] {
+            sqlx::query(sql).bind(uid).execute(&mut *tx).await?;
+        }
+        let target = Target { uid, keep_session: Some(keep_session), that: None };
+        end_for_account(&mut tx, &lifecycle::ends(Event::TwoFactorEnabled), target, now).await?;
         self.commit_credentials(tx).await?;
-        Ok(true)
+        key.activated_at = Some(now);
+        Ok(Some(key))
     }
 
     async fn rename_passkey(&self, uid: &str, id: &str, name: &str) -> Result<bool, StoreError> {
@@ -202,19 +252,29 @@ impl PasskeyStore for Store {
         Ok(r.rows_affected() == 1)
     }
 
-    async fn remove_passkey(&self, uid: &str, id: &str, now: UnixTime) -> Result<Option<bool>, StoreError> {
+    async fn remove_passkey(
+        &self,
+        uid: &str,
+        id: &str,
+        now: UnixTime,
+        keep_session: &str,
+    ) -> Result<Option<bool>, StoreError> {
         let mut tx = self.begin_write().await?;
-        let r = sqlx::query("DELETE FROM passkeys WHERE id = $1 AND user_uid = $2")
-            .bind(id)
-            .bind(uid)
-            .execute(&mut *tx)
-            .await?;
-        if r.rows_affected() != 1 {
+        if lock_user(&mut tx, self.backend, uid).await?.is_none() {
             return Ok(None);
         }
-        let on = settle_two_factor(&mut tx, uid, now).await?;
+        let exists = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM passkeys WHERE id = $1 AND user_uid = $2")
+            .bind(id)
+            .bind(uid)
+            .fetch_one(&mut *tx)
+            .await?;
+        if exists != 1 {
+            return Ok(None);
+        }
+        let target = Target { uid, keep_session: Some(keep_session), that: Some(id) };
+        let ended = end_for_account(&mut tx, &lifecycle::ends(Event::PasskeyRemoved), target, now).await?;
         self.commit_credentials(tx).await?;
-        Ok(Some(on))
+        Ok(Some(ended.two_factor_on))
     }
 
     async fn discard_pending_passkeys(&self, uid: &str, started_by: UnixTime) -> Result<u64, StoreError> {

@@ -2,8 +2,10 @@
 
 use sqlx::FromRow;
 
+use super::lifecycle::{Target, end_for_account, lock_user};
 use super::{Backend, Store, StoreError, flag, int};
 use crate::clock::UnixTime;
+use crate::domain::lifecycle::{self, Event};
 use crate::domain::policy::PolicyError;
 use crate::domain::user::{AuthMethod, Role, User, username_key};
 
@@ -21,6 +23,8 @@ pub struct SessionsEnded {
     pub sessions: u64,
     /// App passwords revoked.
     pub app_passwords: u64,
+    /// Whether the account's second factors were removed (2FA is now off).
+    pub second_factors_removed: bool,
 }
 
 /// Storage of user accounts.
@@ -38,15 +42,15 @@ pub trait UserStore {
     async fn change_user<F>(&self, uid: &str, now: UnixTime, decide: F) -> Result<Option<User>, StoreError>
     where
         F: FnOnce(&User, i64) -> Result<UserChange, PolicyError> + Send;
-    /// Stores a new password hash and, in the same transaction, ends every session of
-    /// the user but `keep_session` — app passwords only if `revoke_app_passwords`.
+    /// Stores a new password hash and, in the same transaction, ends what the lifecycle
+    /// table says for `event` (an own change or an admin's reset), keeping `keep_session`.
     async fn set_password(
         &self,
         uid: &str,
         hash: &str,
         now: UnixTime,
         keep_session: Option<&str>,
-        revoke_app_passwords: bool,
+        event: Event,
     ) -> Result<SessionsEnded, StoreError>;
     async fn record_login(&self, uid: &str, now: UnixTime) -> Result<(), StoreError>;
 }
@@ -207,9 +211,12 @@ impl UserStore for Store {
         let result = match change {
             UserChange::Update(mut next) => {
                 next.updated_at = now;
-                sqlx::query(
+                // Only the fields an edit may set; the auth method and the factors change
+                // only through the lifecycle below, and an edit of the name or e-mail
+                // never touches them.
+                let r = sqlx::query(
                     "UPDATE users SET name = $2, email = $3, role = $4, super_admin = $5, can_login = $6, \
-                     webdav = $7, auth_method = $8, updated_at = $9 WHERE uid = $1",
+                     webdav = $7, updated_at = $8 WHERE uid = $1 AND deleted_at IS NULL",
                 )
                 .bind(uid)
                 .bind(&next.name)
@@ -218,18 +225,24 @@ impl UserStore for Store {
                 .bind(int(next.super_admin))
                 .bind(int(next.can_login))
                 .bind(int(next.webdav))
-                .bind(next.auth_method.as_str())
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
-                if next.auth_method == AuthMethod::Default {
-                    // Turning 2FA off removes every second factor itself (authenticator,
-                    // passkeys, recovery code, replay state), not just a flag.
-                    super::factors::remove_second_factors(&mut tx, uid, now).await?;
+                if r.rows_affected() != 1 {
+                    return Ok(None);
                 }
-                if !next.can_login {
-                    sqlx::query("DELETE FROM sessions WHERE user_uid = $1").bind(uid).execute(&mut *tx).await?;
+                let target = Target { uid, keep_session: None, that: None };
+                if current.auth_method == AuthMethod::TwoFactor && next.auth_method == AuthMethod::Default {
+                    end_for_account(&mut tx, &lifecycle::ends(Event::AdminDisableTwoFactor), target, now).await?;
                 }
+                if current.can_login && !next.can_login {
+                    end_for_account(&mut tx, &lifecycle::ends(Event::AccountDisabled), target, now).await?;
+                }
+                next.auth_method = if lock_user(&mut tx, self.backend, uid).await?.as_deref() == Some("2fa") {
+                    AuthMethod::TwoFactor
+                } else {
+                    AuthMethod::Default
+                };
                 Some(next)
             }
             UserChange::Delete => {
@@ -241,8 +254,8 @@ impl UserStore for Store {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
-                sqlx::query("DELETE FROM sessions WHERE user_uid = $1").bind(uid).execute(&mut *tx).await?;
-                sqlx::query("DELETE FROM passcodes WHERE user_uid = $1").bind(uid).execute(&mut *tx).await?;
+                let target = Target { uid, keep_session: None, that: None };
+                end_for_account(&mut tx, &lifecycle::ends(Event::AccountDeleted), target, now).await?;
                 None
             }
         };
@@ -256,36 +269,27 @@ impl UserStore for Store {
         hash: &str,
         now: UnixTime,
         keep_session: Option<&str>,
-        revoke_app_passwords: bool,
+        event: Event,
     ) -> Result<SessionsEnded, StoreError> {
         let mut tx = self.begin_write().await?;
-        let updated =
-            sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE uid = $1 AND deleted_at IS NULL")
-                .bind(uid)
-                .bind(hash)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-        if updated.rows_affected() == 0 {
+        if lock_user(&mut tx, self.backend, uid).await?.is_none() {
             return Err(StoreError::NotFound);
         }
-        let app_passwords = if revoke_app_passwords {
-            sqlx::query("DELETE FROM sessions WHERE user_uid = $1 AND kind = 'app_password'")
-                .bind(uid)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-        } else {
-            0
-        };
-        let sessions = sqlx::query("DELETE FROM sessions WHERE user_uid = $1 AND kind <> 'app_password' AND id <> $2")
+        sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE uid = $1")
             .bind(uid)
-            .bind(keep_session.unwrap_or(""))
+            .bind(hash)
+            .bind(now)
             .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            .await?;
+        let had_factors = super::lifecycle::active_factors(&mut tx, uid).await?;
+        let target = Target { uid, keep_session, that: None };
+        let ended = end_for_account(&mut tx, &lifecycle::ends(event), target, now).await?;
         self.commit_credentials(tx).await?;
-        Ok(SessionsEnded { sessions, app_passwords })
+        Ok(SessionsEnded {
+            sessions: ended.sessions,
+            app_passwords: ended.app_passwords,
+            second_factors_removed: had_factors > 0 && !ended.two_factor_on,
+        })
     }
 
     async fn record_login(&self, uid: &str, now: UnixTime) -> Result<(), StoreError> {

@@ -47,6 +47,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 "The JSON is nested too deeply (at most {MAX_JSON_DEPTH} levels)"
             )));
         }
+        // Every body of the API is an object; serde would also take an array for a
+        // struct (its fields by position), so the shape is checked here, once.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|&b| b != b'{') {
+            return Err(ApiError::bad_request("The request body must be a JSON object"));
+        }
         match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
             Err(rejection) => Err(json_rejection(&rejection)),

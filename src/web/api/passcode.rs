@@ -187,7 +187,7 @@ async fn deactivate(
     ApiJson(body): ApiJson<DeactivateBody>,
 ) -> Result<Json<Value>, ApiError> {
     may_manage_second_factors(&web.user, &uid)?;
-    let still_on = app.deactivate_totp(&web.user, &body.password, &meta).await?;
+    let still_on = app.deactivate_totp(&web.user, &body.password, &web.session.id, &meta).await?;
     let status = if still_on { "authenticator removed" } else { "2fa disabled" };
     Ok(Json(json!({ "status": status })))
 }

@@ -250,7 +250,7 @@ async fn remove(
     ApiJson(body): ApiJson<RemoveBody>,
 ) -> Result<Json<Done>, ApiError> {
     may_manage_second_factors(&web.user, &uid)?;
-    let still_on = app.remove_passkey(&web.user, &id, &body.password, &meta).await?;
+    let still_on = app.remove_passkey(&web.user, &id, &body.password, &web.session.id, &meta).await?;
     let status = if still_on { "passkey removed" } else { "2fa disabled" };
     Ok(Json(Done { status: status.to_owned() }))
 }

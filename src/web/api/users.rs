@@ -57,7 +57,8 @@ async fn list(
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Vec<UserView>>, ApiError> {
     if !web.user.is_admin() {
-        return Err(PolicyError::AdminOnly("users").into());
+        // Say what was refused: listing. One's own account is GET /api/v1/users/{uid}.
+        return Err(PolicyError::AdminTask("list users; your own account is GET /api/v1/users/{uid}").into());
     }
     let q = query.q.as_deref().map(|q| q.chars().take(100).collect::<String>());
     let users = app.store.list_users(q.as_deref()).await?;
@@ -237,6 +238,11 @@ struct PasswordBody {
     /// One's own change: also revoke all app passwords (by default they are kept).
     #[serde(default)]
     revoke_app_passwords: Option<bool>,
+    /// An admin's reset: keep the user's second factors (passkeys, authenticator app,
+    /// recovery code). By default a reset removes them, since a passkey an intruder
+    /// registered would otherwise still sign in without any password.
+    #[serde(default)]
+    keep_2fa: bool,
 }
 
 impl PasswordBody {
@@ -261,7 +267,7 @@ impl PasswordBody {
     ),
     request_body = PasswordBody,
     responses(
-        (status = 200, description = "Changed. One's own change ends one's other web sessions (app passwords too with `revoke_app_passwords`); an admin's reset ends all of the user's sessions and revokes the app passwords unless `keep_app_passwords`", body = PasswordChanged),
+        (status = 200, description = "Changed. One's own change ends one's other web sessions (app passwords too with `revoke_app_passwords`); an admin's reset ends all of the user's sessions, revokes the app passwords unless `keep_app_passwords` and removes the second factors unless `keep_2fa`", body = PasswordChanged),
         AdminErrors,
         (status = 404, description = "No such user or session", body = ErrorBody),
         (status = 409, description = "A guardrail or conflict: the username is taken, the last admin, or locking oneself out", body = ErrorBody),
@@ -283,12 +289,14 @@ async fn change_password(
         new_password: &b.new_password,
         keep_session: Some(&web.session.id),
         revoke_app_passwords: choice,
+        keep_2fa: b.keep_2fa,
     };
     let ended = app.change_password(Actor::User(&web.user), &uid, change, &meta).await?;
     Ok(Json(PasswordChanged {
         status: "password changed",
         sessions_ended: ended.sessions,
         app_passwords_revoked: ended.app_passwords,
+        second_factors_removed: ended.second_factors_removed,
     }))
 }
 
@@ -301,6 +309,9 @@ struct PasswordChanged {
     sessions_ended: u64,
     /// App passwords revoked.
     app_passwords_revoked: u64,
+    /// Whether the user's second factors were removed (an admin's reset without
+    /// `keep_2fa`): 2FA is now off.
+    second_factors_removed: bool,
 }
 
 #[derive(Deserialize, IntoParams)]
