@@ -31,7 +31,7 @@ use sqlx::{AnyPool, Executor as _};
 
 pub use attempts::{AttemptStore, Outcome};
 pub use clients::{Client, ClientStore, ClientView, Counts};
-pub use dav::{DavLockStore, DavPropStore, DeadProp, LockRecord};
+pub use dav::{DavLockStore, DavPropStore, DeadProp, LockRecord, SqlArg};
 pub use events::EventStore;
 pub use factors::{FactorStore, Factors};
 pub use objects::{ObjectStore, ObjectTime, PendingUpload};

@@ -102,8 +102,16 @@ impl DavFile for WriteFile {
         async move { self.0.seek(to).await.map_err(|e| fs_error(&e)) }.boxed()
     }
 
-    /// Completes the upload.
+    /// Completes the upload. A body shorter than announced is not committed, and
+    /// not an error here: dav-server answers it with 400 itself, and the dropped
+    /// upload leaves nothing.
     fn flush(&mut self) -> FsFuture<'_, ()> {
-        async move { self.0.commit().await.map_err(|e| fs_error(&e)) }.boxed()
+        async move {
+            match self.0.commit().await {
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(()),
+                other => other.map_err(|e| fs_error(&e)),
+            }
+        }
+        .boxed()
     }
 }

@@ -14,6 +14,7 @@ use dav_server::fs::{
 use futures_util::FutureExt as _;
 
 use super::file::{ReadFile, WriteFile};
+use super::guard::Partial;
 use super::library::{Library, fs_error, key, parent_key, rel};
 use super::props::{self, PropCache};
 use crate::library::{Storage, WriteMode};
@@ -34,11 +35,19 @@ struct Inner {
     mtime: Option<SystemTime>,
     /// For a COPY: source and destination keys, so copied folders keep their properties.
     copy: Option<(String, String)>,
+    /// For a partial update: what [`super::guard::partial_write`] checked.
+    partial: Option<Partial>,
 }
 
 impl LibraryFs {
-    pub fn new(lib: Arc<Library>, store: Store, mtime: Option<SystemTime>, copy: Option<(String, String)>) -> Self {
-        let inner = Inner { lib, store, cache: Mutex::new(PropCache::default()), mtime, copy };
+    pub fn new(
+        lib: Arc<Library>,
+        store: Store,
+        mtime: Option<SystemTime>,
+        copy: Option<(String, String)>,
+        partial: Option<Partial>,
+    ) -> Self {
+        let inner = Inner { lib, store, cache: Mutex::new(PropCache::default()), mtime, copy, partial };
         LibraryFs { inner: Arc::new(inner) }
     }
 
@@ -130,7 +139,14 @@ impl DavFileSystem for LibraryFs {
             if !exists && !options.create {
                 return Err(FsError::NotFound);
             }
-            let mode = WriteMode { replace: options.truncate, expected: options.size, mtime: self.inner.mtime };
+            let partial = self.inner.partial.filter(|_| !options.truncate);
+            let mode = WriteMode {
+                replace: options.truncate,
+                expected: options.size.or(partial.and_then(|p| p.len)),
+                mtime: self.inner.mtime,
+                partial: partial.is_some(),
+                append: partial.is_some_and(|p| p.append),
+            };
             let writer = io(storage.create(&p, mode).await)?;
             Ok(Box::new(WriteFile(writer)) as Box<dyn DavFile>)
         }

@@ -57,7 +57,9 @@ impl Folders {
     pub fn open(app: &Gatehouse) -> Folders {
         let open = |name: &'static str, location: &Location| {
             let storage = match location {
-                Location::Folder(folder) => crate::library::Folder::open(folder).map(Storage::Folder),
+                Location::Folder(folder) => {
+                    crate::library::Folder::open_keeping_free(folder, app.settings.min_free_space).map(Storage::Folder)
+                }
                 Location::Bucket(url) => match &app.settings.s3 {
                     Some(config) => Bucket::open(config.clone(), url.clone(), app.store.clone()).map(Storage::Bucket),
                     None => Err(std::io::Error::other("no S3 endpoint is configured")),
@@ -174,7 +176,11 @@ where
     };
     let req = Request::from_parts(parts, body);
     let (req_method, url_path) = (req.method().clone(), req.uri().path().to_owned());
-    let mut resp = checked.handler(app).handle(req).await.map(axum::body::Body::new);
+    let (handler, refusal) = checked.handler(app);
+    let mut resp = handler.handle(req).await.map(axum::body::Body::new);
+    if let Some(refused) = refusal.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
+        return Err(refused);
+    }
     if resp.status() == StatusCode::NOT_IMPLEMENTED && allow::never_allowed(&req_method) {
         *resp.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
     }
@@ -234,17 +240,20 @@ struct Checked {
     depth: Option<Depth>,
     mtime: Option<std::time::SystemTime>,
     copy: Option<(String, String)>,
+    partial: Option<guard::Partial>,
     /// Whether this credential may change the library here.
     may_write: bool,
 }
 
 impl Checked {
-    /// dav-server's handler for it (built only when the fast paths pass).
-    fn handler(self, app: &Gatehouse) -> DavHandler {
+    /// dav-server's handler for it (built only when the fast paths pass), and where its
+    /// lock system leaves a refusal dav-server could only answer with 423.
+    fn handler(self, app: &Gatehouse) -> (DavHandler, locks::Refusal) {
         let prefix = self.lib.prefix().to_owned();
-        let fs = LibraryFs::new(self.lib.clone(), app.store.clone(), self.mtime, self.copy);
+        let fs = LibraryFs::new(self.lib.clone(), app.store.clone(), self.mtime, self.copy, self.partial);
         let locks = DbLocks::new(app.store.clone(), self.lib.name, prefix.clone(), self.user.clone());
-        DavHandler::builder()
+        let refusal = locks.refusal();
+        let handler = DavHandler::builder()
             .filesystem(Box::new(fs))
             .locksystem(Box::new(locks))
             .strip_prefix(prefix)
@@ -252,7 +261,8 @@ impl Checked {
             .read_buf_size(READ_CHUNK)
             .autoindex(false)
             .hide_symlinks(false)
-            .build_handler()
+            .build_handler();
+        (handler, refusal)
     }
 }
 
@@ -293,10 +303,52 @@ async fn prepare<B>(
             copy = to.map(|to| (from, to));
         }
     }
+    if parts.method.as_str() == "LOCK" {
+        locks::may_lock_at(&user.user, &dav_key(parts.uri.path(), prefix)?)?;
+    }
+    let partial = guard::partial_write(&parts.method, &parts.headers)?;
+    if let Some(part) = partial {
+        part_fits(&lib, &parts, part).await?;
+    }
+    if matches!(parts.method.as_str(), "PUT" | "PATCH" | "MKCOL" | "COPY") {
+        lib.storage.room_for(0).await.map_err(|_| no_room())?;
+    }
     let tokens = guard::submitted_tokens(&parts.method, &parts.headers)?;
     let unlock = parts.method.as_str() == "UNLOCK";
     locks::check_ownership(&app.store, lib.name, &user.user, unlock, &tokens).await?;
-    Ok((Checked { user: user.user, lib, depth, mtime, copy, may_write }, axum::http::Request::from_parts(parts, body)))
+    let checked = Checked { user: user.user, lib, depth, mtime, copy, partial, may_write };
+    Ok((checked, axum::http::Request::from_parts(parts, body)))
+}
+
+/// The answer when the library's disk keeps its margin (`--min-free-space`).
+fn no_room() -> DavError {
+    DavError::new(StatusCode::INSUFFICIENT_STORAGE, "The library's disk is too full to take more")
+}
+
+/// Refuses a partial update that cannot be applied as asked, before anything is
+/// written: on S3, which cannot change part of an object (501); on a folder, one that
+/// would start past the end of the file (416, [`guard::Partial::fits`]).
+async fn part_fits(lib: &Library, parts: &axum::http::request::Parts, part: guard::Partial) -> Result<(), DavError> {
+    if lib.storage.as_folder().is_none() {
+        return Err(DavError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "Files in an S3 library cannot be changed in part; upload the whole file",
+        ));
+    }
+    let Ok(path) = dav_path(parts.uri.path(), lib.prefix()).and_then(|p| library::rel(&p).map_err(|_| bad_path()))
+    else {
+        return Ok(());
+    };
+    match lib.storage.stat(&path).await {
+        Ok(m) if !m.is_dir => part.fits(m.len),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => part.fits(0),
+        // Folders and errors are answered by the write itself, which never seeks past the end.
+        _ => Ok(()),
+    }
+}
+
+fn bad_path() -> DavError {
+    DavError::bad_request("Invalid path")
 }
 
 fn dav_path(url_path: &str, prefix: &str) -> Result<DavPath, DavError> {
