@@ -350,14 +350,16 @@ fn sql_by_token(n: usize) -> String {
     format!("SELECT {LOCK_COLUMNS} FROM dav_locks WHERE token IN ({}) AND root = $1 AND {LIVE}", placeholders(3, n))
 }
 
-/// Deletes the locks on a path and below it (binds `$1` root, `$2` path, `$3` low, `$4` high).
-fn sql_delete_tree(backend: Backend) -> String {
+/// Deletes the locks below a folder (binds `$1` root, `$2` low, `$3` high).
+fn sql_delete_below(backend: Backend) -> String {
     let col = match backend {
         Backend::Sqlite => "path",
         Backend::Postgres => "(path COLLATE \"C\")",
     };
-    format!("DELETE FROM dav_locks WHERE root = $1 AND (path = $2 OR ({col} >= $3 AND {col} < $4))")
+    format!("DELETE FROM dav_locks WHERE root = $1 AND {col} >= $2 AND {col} < $3")
 }
+
+const SQL_DELETE_AT: &str = "DELETE FROM dav_locks WHERE root = $1 AND path = $2";
 
 const SQL_SWEEP: &str = "DELETE FROM dav_locks WHERE expires_at IS NOT NULL AND expires_at <= $1";
 const SQL_HELD: &str = "SELECT COUNT(*) FROM dav_locks WHERE principal = $1";
@@ -393,10 +395,11 @@ impl Store {
             ("locks one user holds", SQL_HELD.to_owned(), vec![t("u1")]),
             ("unlock", SQL_UNLOCK.to_owned(), vec![t("originals"), t("urn:uuid:1")]),
             ("refresh", SQL_REFRESH.to_owned(), vec![t("originals"), t("urn:uuid:1"), Int(60), Int(0)]),
+            ("delete of a path's locks", SQL_DELETE_AT.to_owned(), vec![t("originals"), t("/a/b")]),
             (
-                "delete of a tree's locks",
-                sql_delete_tree(self.backend),
-                vec![t("originals"), t("/a/b"), t(&low), t(&high)],
+                "delete of the locks below a folder",
+                sql_delete_below(self.backend),
+                vec![t("originals"), t(&low), t(&high)],
             ),
         ]
     }
@@ -506,7 +509,7 @@ impl DavLockStore for Store {
             Some(p) => sqlx::query_scalar(SQL_HELD).bind(p).fetch_one(&mut *tx).await?,
             None => 0,
         };
-        let live = locks_at(&mut *tx, self.backend, root, path, deep, now_ms).await?;
+        let live = locks_at(&mut tx, self.backend, root, path, deep, now_ms).await?;
         let lock = match decide(&live, held) {
             Ok(lock) => lock,
             Err(refused) => {
@@ -559,14 +562,14 @@ impl DavLockStore for Store {
 
     async fn dav_delete_locks(&self, root: &str, path: &str) -> Result<(), StoreError> {
         let (low, high) = subtree_range(path);
-        let done = sqlx::query(sqlx::AssertSqlSafe(sql_delete_tree(self.backend)))
+        let at = sqlx::query(SQL_DELETE_AT).bind(root).bind(path).execute(&self.pool).await?;
+        let below = sqlx::query(sqlx::AssertSqlSafe(sql_delete_below(self.backend)))
             .bind(root)
-            .bind(path)
             .bind(low)
             .bind(high)
             .execute(&self.pool)
             .await?;
-        if done.rows_affected() > 0 {
+        if at.rows_affected() + below.rows_affected() > 0 {
             self.dav_changed();
         }
         Ok(())
@@ -591,6 +594,6 @@ mod lock_key_tests {
         assert!(below("/a/b") && below("/a/b/c") && below("/a/~"));
         assert!(!below("/a") && !below("/ab") && !below("/a0") && !below("/a-b") && !below("/b"));
         let (low, high) = subtree_range("/");
-        assert!(("/x".to_owned() >= low) && ("/x".to_owned() < high));
+        assert!("/x" >= low.as_str() && "/x" < high.as_str());
     }
 }

@@ -2,6 +2,7 @@
 //! dead properties in the database. Every path is checked once ([`rel`]); every change
 //! to files carries or drops their properties to match (move, copy, delete).
 
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -37,6 +38,8 @@ struct Inner {
     copy: Option<(String, String)>,
     /// For a partial update: what [`super::guard::partial_write`] checked.
     partial: Option<Partial>,
+    /// Raised when the body brought more than it announced: nothing is committed.
+    overflow: Arc<AtomicBool>,
 }
 
 impl LibraryFs {
@@ -46,8 +49,9 @@ impl LibraryFs {
         mtime: Option<SystemTime>,
         copy: Option<(String, String)>,
         partial: Option<Partial>,
+        overflow: Arc<AtomicBool>,
     ) -> Self {
-        let inner = Inner { lib, store, cache: Mutex::new(PropCache::default()), mtime, copy, partial };
+        let inner = Inner { lib, store, cache: Mutex::new(PropCache::default()), mtime, copy, partial, overflow };
         LibraryFs { inner: Arc::new(inner) }
     }
 
@@ -148,7 +152,7 @@ impl DavFileSystem for LibraryFs {
                 append: partial.is_some_and(|p| p.append),
             };
             let writer = io(storage.create(&p, mode).await)?;
-            Ok(Box::new(WriteFile(writer)) as Box<dyn DavFile>)
+            Ok(Box::new(WriteFile(writer, self.inner.overflow.clone())) as Box<dyn DavFile>)
         }
         .boxed()
     }

@@ -23,9 +23,10 @@ mod times;
 mod xml;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::extract::Request;
-use axum::http::{HeaderValue, Method, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use dav_server::DavHandler;
 use dav_server::davpath::DavPath;
@@ -156,7 +157,10 @@ where
         file_get = Some(parts.uri.path().to_owned());
     }
     let body = if carries_stream(&parts.method) {
-        axum::body::Body::new(body)
+        match announced_len(&parts, checked.partial) {
+            Some(limit) => past_limit(axum::body::Body::new(body), limit, checked.overflow.clone()),
+            None => axum::body::Body::new(body),
+        }
     } else {
         let body = read_xml(body, &parts.method).await?;
         if parts.method.as_str() == "PROPFIND" {
@@ -195,6 +199,33 @@ where
         resp.headers_mut().insert("x-oc-mtime", HeaderValue::from_static("accepted"));
     }
     Ok(resp)
+}
+
+/// The length a PUT or PATCH without `Content-Length` (which HTTP itself holds a body
+/// to) announces for its body: macOS Finder's `X-Expected-Entity-Length`, or its
+/// `Content-Range`.
+fn announced_len(parts: &axum::http::request::Parts, partial: Option<guard::Partial>) -> Option<u64> {
+    if !matches!(parts.method.as_str(), "PUT" | "PATCH") || parts.headers.contains_key(header::CONTENT_LENGTH) {
+        return None;
+    }
+    let expected = parts.headers.get("x-expected-entity-length").and_then(|v| v.to_str().ok()?.trim().parse().ok());
+    expected.or(partial.and_then(|p| p.len))
+}
+
+/// `body`, raising `overflow` as soon as more than `limit` bytes have come: dav-server
+/// then stops and answers 400, and the upload, told by the flag, is not committed.
+fn past_limit(body: axum::body::Body, limit: u64, overflow: Arc<AtomicBool>) -> axum::body::Body {
+    use futures_util::StreamExt as _;
+    let mut seen = 0u64;
+    axum::body::Body::from_stream(body.into_data_stream().map(move |chunk| {
+        if let Ok(data) = &chunk {
+            seen = seen.saturating_add(data.len() as u64);
+            if seen > limit {
+                overflow.store(true, Ordering::Release);
+            }
+        }
+        chunk
+    }))
 }
 
 /// Methods whose body is a file, streamed through; every other body is XML (or empty).
@@ -241,6 +272,8 @@ struct Checked {
     mtime: Option<std::time::SystemTime>,
     copy: Option<(String, String)>,
     partial: Option<guard::Partial>,
+    /// Raised when a body brings more than it announced ([`past_limit`]).
+    overflow: Arc<AtomicBool>,
     /// Whether this credential may change the library here.
     may_write: bool,
 }
@@ -250,7 +283,8 @@ impl Checked {
     /// lock system leaves a refusal dav-server could only answer with 423.
     fn handler(self, app: &Gatehouse) -> (DavHandler, locks::Refusal) {
         let prefix = self.lib.prefix().to_owned();
-        let fs = LibraryFs::new(self.lib.clone(), app.store.clone(), self.mtime, self.copy, self.partial);
+        let fs =
+            LibraryFs::new(self.lib.clone(), app.store.clone(), self.mtime, self.copy, self.partial, self.overflow);
         let locks = DbLocks::new(app.store.clone(), self.lib.name, prefix.clone(), self.user.clone());
         let refusal = locks.refusal();
         let handler = DavHandler::builder()
@@ -316,7 +350,8 @@ async fn prepare<B>(
     let tokens = guard::submitted_tokens(&parts.method, &parts.headers)?;
     let unlock = parts.method.as_str() == "UNLOCK";
     locks::check_ownership(&app.store, lib.name, &user.user, unlock, &tokens).await?;
-    let checked = Checked { user: user.user, lib, depth, mtime, copy, partial, may_write };
+    let overflow = Arc::default();
+    let checked = Checked { user: user.user, lib, depth, mtime, copy, partial, overflow, may_write };
     Ok((checked, axum::http::Request::from_parts(parts, body)))
 }
 
