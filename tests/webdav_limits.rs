@@ -59,7 +59,7 @@ async fn a_user_cannot_lock_a_library_root(db: Db) {
             let r = req.body(lockinfo("shared", "bob")).send().await.unwrap();
             assert_eq!(r.status(), StatusCode::FORBIDDEN, "LOCK {path} depth {depth:?}");
             let body = r.text().await.unwrap();
-            assert!(body.contains("<D:error") && body.contains("no-root-lock"), "{body}");
+            assert!(body.contains("<D:error") && body.contains("<g:code>root_not_lockable</g:code>"), "{body}");
         }
     }
     assert_eq!(lock_rows(&t).await, 0, "nothing was locked");
@@ -128,7 +128,7 @@ async fn locks_per_user_are_capped(db: Db) {
     let r = lock(DAV_USER, DAV_PASSWORD, "/originals/l/one-too-many".into()).await.unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let body = r.text().await.unwrap();
-    assert!(body.contains("lock-limit-reached") && body.contains("100 locks"), "{body}");
+    assert!(body.contains("<g:code>lock_limit</g:code>") && body.contains("100 locks"), "{body}");
     assert_eq!(lock_rows(&t).await, 100, "the refused lock is not stored");
     assert_eq!(snapshot(&t).await, before, "and its file is not created");
     // The cap is per user: carol still locks.

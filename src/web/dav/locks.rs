@@ -40,8 +40,10 @@ pub const MAX_OWNER: usize = 1024;
 /// with others' files below it" joins it once files have owners.
 pub fn may_lock_at(caller: &User, key: &str) -> Result<(), DavError> {
     if key == "/" && !caller.is_admin() {
-        return Err(DavError::forbidden("Only an admin may lock a library folder itself; lock a file or folder in it")
-            .condition("no-root-lock"));
+        let mut refused =
+            DavError::forbidden("Only an admin may lock a library folder itself; lock a file or folder in it");
+        refused.code = "root_not_lockable";
+        return Err(refused);
     }
     Ok(())
 }
@@ -244,10 +246,11 @@ enum NotLocked {
 }
 
 fn too_many_locks() -> DavError {
-    DavError::forbidden(format!(
+    let mut refused = DavError::forbidden(format!(
         "You hold {MAX_LOCKS_PER_USER} locks, the most one user may hold; UNLOCK some or let them expire"
-    ))
-    .condition("lock-limit-reached")
+    ));
+    refused.code = "lock_limit";
+    refused
 }
 
 impl DavLockSystem for DbLocks {

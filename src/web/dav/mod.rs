@@ -163,6 +163,10 @@ where
         }
     } else {
         let body = read_xml(body, &parts.method).await?;
+        if parts.method.as_str() == "LOCK" {
+            // Where a lock may be taken, once its body is known to be one.
+            locks::may_lock_at(&checked.user, &dav_key(parts.uri.path(), lib.prefix())?)?;
+        }
         if parts.method.as_str() == "PROPFIND" {
             let depth = match checked.depth {
                 Some(Depth::Zero) => 0,
@@ -336,9 +340,6 @@ async fn prepare<B>(
         if parts.method.as_str() == "COPY" {
             copy = to.map(|to| (from, to));
         }
-    }
-    if parts.method.as_str() == "LOCK" {
-        locks::may_lock_at(&user.user, &dav_key(parts.uri.path(), prefix)?)?;
     }
     let partial = guard::partial_write(&parts.method, &parts.headers)?;
     if let Some(part) = partial {
