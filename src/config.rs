@@ -41,6 +41,9 @@ pub struct Settings {
     pub hash_queue: usize,
     /// Connections per client address, and how fast request bodies must arrive.
     pub connections: ConnectionLimits,
+    /// Bytes a folder library's file system keeps free (`--min-free-space`): writes
+    /// that would leave less are refused with 507. Not applied to S3.
+    pub min_free_space: u64,
 }
 
 /// How many connections a client may hold and how fast its request bodies must
@@ -112,6 +115,7 @@ impl Settings {
             connections: ConnectionLimits::default(),
             hash_workers: 0,
             hash_queue: 0,
+            min_free_space: DEFAULT_MIN_FREE_SPACE,
         }
     }
 
@@ -119,6 +123,28 @@ impl Settings {
     pub fn is_trusted_proxy(&self, ip: IpAddr) -> bool {
         self.trusted_proxies.iter().any(|net| net.contains(&ip))
     }
+}
+
+/// The default of `--min-free-space`: 1 GiB.
+pub const DEFAULT_MIN_FREE_SPACE: u64 = 1 << 30;
+
+/// Parses a number of bytes: `1073741824`, or with a binary suffix `512K`, `512M`,
+/// `2G`, `1T` (also `MiB`, `GB`…: every suffix counts in 1024s).
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, suffix) = t.split_at(digits);
+    let bad = || format!("invalid size {s:?}: expected bytes, or a number with K, M, G or T (e.g. 512M, 2G)");
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let shift = match suffix.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KB" | "KIB" => 10,
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        "T" | "TB" | "TIB" => 40,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(1u64 << shift).ok_or_else(bad)
 }
 
 /// Parses one CIDR (`10.0.0.0/8`) or a bare address (a /32 or /128).
@@ -140,5 +166,18 @@ mod tests {
         assert!(parse_proxy(" 127.0.0.1 ").unwrap().contains(&"127.0.0.1".parse::<IpAddr>().unwrap()));
         assert!(parse_proxy("::1").is_ok());
         assert!(parse_proxy("nope").is_err());
+    }
+
+    #[test]
+    fn sizes_take_binary_suffixes() {
+        assert_eq!(parse_bytes("0"), Ok(0));
+        assert_eq!(parse_bytes("1048576"), Ok(1 << 20));
+        assert_eq!(parse_bytes("512M"), Ok(512 << 20));
+        assert_eq!(parse_bytes("2G"), Ok(2 << 30));
+        assert_eq!(parse_bytes(" 1 GiB "), Ok(1 << 30));
+        assert_eq!(parse_bytes("3k"), Ok(3 << 10));
+        for bad in ["", "G", "1.5G", "-1", "5%", "1X", "99999999999T"] {
+            assert!(parse_bytes(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -44,6 +44,10 @@ pub struct StartArgs {
     /// offered only for https:// or http://localhost
     #[arg(long, env = "GATEHOUSE_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Free space a folder library's disk keeps: uploads, MKCOL and COPY that would
+    /// leave less are refused with 507 (bytes, or 512M, 2G…; 0 = off; not for S3)
+    #[arg(long, env = "GATEHOUSE_MIN_FREE_SPACE", default_value = "1G", value_parser = crate::config::parse_bytes)]
+    pub min_free_space: u64,
     /// Absolute lifetime of a web session, seconds
     #[arg(long, env = "GATEHOUSE_SESSION_MAX_AGE", default_value_t = 14 * 86_400, value_parser = clap::value_parser!(i64).range(60..))]
     pub session_max_age: i64,
@@ -70,6 +74,7 @@ pub async fn run(global: &GlobalArgs, args: StartArgs) -> Result<(), CliError> {
         settings.import_path = p;
     }
     settings.read_only = args.read_only;
+    settings.min_free_space = args.min_free_space;
     settings.trusted_proxies = parse_proxies(&args.trusted_proxies)?;
     settings.secure_cookies = args.secure_cookies;
     settings.sessions.max_age = args.session_max_age;

@@ -33,15 +33,41 @@ struct Root {
     path: PathBuf,
     /// The folder, open (`O_PATH`), for opening files beneath it in the kernel.
     fd: OwnedFd,
+    /// Bytes that must stay free on the folder's file system (`--min-free-space`).
+    min_free: u64,
 }
 
 impl Folder {
     /// Creates the folder if missing and pins its canonical path.
     pub fn open(folder: &Path) -> io::Result<Folder> {
+        Folder::open_keeping_free(folder, 0)
+    }
+
+    /// [`Folder::open`], refusing anything that would leave fewer than `min_free` bytes
+    /// free on the folder's file system ([`Folder::room_for`]).
+    pub fn open_keeping_free(folder: &Path, min_free: u64) -> io::Result<Folder> {
         std::fs::create_dir_all(folder)?;
         let path = std::fs::canonicalize(folder)?;
         let fd = rustix::fs::open(&path, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
-        Ok(Folder(Arc::new(Root { path, fd })))
+        Ok(Folder(Arc::new(Root { path, fd, min_free })))
+    }
+
+    /// Refuses (`StorageFull`) to add `bytes` to the folder's file system if fewer than
+    /// the margin would be left free for anyone else (the database, the system): the
+    /// one check every write that adds to the library passes before it writes.
+    pub fn room_for(&self, bytes: u64) -> io::Result<()> {
+        if self.0.min_free == 0 {
+            return Ok(());
+        }
+        let st = rustix::fs::fstatvfs(&self.0.fd)?;
+        let free = st.f_bavail.saturating_mul(st.f_frsize);
+        if free < self.0.min_free.saturating_add(bytes) {
+            return Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                "the library's disk keeps its minimum free space (--min-free-space)",
+            ));
+        }
+        Ok(())
     }
 
     /// Opens the regular file a URL path below the library (percent-encoded, starting
@@ -170,7 +196,9 @@ impl Folder {
     }
 
     pub fn create_dir(&self, path: &Rel) -> io::Result<()> {
-        std::fs::create_dir(self.resolve(path)?)
+        let real = self.resolve(path)?;
+        self.room_for(0)?;
+        std::fs::create_dir(real)
     }
 
     pub fn remove_file(&self, path: &Rel) -> io::Result<()> {
@@ -190,7 +218,8 @@ impl Folder {
     /// Copies through a hidden file: the copy appears complete or not at all.
     pub fn copy_file(&self, from: &Rel, to: &Rel) -> io::Result<()> {
         let src = self.resolve(from)?;
-        let mut upload = Upload::start(self.resolve(to)?, false, None, None)?;
+        self.room_for(std::fs::metadata(&src)?.len())?;
+        let mut upload = Upload::start(self, self.resolve(to)?, Keep::Nothing, None, None)?;
         upload.fill_from(&src)
     }
 
@@ -203,22 +232,37 @@ impl Folder {
         FileReader::open(&self.resolve(path)?)
     }
 
-    /// Starts an upload to `path`; see [`WriteMode`].
+    /// Starts an upload to `path`; see [`WriteMode`]. Checked before anything is
+    /// written: a file already there must be a file, and the disk must keep its margin
+    /// with the announced bytes (and for a partial update the copy of the file) added.
     pub fn create(&self, path: &Rel, mode: WriteMode) -> io::Result<Upload> {
         let real = self.resolve(path)?;
-        if std::fs::metadata(&real).is_ok_and(|m| m.is_dir()) {
-            return Err(io::ErrorKind::IsADirectory.into());
-        }
+        let current = match std::fs::metadata(&real) {
+            Ok(m) if m.is_dir() => return Err(io::ErrorKind::IsADirectory.into()),
+            Ok(m) => Some(m.len()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        let adding = mode.expected.unwrap_or(0);
         if mode.replace {
-            return Upload::start(real, false, mode.expected, mode.mtime);
+            self.room_for(adding)?;
+            return Upload::start(self, real, Keep::Nothing, mode.expected, mode.mtime);
         }
-        // A partial update, or a LOCK on a new name: the file exists from now on.
+        if mode.partial {
+            // A partial update changes a copy of the file (or a new, empty one), which
+            // replaces it only once complete: a refused or cut write leaves it as it was.
+            self.room_for(current.unwrap_or(0).saturating_add(adding))?;
+            let keep = if current.is_some() { Keep::Content { append: mode.append } } else { Keep::Nothing };
+            return Upload::start(self, real, keep, mode.expected, mode.mtime);
+        }
+        // A LOCK on a new name: an empty file exists from now on.
+        self.room_for(0)?;
         match File::create_new(&real) {
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(e),
         }
-        Upload::start(real, true, None, mode.mtime)
+        Upload::start(self, real, Keep::Content { append: false }, None, mode.mtime)
     }
 }
 
@@ -309,9 +353,21 @@ impl FileReader {
     }
 }
 
+/// What an upload starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    /// An empty file.
+    Nothing,
+    /// A copy of the current content (partial updates); with `append`, every write
+    /// goes to its end.
+    Content { append: bool },
+}
+
 /// An upload in progress: data goes to `temp`, which replaces `target` on commit.
 #[derive(Debug)]
 pub struct Upload {
+    /// The library, for its free-space margin.
+    folder: Folder,
     temp: PathBuf,
     target: PathBuf,
     file: Option<File>,
@@ -326,9 +382,19 @@ pub struct Upload {
 }
 
 impl Upload {
-    /// Starts an upload next to `target`; `keep` copies the current content first (for
-    /// partial updates).
-    fn start(target: PathBuf, keep: bool, expected: Option<u64>, mtime: Option<SystemTime>) -> io::Result<Upload> {
+    /// Starts an upload next to `target`; [`Keep::Content`] copies the current content
+    /// first (for partial updates).
+    fn start(
+        library: &Folder,
+        target: PathBuf,
+        keep: Keep,
+        expected: Option<u64>,
+        mtime: Option<SystemTime>,
+    ) -> io::Result<Upload> {
+        let (keep, append) = match keep {
+            Keep::Nothing => (false, false),
+            Keep::Content { append } => (true, append),
+        };
         let folder = target.parent().ok_or(io::ErrorKind::PermissionDenied)?;
         let suffix = crate::domain::random::public_id("", 16).map_err(|_| io::Error::other("no randomness"))?;
         let mut name = UPLOAD_PREFIX.to_vec();
@@ -339,8 +405,9 @@ impl Upload {
                 let _ = std::fs::remove_file(&temp);
             })?;
         }
-        let file = std::fs::OpenOptions::new().write(true).create(!keep).truncate(!keep).open(&temp)?;
+        let file = std::fs::OpenOptions::new().write(true).append(append).create(!keep).truncate(!keep).open(&temp)?;
         Ok(Upload {
+            folder: library.clone(),
             temp,
             target,
             file: Some(file),
@@ -369,6 +436,8 @@ impl Upload {
         if self.pending.is_empty() {
             return Ok(());
         }
+        // Checked before each batch, so an upload stops before it crosses the margin.
+        self.folder.room_for(self.pending_len as u64)?;
         let chunks = std::mem::take(&mut self.pending);
         self.pending_len = 0;
         let mut file = self.file.take().ok_or_else(|| io::Error::other("upload already closed"))?;
@@ -391,10 +460,21 @@ impl Upload {
         Ok(())
     }
 
+    /// Moves the write position, never past the end: a write that started beyond it
+    /// would leave a gap (a sparse file that every client sees at its full length).
     pub async fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
         self.drain().await?;
         let file = self.file.as_mut().ok_or_else(|| io::Error::other("upload already closed"))?;
-        file.seek(to)
+        let len = file.metadata()?.len();
+        let target = match to {
+            SeekFrom::Start(n) => Some(n),
+            SeekFrom::End(d) => len.checked_add_signed(d),
+            SeekFrom::Current(d) => file.stream_position()?.checked_add_signed(d),
+        };
+        match target {
+            Some(n) if n <= len => file.seek(SeekFrom::Start(n)),
+            _ => Err(io::Error::new(io::ErrorKind::InvalidInput, "a write may not start past the end of the file")),
+        }
     }
 
     /// Completes the upload: data on disk, then the rename that makes it visible.

@@ -211,6 +211,13 @@ pub struct WriteMode {
     pub expected: Option<u64>,
     /// A modification time to give the file (`X-OC-MTime`).
     pub mtime: Option<SystemTime>,
+    /// A partial update (`Content-Range`, PATCH): the file's content is kept and
+    /// changed in a copy that replaces it once complete; `expected` is the size of the
+    /// part. Not a partial update (and not `replace`): a LOCK, which creates an empty
+    /// file at once.
+    pub partial: bool,
+    /// A partial update that appends (PATCH `X-Update-Range: append`).
+    pub append: bool,
 }
 
 /// One library's storage.
@@ -236,6 +243,15 @@ where
 }
 
 impl Storage {
+    /// Refuses (`StorageFull`) to add `bytes` to a folder library whose file system
+    /// would keep less than its margin free (`--min-free-space`). S3 is not measured.
+    pub async fn room_for(&self, bytes: u64) -> io::Result<()> {
+        match self {
+            Storage::Folder(f) => f.room_for(bytes),
+            Storage::Bucket(_) => Ok(()),
+        }
+    }
+
     /// The local folder, for the fast paths only a folder has (`openat2`, `sendfile`).
     pub fn as_folder(&self) -> Option<&Folder> {
         match self {

@@ -50,7 +50,7 @@ struct LockRow {
 #[derive(Debug)]
 pub(super) struct DavCache {
     props: EpochCache<(String, String, bool), Vec<DeadProp>>,
-    locks: EpochCache<String, Vec<LockRecord>>,
+    locks: EpochCache<(String, String, bool), Vec<LockRecord>>,
 }
 
 impl Default for DavCache {
@@ -159,21 +159,46 @@ pub trait DavPropStore {
     ) -> Result<PropWrite, StoreError>;
 }
 
-/// Locks, shared by every instance.
+/// Locks, shared by every instance. Every read and write here goes through an index
+/// (a lock's path and its ancestors, a range of paths below a folder, a token, a
+/// principal, an expiry): its cost does not grow with the locks others hold
+/// ([`Store::dav_lock_statements`] lists the statements for a test that asks the
+/// database how it runs them).
 pub trait DavLockStore {
     /// Every lock of `root` that has not expired at `now_ms`.
     async fn dav_locks(&self, root: &str, now_ms: i64) -> Result<Vec<LockRecord>, StoreError>;
-    /// Under an exclusive hold on the lock table, shows `decide` the live locks of
-    /// `root` and stores the lock it returns; its `Err` (the conflicting lock) is passed
-    /// through untouched.
-    async fn dav_lock_with<F>(
+    /// The live locks on `path` and on every folder above it, and with `subtree` also
+    /// those below it.
+    async fn dav_locks_at(
+        &self,
+        root: &str,
+        path: &str,
+        subtree: bool,
+        now_ms: i64,
+    ) -> Result<Vec<LockRecord>, StoreError>;
+    /// The live locks of `root` with one of `tokens`.
+    async fn dav_locks_by_token(
+        &self,
+        root: &str,
+        tokens: &[String],
+        now_ms: i64,
+    ) -> Result<Vec<LockRecord>, StoreError>;
+    /// Under an exclusive hold on the lock table: sweeps expired locks, shows `decide`
+    /// the live locks on `path` and above it (and with `deep` below it) with the number
+    /// of locks `principal` holds, and stores the lock it returns; its `Err` is passed
+    /// through untouched, with nothing stored.
+    async fn dav_lock_with<F, E>(
         &self,
         root: &str,
         now_ms: i64,
+        path: &str,
+        deep: bool,
+        principal: Option<&str>,
         decide: F,
-    ) -> Result<Result<LockRecord, Box<LockRecord>>, StoreError>
+    ) -> Result<Result<LockRecord, E>, StoreError>
     where
-        F: FnOnce(&[LockRecord]) -> Result<LockRecord, Box<LockRecord>> + Send;
+        F: FnOnce(&[LockRecord], i64) -> Result<LockRecord, E> + Send,
+        E: Send;
     /// Deletes a lock by token; false if there was none.
     async fn dav_unlock(&self, root: &str, token: &str) -> Result<bool, StoreError>;
     /// Gives a live lock a new timeout.
@@ -186,19 +211,6 @@ pub trait DavLockStore {
     ) -> Result<(), StoreError>;
     /// Deletes every lock on `path` and below it.
     async fn dav_delete_locks(&self, root: &str, path: &str) -> Result<(), StoreError>;
-}
-
-/// `path` itself or anything below it, as SQL on column `col` (binds `$2`, `$3`, `$4`).
-macro_rules! tree {
-    ($col:literal) => {
-        concat!("(", $col, " = $2 OR substr(", $col, ", 1, CAST($3 AS INTEGER)) = $4)")
-    };
-}
-
-/// The bind values for [`tree!`]: the prefix that children of `path` start with.
-fn below(path: &str) -> (i64, String) {
-    let prefix = format!("{}/", path.trim_end_matches('/'));
-    (i64::try_from(prefix.len()).unwrap_or(i64::MAX), prefix)
 }
 
 const PROP_COLUMNS: &str = "SELECT path, namespace, name, prefix, xml FROM dav_props";
@@ -515,49 +527,229 @@ impl DavPropStore for Store {
     }
 }
 
-const SELECT_LOCKS: &str = "SELECT token, path, principal, owner, timeout_secs, expires_at, shared, deep \
-                            FROM dav_locks WHERE root = $1 AND (expires_at IS NULL OR expires_at > $2)";
+const LOCK_COLUMNS: &str = "token, path, principal, owner, timeout_secs, expires_at, shared, deep";
+const LIVE: &str = "(expires_at IS NULL OR expires_at > $2)";
+
+/// Most paths or tokens one `IN (…)` list binds (a path this deep cannot exist on a
+/// file system or in S3; longer lists are asked in parts).
+const IN_LIST: usize = 200;
+
+/// `path` and every folder above it, as keys: `/a/b` gives `/`, `/a`, `/a/b`.
+fn ancestors(path: &str) -> Vec<String> {
+    let mut out = vec!["/".to_owned()];
+    let trimmed = path.trim_end_matches('/');
+    for (i, _) in trimmed.match_indices('/').skip(1) {
+        out.push(trimmed[..i].to_owned());
+    }
+    if trimmed.len() > 1 {
+        out.push(trimmed.to_owned());
+    }
+    out
+}
+
+/// The keys strictly below `path` are those in `[low, high)`: `low` is the folder's
+/// prefix (`/a/`), `high` the same with its last `/` raised to `0`, the next byte.
+fn subtree_range(path: &str) -> (String, String) {
+    let low = format!("{}/", path.trim_end_matches('/'));
+    let high = format!("{}0", &low[..low.len() - 1]);
+    (low, high)
+}
+
+/// `$first, $first+1, …` for `n` binds.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// Locks on any of `n` paths (binds `$1` root, `$2` now, `$3…` paths).
+fn sql_on_paths(n: usize) -> String {
+    format!("SELECT {LOCK_COLUMNS} FROM dav_locks WHERE root = $1 AND path IN ({}) AND {LIVE}", placeholders(3, n))
+}
+
+/// Locks below a folder (binds `$1` root, `$2` now, `$3` low, `$4` high). Paths are
+/// compared byte by byte: PostgreSQL in the "C" collation, which its index is built in
+/// (migration 0200), whatever the database's own collation orders.
+fn sql_below(backend: Backend) -> String {
+    let col = match backend {
+        Backend::Sqlite => "path",
+        Backend::Postgres => "(path COLLATE \"C\")",
+    };
+    format!("SELECT {LOCK_COLUMNS} FROM dav_locks WHERE root = $1 AND {col} >= $3 AND {col} < $4 AND {LIVE}")
+}
+
+/// Locks with any of `n` tokens (binds `$1` root, `$2` now, `$3…` tokens).
+fn sql_by_token(n: usize) -> String {
+    format!("SELECT {LOCK_COLUMNS} FROM dav_locks WHERE token IN ({}) AND root = $1 AND {LIVE}", placeholders(3, n))
+}
+
+/// Deletes the locks below a folder (binds `$1` root, `$2` low, `$3` high).
+fn sql_delete_below(backend: Backend) -> String {
+    let col = match backend {
+        Backend::Sqlite => "path",
+        Backend::Postgres => "(path COLLATE \"C\")",
+    };
+    format!("DELETE FROM dav_locks WHERE root = $1 AND {col} >= $2 AND {col} < $3")
+}
+
+const SQL_DELETE_AT: &str = "DELETE FROM dav_locks WHERE root = $1 AND path = $2";
+
+const SQL_SWEEP: &str = "DELETE FROM dav_locks WHERE expires_at IS NOT NULL AND expires_at <= $1";
+const SQL_HELD: &str = "SELECT COUNT(*) FROM dav_locks WHERE principal = $1";
+const SQL_ALL: &str = "SELECT token, path, principal, owner, timeout_secs, expires_at, shared, deep \
+                       FROM dav_locks WHERE root = $1 AND (expires_at IS NULL OR expires_at > $2)";
+const SQL_UNLOCK: &str = "DELETE FROM dav_locks WHERE root = $1 AND token = $2";
+const SQL_REFRESH: &str = "UPDATE dav_locks SET timeout_secs = $3, expires_at = $4 WHERE root = $1 AND token = $2";
+
+/// An example argument of a statement in [`Store::dav_lock_statements`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SqlArg {
+    Text(String),
+    Int(i64),
+}
+
+impl Store {
+    /// Every statement a write or a LOCK runs on the lock table, by name, with example
+    /// arguments: for a test that asks the database for its plan and fails on a full
+    /// scan. (The listing of every lock of a library, [`DavLockStore::dav_locks`], is
+    /// left out: it reads them all by design.)
+    pub fn dav_lock_statements(&self) -> Vec<(&'static str, String, Vec<SqlArg>)> {
+        use SqlArg::{Int, Text};
+        let t = |s: &str| Text(s.to_owned());
+        let (low, high) = subtree_range("/a/b");
+        let on = ancestors("/a/b/c");
+        let mut on_args = vec![t("originals"), Int(0)];
+        on_args.extend(on.iter().map(|p| t(p)));
+        vec![
+            ("locks on a path and above", sql_on_paths(on.len()), on_args),
+            ("locks below a folder", sql_below(self.backend), vec![t("originals"), Int(0), t(&low), t(&high)]),
+            ("locks by token", sql_by_token(2), vec![t("originals"), Int(0), t("urn:uuid:1"), t("urn:uuid:2")]),
+            ("sweep of expired locks", SQL_SWEEP.to_owned(), vec![Int(0)]),
+            ("locks one user holds", SQL_HELD.to_owned(), vec![t("u1")]),
+            ("unlock", SQL_UNLOCK.to_owned(), vec![t("originals"), t("urn:uuid:1")]),
+            ("refresh", SQL_REFRESH.to_owned(), vec![t("originals"), t("urn:uuid:1"), Int(60), Int(0)]),
+            ("delete of a path's locks", SQL_DELETE_AT.to_owned(), vec![t("originals"), t("/a/b")]),
+            (
+                "delete of the locks below a folder",
+                sql_delete_below(self.backend),
+                vec![t("originals"), t(&low), t(&high)],
+            ),
+        ]
+    }
+}
+
+/// Runs the lock queries of [`DavLockStore::dav_locks_at`] on `conn`.
+async fn locks_at(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    root: &str,
+    path: &str,
+    subtree: bool,
+    now_ms: i64,
+) -> Result<Vec<LockRecord>, StoreError> {
+    let mut found = Vec::new();
+    for part in ancestors(path).chunks(IN_LIST) {
+        let sql = sql_on_paths(part.len());
+        let mut q = sqlx::query_as::<_, LockRow>(sqlx::AssertSqlSafe(sql)).bind(root).bind(now_ms);
+        for p in part {
+            q = q.bind(p);
+        }
+        found.extend(q.fetch_all(&mut *conn).await?.into_iter().map(LockRecord::from));
+    }
+    if subtree {
+        let (low, high) = subtree_range(path);
+        let rows = sqlx::query_as::<_, LockRow>(sqlx::AssertSqlSafe(sql_below(backend)))
+            .bind(root)
+            .bind(now_ms)
+            .bind(low)
+            .bind(high)
+            .fetch_all(&mut *conn)
+            .await?;
+        found.extend(rows.into_iter().map(LockRecord::from));
+    }
+    Ok(found)
+}
+
+fn live_at(locks: Vec<LockRecord>, now_ms: i64) -> Vec<LockRecord> {
+    locks.into_iter().filter(|l| l.expires_at.is_none_or(|at| at > now_ms)).collect()
+}
 
 impl DavLockStore for Store {
     async fn dav_locks(&self, root: &str, now_ms: i64) -> Result<Vec<LockRecord>, StoreError> {
-        let live = |locks: Vec<LockRecord>| -> Vec<LockRecord> {
-            locks.into_iter().filter(|l| l.expires_at.is_none_or(|at| at > now_ms)).collect()
-        };
+        let rows = sqlx::query_as::<_, LockRow>(SQL_ALL).bind(root).bind(now_ms).fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(LockRecord::from).collect())
+    }
+
+    async fn dav_locks_at(
+        &self,
+        root: &str,
+        path: &str,
+        subtree: bool,
+        now_ms: i64,
+    ) -> Result<Vec<LockRecord>, StoreError> {
+        let key = (root.to_owned(), path.to_owned(), subtree);
+        // The epoch is read before the query: a change committed meanwhile voids the entry.
         let epoch = self.dav_signal.epoch();
-        if let Some(hit) = epoch.and_then(|e| self.dav_cache.locks.get(root, e)) {
-            return Ok(live(hit));
+        if let Some(hit) = epoch.and_then(|e| self.dav_cache.locks.get(&key, e)) {
+            return Ok(live_at(hit, now_ms));
         }
-        let rows = sqlx::query_as::<_, LockRow>(SELECT_LOCKS).bind(root).bind(now_ms).fetch_all(&self.pool).await?;
-        let found: Vec<LockRecord> = rows.into_iter().map(LockRecord::from).collect();
+        let mut conn = self.pool.acquire().await?;
+        let found = locks_at(&mut conn, self.backend, root, path, subtree, now_ms).await?;
         if let Some(e) = epoch {
-            self.dav_cache.locks.put(root.to_owned(), e, found.clone());
+            self.dav_cache.locks.put(key, e, found.clone());
         }
         Ok(found)
     }
 
-    async fn dav_lock_with<F>(
+    async fn dav_locks_by_token(
+        &self,
+        root: &str,
+        tokens: &[String],
+        now_ms: i64,
+    ) -> Result<Vec<LockRecord>, StoreError> {
+        let mut found = Vec::new();
+        for part in tokens.chunks(IN_LIST) {
+            let mut q =
+                sqlx::query_as::<_, LockRow>(sqlx::AssertSqlSafe(sql_by_token(part.len()))).bind(root).bind(now_ms);
+            for t in part {
+                q = q.bind(t);
+            }
+            found.extend(q.fetch_all(&self.pool).await?.into_iter().map(LockRecord::from));
+        }
+        Ok(found)
+    }
+
+    async fn dav_lock_with<F, E>(
         &self,
         root: &str,
         now_ms: i64,
+        path: &str,
+        deep: bool,
+        principal: Option<&str>,
         decide: F,
-    ) -> Result<Result<LockRecord, Box<LockRecord>>, StoreError>
+    ) -> Result<Result<LockRecord, E>, StoreError>
     where
-        F: FnOnce(&[LockRecord]) -> Result<LockRecord, Box<LockRecord>> + Send,
+        F: FnOnce(&[LockRecord], i64) -> Result<LockRecord, E> + Send,
+        E: Send,
     {
         let mut tx = self.begin_write().await?;
         if self.backend == Backend::Postgres {
             // Two instances locking at once must see each other's locks.
             sqlx::query("LOCK TABLE dav_locks IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
         }
-        sqlx::query("DELETE FROM dav_locks WHERE expires_at IS NOT NULL AND expires_at <= $1")
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await?;
-        let rows = sqlx::query_as::<_, LockRow>(SELECT_LOCKS).bind(root).bind(now_ms).fetch_all(&mut *tx).await?;
-        let live: Vec<LockRecord> = rows.into_iter().map(LockRecord::from).collect();
-        let lock = match decide(&live) {
+        let swept = sqlx::query(SQL_SWEEP).bind(now_ms).execute(&mut *tx).await?.rows_affected();
+        let held: i64 = match principal {
+            Some(p) => sqlx::query_scalar(SQL_HELD).bind(p).fetch_one(&mut *tx).await?,
+            None => 0,
+        };
+        let live = locks_at(&mut tx, self.backend, root, path, deep, now_ms).await?;
+        let lock = match decide(&live, held) {
             Ok(lock) => lock,
-            Err(conflict) => return Ok(Err(conflict)),
+            Err(refused) => {
+                if swept > 0 {
+                    tx.commit().await?;
+                    self.dav_changed();
+                }
+                return Ok(Err(refused));
+            }
         };
         sqlx::query(
             "INSERT INTO dav_locks (token, root, path, principal, owner, timeout_secs, expires_at, shared, deep, \
@@ -582,11 +774,7 @@ impl DavLockStore for Store {
     }
 
     async fn dav_unlock(&self, root: &str, token: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM dav_locks WHERE root = $1 AND token = $2")
-            .bind(root)
-            .bind(token)
-            .execute(&self.pool)
-            .await?;
+        let done = sqlx::query(SQL_UNLOCK).bind(root).bind(token).execute(&self.pool).await?;
         self.dav_changed();
         Ok(done.rows_affected() > 0)
     }
@@ -598,27 +786,45 @@ impl DavLockStore for Store {
         timeout_secs: Option<i64>,
         expires_at: Option<i64>,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE dav_locks SET timeout_secs = $3, expires_at = $4 WHERE root = $1 AND token = $2")
-            .bind(root)
-            .bind(token)
-            .bind(timeout_secs)
-            .bind(expires_at)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(SQL_REFRESH).bind(root).bind(token).bind(timeout_secs).bind(expires_at).execute(&self.pool).await?;
         self.dav_changed();
         Ok(())
     }
 
     async fn dav_delete_locks(&self, root: &str, path: &str) -> Result<(), StoreError> {
-        let (len, prefix) = below(path);
-        sqlx::query(concat!("DELETE FROM dav_locks WHERE root = $1 AND ", tree!("path")))
+        let (low, high) = subtree_range(path);
+        let at = sqlx::query(SQL_DELETE_AT).bind(root).bind(path).execute(&self.pool).await?;
+        let below = sqlx::query(sqlx::AssertSqlSafe(sql_delete_below(self.backend)))
             .bind(root)
-            .bind(path)
-            .bind(len)
-            .bind(prefix)
+            .bind(low)
+            .bind(high)
             .execute(&self.pool)
             .await?;
-        self.dav_changed();
+        if at.rows_affected() + below.rows_affected() > 0 {
+            self.dav_changed();
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod lock_key_tests {
+    use super::*;
+
+    #[test]
+    fn ancestors_run_from_the_root_to_the_path() {
+        assert_eq!(ancestors("/"), vec!["/"]);
+        assert_eq!(ancestors("/a"), vec!["/", "/a"]);
+        assert_eq!(ancestors("/a/b%20c/d"), vec!["/", "/a", "/a/b%20c", "/a/b%20c/d"]);
+    }
+
+    #[test]
+    fn a_subtree_range_holds_exactly_the_paths_below() {
+        let (low, high) = subtree_range("/a");
+        let below = |p: &str| p >= low.as_str() && p < high.as_str();
+        assert!(below("/a/b") && below("/a/b/c") && below("/a/~"));
+        assert!(!below("/a") && !below("/ab") && !below("/a0") && !below("/a-b") && !below("/b"));
+        let (low, high) = subtree_range("/");
+        assert!("/x" >= low.as_str() && "/x" < high.as_str());
     }
 }

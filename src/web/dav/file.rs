@@ -3,6 +3,8 @@
 //! only once it is complete.
 
 use std::io::SeekFrom;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 use bytes::{Buf, Bytes};
@@ -72,9 +74,10 @@ impl DavFile for ReadFile {
     }
 }
 
-/// A file being written; flushing commits it.
+/// A file being written; flushing commits it, unless its body brought more than it
+/// announced (the flag, raised by the request's body).
 #[derive(Debug)]
-pub struct WriteFile(pub Writer);
+pub struct WriteFile(pub Writer, pub Arc<AtomicBool>);
 
 impl DavFile for WriteFile {
     fn metadata(&mut self) -> FsFuture<'_, Box<dyn DavMetaData>> {
@@ -102,8 +105,19 @@ impl DavFile for WriteFile {
         async move { self.0.seek(to).await.map_err(|e| fs_error(&e)) }.boxed()
     }
 
-    /// Completes the upload.
+    /// Completes the upload. A body shorter or longer than announced is not
+    /// committed, and not an error here: dav-server answers it with 400 itself, and
+    /// the dropped upload leaves nothing.
     fn flush(&mut self) -> FsFuture<'_, ()> {
-        async move { self.0.commit().await.map_err(|e| fs_error(&e)) }.boxed()
+        async move {
+            if self.1.load(Ordering::Acquire) {
+                return Ok(());
+            }
+            match self.0.commit().await {
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(()),
+                other => other.map_err(|e| fs_error(&e)),
+            }
+        }
+        .boxed()
     }
 }

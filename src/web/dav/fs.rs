@@ -2,6 +2,7 @@
 //! dead properties in the database. Every path is checked once ([`rel`]); every change
 //! to files carries or drops their properties to match (move, copy, delete).
 
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -14,6 +15,7 @@ use dav_server::fs::{
 use futures_util::FutureExt as _;
 
 use super::file::{ReadFile, WriteFile};
+use super::guard::Partial;
 use super::library::{Library, fs_error, key, parent_key, rel};
 use super::props::{self, PropCache};
 use crate::library::{Storage, WriteMode};
@@ -36,6 +38,10 @@ struct Inner {
     copy: Option<(String, String)>,
     /// The user whose request this is: what it stores counts against them.
     owner: String,
+    /// For a partial update: what [`super::guard::partial_write`] checked.
+    partial: Option<Partial>,
+    /// Raised when the body brought more than it announced: nothing is committed.
+    overflow: Arc<AtomicBool>,
 }
 
 impl LibraryFs {
@@ -45,8 +51,11 @@ impl LibraryFs {
         owner: String,
         mtime: Option<SystemTime>,
         copy: Option<(String, String)>,
+        partial: Option<Partial>,
+        overflow: Arc<AtomicBool>,
     ) -> Self {
-        let inner = Inner { lib, store, cache: Mutex::new(PropCache::default()), mtime, copy, owner };
+        let inner =
+            Inner { lib, store, cache: Mutex::new(PropCache::default()), mtime, copy, owner, partial, overflow };
         LibraryFs { inner: Arc::new(inner) }
     }
 
@@ -139,9 +148,16 @@ impl DavFileSystem for LibraryFs {
             if !exists && !options.create {
                 return Err(FsError::NotFound);
             }
-            let mode = WriteMode { replace: options.truncate, expected: options.size, mtime: self.inner.mtime };
+            let partial = self.inner.partial.filter(|_| !options.truncate);
+            let mode = WriteMode {
+                replace: options.truncate,
+                expected: options.size.or(partial.and_then(|p| p.len)),
+                mtime: self.inner.mtime,
+                partial: partial.is_some(),
+                append: partial.is_some_and(|p| p.append),
+            };
             let writer = io(storage.create(&p, mode).await)?;
-            Ok(Box::new(WriteFile(writer)) as Box<dyn DavFile>)
+            Ok(Box::new(WriteFile(writer, self.inner.overflow.clone())) as Box<dyn DavFile>)
         }
         .boxed()
     }

@@ -211,6 +211,103 @@ fn parse_if(text: &str, tokens: &mut Vec<String>) -> Result<(), DavError> {
     Ok(())
 }
 
+/// A partial update as a request announces it (`Content-Range` on PUT, SabreDAV's
+/// `X-Update-Range` on PATCH), checked before anything is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Partial {
+    /// Where the new bytes start; `None`: counted from the end (`bytes=-N`, `append`),
+    /// which can leave no gap.
+    pub start: Option<u64>,
+    /// How many bytes the request carries, where it says.
+    pub len: Option<u64>,
+    /// Every byte goes to the end (`append`).
+    pub append: bool,
+}
+
+fn unsatisfiable(message: &str) -> DavError {
+    DavError::new(StatusCode::RANGE_NOT_SATISFIABLE, message)
+}
+
+/// The partial update a PUT or PATCH asks for, if any: a `Content-Range` of a PUT must
+/// be `bytes FIRST-LAST/LENGTH` or `bytes FIRST-LAST/*` (else 400) with FIRST ≤ LAST,
+/// LAST below a LENGTH and a `Content-Length` of LAST-FIRST+1 if one is sent (else
+/// 416). Where the file ends is checked by [`Partial::fits`].
+pub fn partial_write(method: &Method, headers: &HeaderMap) -> Result<Option<Partial>, DavError> {
+    let text = |name: &str| -> Result<Option<&str>, DavError> {
+        headers
+            .get(name)
+            .map(|v| v.to_str().map(str::trim).map_err(|_| DavError::bad_request(format!("{name} is not valid text"))))
+            .transpose()
+    };
+    let content_length = match text("content-length")? {
+        Some(v) => Some(v.parse::<u64>().map_err(|_| DavError::bad_request("Content-Length must be a number"))?),
+        None => None,
+    };
+    let number = |s: &str, what: &str| s.parse::<u64>().map_err(|_| DavError::bad_request(what.to_owned()));
+    if *method == Method::PUT {
+        let Some(range) = text("content-range")? else { return Ok(None) };
+        let bad = "Content-Range must be bytes FIRST-LAST/LENGTH or bytes FIRST-LAST/*";
+        let spec = range.strip_prefix("bytes ").ok_or_else(|| DavError::bad_request(bad))?;
+        let (span, total) = spec.split_once('/').ok_or_else(|| DavError::bad_request(bad))?;
+        let (first, last) = span.split_once('-').ok_or_else(|| DavError::bad_request(bad))?;
+        let (first, last) = (number(first, bad)?, number(last, bad)?);
+        let total = if total == "*" { None } else { Some(number(total, bad)?) };
+        if first > last || total.is_some_and(|t| t <= last) {
+            return Err(unsatisfiable("The Content-Range is not a range of the file"));
+        }
+        let len = last - first + 1;
+        if content_length.is_some_and(|n| n != len) {
+            return Err(unsatisfiable("The body's length does not match its Content-Range"));
+        }
+        return Ok(Some(Partial { start: Some(first), len: Some(len), append: false }));
+    }
+    if method.as_str() != "PATCH" {
+        return Ok(None);
+    }
+    let Some(range) = text("x-update-range")? else { return Ok(None) };
+    if range == "append" {
+        return Ok(Some(Partial { start: None, len: content_length, append: true }));
+    }
+    let bad = "X-Update-Range must be bytes=FIRST-LAST, bytes=FIRST-, bytes=-N or append";
+    let spec = range.strip_prefix("bytes=").ok_or_else(|| DavError::bad_request(bad))?;
+    let (first, last) = spec.split_once('-').ok_or_else(|| DavError::bad_request(bad))?;
+    let start = match (first.is_empty(), last.is_empty()) {
+        (false, false) => {
+            let (b, e) = (number(first, bad)?, number(last, bad)?);
+            if b > e || content_length.is_some_and(|n| n != e - b + 1) {
+                return Err(unsatisfiable("The X-Update-Range does not match the body"));
+            }
+            Some(b)
+        }
+        (false, true) => Some(number(first, bad)?),
+        (true, false) => {
+            number(last, bad)?;
+            None
+        }
+        (true, true) => return Err(DavError::bad_request(bad)),
+    };
+    Ok(Some(Partial { start, len: content_length, append: false }))
+}
+
+impl Partial {
+    /// Refuses (416, with `Content-Range: bytes */LEN`) a part that would start past
+    /// the end of the file, now `len` bytes long (0 if missing): the gap would make a
+    /// sparse file that every client sees at its full length.
+    pub fn fits(&self, len: u64) -> Result<(), DavError> {
+        match self.start {
+            Some(start) if start > len => Err(unsatisfiable(&format!(
+                "A partial write must start at or before the end of the file ({len} bytes)"
+            ))
+            .header(
+                header::CONTENT_RANGE,
+                axum::http::HeaderValue::from_str(&format!("bytes */{len}"))
+                    .unwrap_or(axum::http::HeaderValue::from_static("bytes */0")),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// Refuses an `Overwrite` header other than `T` or `F` (RFC 4918 §10.6): a client that
 /// meant "no" must not have a file replaced because we guessed "yes".
 pub fn overwrite(headers: &HeaderMap) -> Result<(), DavError> {
@@ -349,6 +446,38 @@ mod tests {
         assert_eq!(submitted_tokens(&Method::from_bytes(b"UNLOCK").unwrap(), &h).unwrap(), vec!["urn:uuid:9"]);
         h.insert("lock-token", "urn:uuid:9".parse().unwrap());
         assert!(submitted_tokens(&Method::from_bytes(b"UNLOCK").unwrap(), &h).is_err());
+    }
+
+    #[test]
+    fn partial_writes_parse_and_never_start_past_the_end() {
+        let p = |m: &str, name: &str, v: &str, len: Option<&str>| {
+            let mut h = HeaderMap::new();
+            h.insert(axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(), v.parse().unwrap());
+            if let Some(n) = len {
+                h.insert("content-length", n.parse().unwrap());
+            }
+            partial_write(&Method::from_bytes(m.as_bytes()).unwrap(), &h).map_err(|e| e.status)
+        };
+        let put = |v: &str| p("PUT", "content-range", v, None);
+        assert_eq!(put("bytes 2-6/*"), Ok(Some(Partial { start: Some(2), len: Some(5), append: false })));
+        assert_eq!(put("bytes 0-0/10").unwrap().unwrap().len, Some(1));
+        for bad in ["bytes */10", "bytes 2-/10", "2-6/10", "bytes 2-6", "bytes a-6/*", "bytes -1-6/*"] {
+            assert_eq!(put(bad), Err(StatusCode::BAD_REQUEST), "{bad}");
+        }
+        for unsatisfiable in ["bytes 6-2/*", "bytes 2-6/6", "bytes 2-6/3"] {
+            assert_eq!(put(unsatisfiable), Err(StatusCode::RANGE_NOT_SATISFIABLE), "{unsatisfiable}");
+        }
+        assert_eq!(p("PUT", "content-range", "bytes 2-6/*", Some("2")), Err(StatusCode::RANGE_NOT_SATISFIABLE));
+        let patch = |v: &str| p("PATCH", "x-update-range", v, Some("4"));
+        assert_eq!(patch("bytes=7-").unwrap().unwrap().start, Some(7));
+        assert_eq!(patch("bytes=-4").unwrap().unwrap().start, None);
+        assert!(patch("append").unwrap().unwrap().append);
+        assert_eq!(patch("bytes=1-2"), Err(StatusCode::RANGE_NOT_SATISFIABLE));
+        assert_eq!(patch("bytes=-"), Err(StatusCode::BAD_REQUEST));
+        assert_eq!(partial_write(&Method::PUT, &HeaderMap::new()).unwrap(), None);
+        let part = put("bytes 5-9/*").unwrap().unwrap();
+        assert!(part.fits(5).is_ok() && part.fits(100).is_ok());
+        assert_eq!(part.fits(4).unwrap_err().status, StatusCode::RANGE_NOT_SATISFIABLE);
     }
 
     #[test]

@@ -1,17 +1,21 @@
 //! WebDAV locks (RFC 4918 §6–7) kept in the database, so a lock taken through one
 //! instance holds on every other. The conflict rules follow dav-server's own in-memory
-//! lock system; a lock without a timeout gets [`DEFAULT_TIMEOUT`] so that a client that
-//! vanishes cannot block a path forever. A lock belongs to the user who took it
-//! ([`check_ownership`], by the rule in [`crate::domain::policy::may_use_lock`]).
+//! lock system. A lock belongs to the user who took it ([`check_ownership`], by the
+//! rule in [`crate::domain::policy::may_use_lock`]), and no one lock or user can freeze
+//! the library ([`may_lock_at`]): a lock lasts at most [`MAX_TIMEOUT`] (renewable by
+//! its owner), one user holds at most [`MAX_LOCKS_PER_USER`], an `<owner>` is at most
+//! [`MAX_OWNER`] bytes, and only an admin locks a library root. Every look-up asks the
+//! database for the locks on a path's ancestors (and for deep operations its subtree),
+//! never for all of them.
 
 use std::io::Cursor;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use axum::http::StatusCode;
 use dav_server::davpath::DavPath;
 use dav_server::ls::{DavLock, DavLockSystem, LsFuture};
 use futures_util::FutureExt as _;
-use tokio::sync::OnceCell;
 use xmltree::Element;
 
 use super::error::DavError;
@@ -22,6 +26,31 @@ use crate::store::{DavLockStore as _, LockRecord, Store};
 
 /// The timeout of a lock requested without one.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
+/// The longest timeout granted: `Infinite` and longer requests get this (RFC 4918
+/// §10.7 lets the server choose), and the answer says so.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+/// The most live locks one user holds at once, over both libraries.
+pub const MAX_LOCKS_PER_USER: i64 = 100;
+/// The largest `<D:owner>` element kept with a lock, serialized.
+pub const MAX_OWNER: usize = 1024;
+
+/// Whether `caller` may take a lock on the library path `key` at all, whatever its
+/// depth: a non-admin may not lock a library root, which would stop everyone's writes.
+/// The one place for where a lock may be taken (403 otherwise): the rule "nor a folder
+/// with others' files below it" joins it once files have owners.
+pub fn may_lock_at(caller: &User, key: &str) -> Result<(), DavError> {
+    if key == "/" && !caller.is_admin() {
+        let mut refused =
+            DavError::forbidden("Only an admin may lock a library folder itself; lock a file or folder in it");
+        refused.code = "root_not_lockable";
+        return Err(refused);
+    }
+    Ok(())
+}
+
+/// A refusal decided inside the lock system, which dav-server can only answer with
+/// 423: kept here so the request answers with it instead.
+pub type Refusal = Arc<Mutex<Option<DavError>>>;
 
 /// One request's handle on the lock table.
 #[derive(Debug, Clone)]
@@ -31,25 +60,43 @@ pub struct DbLocks {
     prefix: String,
     /// Who is asking.
     caller: Arc<User>,
-    /// The live locks as first read by this request (for PROPFIND's lockdiscovery).
-    snapshot: Arc<OnceCell<Vec<LockRecord>>>,
+    refusal: Refusal,
 }
 
 impl DbLocks {
     pub fn new(store: Store, root: &'static str, prefix: String, caller: Arc<User>) -> Self {
-        DbLocks { store, root, prefix, caller, snapshot: Arc::new(OnceCell::new()) }
+        DbLocks { store, root, prefix, caller, refusal: Refusal::default() }
+    }
+
+    /// Where a refusal of this request's LOCK is left ([`Refusal`]).
+    pub fn refusal(&self) -> Refusal {
+        self.refusal.clone()
+    }
+
+    fn refuse(&self, e: DavError) {
+        *self.refusal.lock().unwrap_or_else(PoisonError::into_inner) = Some(e);
     }
 
     fn may(&self, lock: &LockRecord, how: LockUse) -> bool {
         may_use_lock(&self.caller, lock.principal.as_deref(), how)
     }
 
-    async fn live(&self) -> Vec<LockRecord> {
-        match self.store.dav_locks(self.root, now_ms()).await {
-            Ok(locks) => locks,
+    /// The live locks on `path` and above (and with `subtree` below); on a database
+    /// error none (the caller fails closed where that matters).
+    async fn at(&self, path: &str, subtree: bool) -> Result<Vec<LockRecord>, ()> {
+        self.store.dav_locks_at(self.root, path, subtree, now_ms()).await.map_err(|e| {
+            tracing::error!(error = %e, "cannot read WebDAV locks");
+        })
+    }
+
+    /// The live lock with `token`.
+    async fn by_token(&self, token: &str) -> Option<LockRecord> {
+        let found = self.store.dav_locks_by_token(self.root, &[token.to_owned()], now_ms()).await;
+        match found {
+            Ok(locks) => locks.into_iter().next(),
             Err(e) => {
                 tracing::error!(error = %e, "cannot read WebDAV locks");
-                Vec::new()
+                None
             }
         }
     }
@@ -76,9 +123,14 @@ impl DbLocks {
     }
 }
 
+/// The timeout granted for a request of `asked` (`None`: none asked, or `Infinite`).
+pub fn granted(asked: Option<Duration>) -> Duration {
+    asked.unwrap_or(DEFAULT_TIMEOUT).min(MAX_TIMEOUT)
+}
+
 /// Refuses a request that submits the token of a lock another user holds (UNLOCK,
 /// a refresh, or a write through it): 403, before anything acts on it. An admin may
-/// break (UNLOCK) anyone's lock. Reads the lock table only when tokens were sent.
+/// break (UNLOCK) anyone's lock. Looks up only the submitted tokens.
 pub async fn check_ownership(
     store: &Store,
     root: &str,
@@ -89,13 +141,12 @@ pub async fn check_ownership(
     if tokens.is_empty() {
         return Ok(());
     }
-    let live = store.dav_locks(root, now_ms()).await.map_err(|e| {
+    let named = store.dav_locks_by_token(root, tokens, now_ms()).await.map_err(|e| {
         tracing::error!(error = %e, "cannot read WebDAV locks");
-        DavError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "The lock table cannot be read")
+        DavError::new(StatusCode::SERVICE_UNAVAILABLE, "The lock table cannot be read")
     })?;
     let how = if unlock { LockUse::Remove } else { LockUse::Use };
-    let foreign = live.iter().any(|l| tokens.contains(&l.token) && !may_use_lock(caller, l.principal.as_deref(), how));
-    if foreign {
+    if named.iter().any(|l| !may_use_lock(caller, l.principal.as_deref(), how)) {
         return Err(DavError::forbidden("This lock belongs to another user"));
     }
     Ok(())
@@ -186,6 +237,22 @@ fn new_token() -> Option<String> {
     Some(format!("urn:uuid:{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..]))
 }
 
+/// Why a new lock is not stored.
+enum NotLocked {
+    /// It conflicts with this lock (423).
+    Conflict(Box<LockRecord>),
+    /// Its taker holds [`MAX_LOCKS_PER_USER`] already.
+    TooMany,
+}
+
+fn too_many_locks() -> DavError {
+    let mut refused = DavError::forbidden(format!(
+        "You hold {MAX_LOCKS_PER_USER} locks, the most one user may hold; UNLOCK some or let them expire"
+    ));
+    refused.code = "lock_limit";
+    refused
+}
+
 impl DavLockSystem for DbLocks {
     fn lock(
         &self,
@@ -196,15 +263,15 @@ impl DavLockSystem for DbLocks {
         shared: bool,
         deep: bool,
     ) -> LsFuture<'_, Result<DavLock, DavLock>> {
-        let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
-        let secs = i64::try_from(timeout.as_secs()).unwrap_or(i64::MAX);
+        let secs = i64::try_from(granted(timeout).as_secs()).unwrap_or(i64::MAX);
         let now = now_ms();
         let asked = path.clone();
+        let owner = serialize(owner);
         let record = LockRecord {
             token: new_token().unwrap_or_default(),
             path: key(path),
             principal: principal.map(str::to_owned),
-            owner: serialize(owner),
+            owner,
             timeout_secs: Some(secs),
             expires_at: Some(now.saturating_add(secs.saturating_mul(1000))),
             shared,
@@ -214,22 +281,38 @@ impl DavLockSystem for DbLocks {
             if record.token.is_empty() {
                 return Err(self.to_dav(&record, &asked));
             }
+            if record.owner.as_ref().is_some_and(|o| o.len() > MAX_OWNER) {
+                self.refuse(DavError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("The lock's <owner> is larger than {MAX_OWNER} bytes"),
+                ));
+                return Err(self.to_dav(&record, &asked));
+            }
             let nobody = Caller { principal: None, ignore_principal: true, tokens: &[] };
             let decided = self
                 .store
-                .dav_lock_with(self.root, now, |live| {
-                    check_up(live, &record.path, &nobody, shared).map_err(|l| Box::new(l.clone()))?;
+                .dav_lock_with(self.root, now, &record.path, deep, record.principal.as_deref(), |live, held| {
+                    let conflict = |l: &LockRecord| NotLocked::Conflict(Box::new(l.clone()));
+                    check_up(live, &record.path, &nobody, shared).map_err(conflict)?;
                     if deep {
-                        check_down(live, &record.path, &nobody, shared).map_err(|l| Box::new(l.clone()))?;
+                        check_down(live, &record.path, &nobody, shared).map_err(conflict)?;
+                    }
+                    if held >= MAX_LOCKS_PER_USER {
+                        return Err(NotLocked::TooMany);
                     }
                     Ok(record.clone())
                 })
                 .await;
             match decided {
                 Ok(Ok(lock)) => Ok(self.to_dav(&lock, &asked)),
-                Ok(Err(conflict)) => Err(self.to_dav(&conflict, &asked)),
+                Ok(Err(NotLocked::Conflict(conflict))) => Err(self.to_dav(&conflict, &asked)),
+                Ok(Err(NotLocked::TooMany)) => {
+                    self.refuse(too_many_locks());
+                    Err(self.to_dav(&record, &asked))
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "cannot store a WebDAV lock");
+                    self.refuse(DavError::new(StatusCode::SERVICE_UNAVAILABLE, "The lock table cannot be written"));
                     Err(self.to_dav(&record, &asked))
                 }
             }
@@ -240,8 +323,8 @@ impl DavLockSystem for DbLocks {
     fn unlock(&self, path: &DavPath, token: &str) -> LsFuture<'_, Result<(), ()>> {
         let (path, token) = (key(path), token.to_owned());
         async move {
-            let live = self.live().await;
-            if !live.iter().any(|l| l.token == token && within(&path, &l.path) && self.may(l, LockUse::Remove)) {
+            let found = self.by_token(&token).await;
+            if !found.is_some_and(|l| within(&path, &l.path) && self.may(&l, LockUse::Remove)) {
                 return Err(());
             }
             self.store.dav_unlock(self.root, &token).await.ok().filter(|gone| *gone).map(|_| ()).ok_or(())
@@ -253,11 +336,9 @@ impl DavLockSystem for DbLocks {
         let asked = path.clone();
         let (path, token) = (key(path), token.to_owned());
         async move {
-            let live = self.live().await;
-            let found =
-                live.into_iter().find(|l| l.token == token && within(&path, &l.path) && self.may(l, LockUse::Use));
+            let found = self.by_token(&token).await.filter(|l| within(&path, &l.path) && self.may(l, LockUse::Use));
             let mut lock = found.ok_or(())?;
-            let secs = i64::try_from(timeout.unwrap_or(DEFAULT_TIMEOUT).as_secs()).unwrap_or(i64::MAX);
+            let secs = i64::try_from(granted(timeout).as_secs()).unwrap_or(i64::MAX);
             lock.timeout_secs = Some(secs);
             lock.expires_at = Some(now_ms().saturating_add(secs.saturating_mul(1000)));
             self.store.dav_refresh_lock(self.root, &token, lock.timeout_secs, lock.expires_at).await.map_err(|_| ())?;
@@ -279,7 +360,18 @@ impl DavLockSystem for DbLocks {
         let principal = principal.map(str::to_owned);
         let tokens = submitted_tokens.to_vec();
         async move {
-            let live = self.live().await;
+            // A lock table that cannot be read refuses the write (fails closed).
+            let unreadable = || LockRecord {
+                token: String::new(),
+                path: path.clone(),
+                principal: None,
+                owner: None,
+                timeout_secs: None,
+                expires_at: None,
+                shared: false,
+                deep: false,
+            };
+            let live = self.at(&path, deep).await.map_err(|()| self.to_dav(&unreadable(), &asked))?;
             let who = Caller { principal: principal.as_deref(), ignore_principal, tokens: &tokens };
             let result = check_up(&live, &path, &who, false)
                 .and_then(|()| if deep { check_down(&live, &path, &who, false) } else { Ok(()) });
@@ -292,8 +384,8 @@ impl DavLockSystem for DbLocks {
         let asked = path.clone();
         let path = key(path);
         async move {
-            let live = self.snapshot.get_or_init(|| self.live()).await;
-            covering(live, &path).map(|l| self.to_dav(l, &asked)).collect()
+            let live = self.at(&path, false).await.unwrap_or_default();
+            covering(&live, &path).map(|l| self.to_dav(l, &asked)).collect()
         }
         .boxed()
     }

@@ -23,9 +23,10 @@ mod times;
 mod xml;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::extract::Request;
-use axum::http::{HeaderValue, Method, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use dav_server::DavHandler;
 use dav_server::davpath::DavPath;
@@ -57,7 +58,9 @@ impl Folders {
     pub fn open(app: &Gatehouse) -> Folders {
         let open = |name: &'static str, location: &Location| {
             let storage = match location {
-                Location::Folder(folder) => crate::library::Folder::open(folder).map(Storage::Folder),
+                Location::Folder(folder) => {
+                    crate::library::Folder::open_keeping_free(folder, app.settings.min_free_space).map(Storage::Folder)
+                }
                 Location::Bucket(url) => match &app.settings.s3 {
                     Some(config) => Bucket::open(config.clone(), url.clone(), app.store.clone()).map(Storage::Bucket),
                     None => Err(std::io::Error::other("no S3 endpoint is configured")),
@@ -154,9 +157,16 @@ where
         file_get = Some(parts.uri.path().to_owned());
     }
     let body = if carries_stream(&parts.method) {
-        axum::body::Body::new(body)
+        match announced_len(&parts, checked.partial) {
+            Some(limit) => past_limit(axum::body::Body::new(body), limit, checked.overflow.clone()),
+            None => axum::body::Body::new(body),
+        }
     } else {
         let body = read_xml(body, &parts.method).await?;
+        if parts.method.as_str() == "LOCK" {
+            // Where a lock may be taken, once its body is known to be one.
+            locks::may_lock_at(&checked.user, &dav_key(parts.uri.path(), lib.prefix())?)?;
+        }
         if parts.method.as_str() == "PROPFIND" {
             let depth = match checked.depth {
                 Some(Depth::Zero) => 0,
@@ -177,7 +187,11 @@ where
     };
     let req = Request::from_parts(parts, body);
     let (req_method, url_path) = (req.method().clone(), req.uri().path().to_owned());
-    let mut resp = checked.handler(app).handle(req).await.map(axum::body::Body::new);
+    let (handler, refusal) = checked.handler(app);
+    let mut resp = handler.handle(req).await.map(axum::body::Body::new);
+    if let Some(refused) = refusal.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
+        return Err(refused);
+    }
     if resp.status() == StatusCode::NOT_IMPLEMENTED && allow::never_allowed(&req_method) {
         *resp.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
     }
@@ -192,6 +206,33 @@ where
         resp.headers_mut().insert("x-oc-mtime", HeaderValue::from_static("accepted"));
     }
     Ok(resp)
+}
+
+/// The length a PUT or PATCH without `Content-Length` (which HTTP itself holds a body
+/// to) announces for its body: macOS Finder's `X-Expected-Entity-Length`, or its
+/// `Content-Range`.
+fn announced_len(parts: &axum::http::request::Parts, partial: Option<guard::Partial>) -> Option<u64> {
+    if !matches!(parts.method.as_str(), "PUT" | "PATCH") || parts.headers.contains_key(header::CONTENT_LENGTH) {
+        return None;
+    }
+    let expected = parts.headers.get("x-expected-entity-length").and_then(|v| v.to_str().ok()?.trim().parse().ok());
+    expected.or(partial.and_then(|p| p.len))
+}
+
+/// `body`, raising `overflow` as soon as more than `limit` bytes have come: dav-server
+/// then stops and answers 400, and the upload, told by the flag, is not committed.
+fn past_limit(body: axum::body::Body, limit: u64, overflow: Arc<AtomicBool>) -> axum::body::Body {
+    use futures_util::StreamExt as _;
+    let mut seen = 0u64;
+    axum::body::Body::from_stream(body.into_data_stream().map(move |chunk| {
+        if let Ok(data) = &chunk {
+            seen = seen.saturating_add(data.len() as u64);
+            if seen > limit {
+                overflow.store(true, Ordering::Release);
+            }
+        }
+        chunk
+    }))
 }
 
 /// Methods whose body is a file, streamed through; every other body is XML (or empty).
@@ -237,17 +278,30 @@ struct Checked {
     depth: Option<Depth>,
     mtime: Option<std::time::SystemTime>,
     copy: Option<(String, String)>,
+    partial: Option<guard::Partial>,
+    /// Raised when a body brings more than it announced ([`past_limit`]).
+    overflow: Arc<AtomicBool>,
     /// Whether this credential may change the library here.
     may_write: bool,
 }
 
 impl Checked {
-    /// dav-server's handler for it (built only when the fast paths pass).
-    fn handler(self, app: &Gatehouse) -> DavHandler {
+    /// dav-server's handler for it (built only when the fast paths pass), and where its
+    /// lock system leaves a refusal dav-server could only answer with 423.
+    fn handler(self, app: &Gatehouse) -> (DavHandler, locks::Refusal) {
         let prefix = self.lib.prefix().to_owned();
-        let fs = LibraryFs::new(self.lib.clone(), app.store.clone(), self.user.uid.clone(), self.mtime, self.copy);
+        let fs = LibraryFs::new(
+            self.lib.clone(),
+            app.store.clone(),
+            self.user.uid.clone(),
+            self.mtime,
+            self.copy,
+            self.partial,
+            self.overflow,
+        );
         let locks = DbLocks::new(app.store.clone(), self.lib.name, prefix.clone(), self.user.clone());
-        DavHandler::builder()
+        let refusal = locks.refusal();
+        let handler = DavHandler::builder()
             .filesystem(Box::new(fs))
             .locksystem(Box::new(locks))
             .strip_prefix(prefix)
@@ -255,7 +309,8 @@ impl Checked {
             .read_buf_size(READ_CHUNK)
             .autoindex(false)
             .hide_symlinks(false)
-            .build_handler()
+            .build_handler();
+        (handler, refusal)
     }
 }
 
@@ -296,13 +351,53 @@ async fn prepare<B>(
             copy = to.map(|to| (from, to));
         }
     }
+    let partial = guard::partial_write(&parts.method, &parts.headers)?;
+    if let Some(part) = partial {
+        part_fits(&lib, &parts, part).await?;
+    }
+    if matches!(parts.method.as_str(), "PUT" | "PATCH" | "MKCOL" | "COPY") {
+        lib.storage.room_for(0).await.map_err(|_| no_room())?;
+    }
     let tokens = guard::submitted_tokens(&parts.method, &parts.headers)?;
     let unlock = parts.method.as_str() == "UNLOCK";
     locks::check_ownership(&app.store, lib.name, &user.user, unlock, &tokens).await?;
     if let Some((from, to)) = &copy {
         props::check_copy(&app.store, lib.name, &user.user.uid, from, to).await?;
     }
-    Ok((Checked { user: user.user, lib, depth, mtime, copy, may_write }, axum::http::Request::from_parts(parts, body)))
+    let overflow = Arc::default();
+    let checked = Checked { user: user.user, lib, depth, mtime, copy, partial, overflow, may_write };
+    Ok((checked, axum::http::Request::from_parts(parts, body)))
+}
+
+/// The answer when the library's disk keeps its margin (`--min-free-space`).
+fn no_room() -> DavError {
+    DavError::new(StatusCode::INSUFFICIENT_STORAGE, "The library's disk is too full to take more")
+}
+
+/// Refuses a partial update that cannot be applied as asked, before anything is
+/// written: on S3, which cannot change part of an object (501); on a folder, one that
+/// would start past the end of the file (416, [`guard::Partial::fits`]).
+async fn part_fits(lib: &Library, parts: &axum::http::request::Parts, part: guard::Partial) -> Result<(), DavError> {
+    if lib.storage.as_folder().is_none() {
+        return Err(DavError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "Files in an S3 library cannot be changed in part; upload the whole file",
+        ));
+    }
+    let Ok(path) = dav_path(parts.uri.path(), lib.prefix()).and_then(|p| library::rel(&p).map_err(|_| bad_path()))
+    else {
+        return Ok(());
+    };
+    match lib.storage.stat(&path).await {
+        Ok(m) if !m.is_dir => part.fits(m.len),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => part.fits(0),
+        // Folders and errors are answered by the write itself, which never seeks past the end.
+        _ => Ok(()),
+    }
+}
+
+fn bad_path() -> DavError {
+    DavError::bad_request("Invalid path")
 }
 
 fn dav_path(url_path: &str, prefix: &str) -> Result<DavPath, DavError> {

@@ -83,7 +83,7 @@ pub async fn answer(lib: &Library, store: &Store, parts: &Parts, body: &[u8]) ->
     path.set_prefix(lib.prefix()).ok()?;
     let k = key(&path);
     let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis());
-    let locks = store.dav_locks(lib.name, i64::try_from(now).unwrap_or(i64::MAX)).await.ok()?;
+    let locks = store.dav_locks_at(lib.name, &k, false, i64::try_from(now).unwrap_or(i64::MAX)).await.ok()?;
     if locks.iter().any(|l| super::locks::within(&k, &l.path) && (l.deep || l.path == k)) {
         // The lock rules (tokens, owners) are dav-server's and the lock system's.
         return None;
