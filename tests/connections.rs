@@ -236,7 +236,47 @@ async fn a_trickled_request_head_and_an_idle_connection_are_closed(db: Db) {
     assert!(read_to_close(&mut idle, Duration::from_secs(60)).await.is_some(), "an idle connection is closed");
 }
 
+/// The value of `gatehouse_refused_total{bound="NAME"}` in a metrics text.
+fn refused(metrics: &str, bound: &str) -> u64 {
+    let prefix = format!("gatehouse_refused_total{{bound=\"{bound}\"}} ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {prefix}in {metrics}"))
+}
+
+async fn refusals_by_any_bound_are_counted_in_the_metrics(db: Db) {
+    let app = spawn_with(db, |_| {}).await;
+    let before = metrics_text(&app).await;
+    let props: String = (0..300).map(|i| format!("<Z:p{i}/>")).collect();
+    let body = format!(r#"<D:propfind xmlns:D="DAV:" xmlns:Z="urn:z"><D:prop>{props}</D:prop></D:propfind>"#);
+    let r = app
+        .client
+        .request(reqwest::Method::from_bytes(b"PROPFIND").unwrap(), app.url("/originals/"))
+        .header("Authorization", basic_admin())
+        .header("Depth", "1")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    app.create_user("carol", "carol-password-1", serde_json::json!({})).await;
+    let mut throttled = false;
+    for _ in 0..20 {
+        if app.login_reply("carol", "wrong-password").await.status == 429 {
+            throttled = true;
+            break;
+        }
+    }
+    assert!(throttled);
+    let after = metrics_text(&app).await;
+    assert_eq!(refused(&after, "too_large"), refused(&before, "too_large") + 1, "{after}");
+    assert!(refused(&after, "throttled") > refused(&before, "throttled"), "{after}");
+}
+
 on_both_databases!(
+    refusals_by_any_bound_are_counted_in_the_metrics,
     a_trickled_request_head_and_an_idle_connection_are_closed,
     a_client_address_cannot_hold_more_connections_than_its_cap,
     a_trickled_login_body_is_cut,

@@ -186,15 +186,23 @@ async fn cli_auth_makes_app_passwords_and_access_tokens(db: Db) {
 }
 
 async fn the_authorization_server_describes_itself(db: Db) {
-    let t = spawn(db).await;
-    let r = t.call(Method::GET, "/.well-known/oauth-authorization-server", None, None).await;
+    let t = common::spawn_with(db, |s| s.public_url = Some("https://photos.example.com/".parse().unwrap())).await;
+    // Every URL in it comes from the public URL, never from the Host header.
+    let r = t.client.get(t.url("/.well-known/oauth-authorization-server")).header("Host", "evil.example").send().await;
+    let r = common::Reply::read(r.unwrap()).await;
     assert_eq!(r.status, StatusCode::OK);
-    let base = format!("http://{}", t.addr);
+    assert!(!r.text.contains("evil.example"), "{}", r.text);
+    let base = "https://photos.example.com";
     assert_eq!(r.body["issuer"], base);
     assert_eq!(r.body["token_endpoint"], format!("{base}/api/v1/oauth/token"));
     assert_eq!(r.body["revocation_endpoint"], format!("{base}/api/v1/oauth/revoke"));
     assert!(r.body["grant_types_supported"].as_array().unwrap().contains(&json!("client_credentials")));
     assert!(r.body["scopes_supported"].as_array().unwrap().contains(&json!("webdav")));
+    // Without a public URL, the address the server listens on.
+    let t = spawn(db).await;
+    let r = t.client.get(t.url("/.well-known/oauth-authorization-server")).header("Host", "evil.example").send().await;
+    let r = common::Reply::read(r.unwrap()).await;
+    assert_eq!(r.body["issuer"], format!("http://{}", t.app.settings.listen));
 }
 
 async fn metrics_need_the_metrics_scope_and_an_admin(db: Db) {

@@ -206,9 +206,47 @@ impl Folder {
     }
 
     /// The library itself is refused one level up, in [`super::Storage`], for both
-    /// backends.
+    /// backends. Hidden uploads in the folder go with it: never listed, they would
+    /// otherwise keep it from being removed (an upload into a folder being deleted
+    /// fails, as it would with the folder gone).
     pub fn remove_dir(&self, path: &Rel) -> io::Result<()> {
-        std::fs::remove_dir(self.resolve_entry(path)?)
+        let dir = self.resolve_entry(path)?;
+        match std::fs::remove_dir(&dir) {
+            Err(e) if e.kind() == io::ErrorKind::DirectoryNotEmpty => {
+                for entry in std::fs::read_dir(&dir)?.flatten() {
+                    let hidden = is_hidden(entry.file_name().as_bytes());
+                    if hidden && entry.file_type().is_ok_and(|t| t.is_file()) {
+                        let _ = std::fs::remove_file(entry.path());
+                    }
+                }
+                std::fs::remove_dir(&dir)
+            }
+            other => other,
+        }
+    }
+
+    /// Removes hidden uploads untouched since `before` anywhere in the library: left by
+    /// a process killed mid-upload, they are never listed, so nothing else would ever
+    /// remove them. Links are not followed. How many were removed.
+    pub fn remove_abandoned_uploads(&self, before: SystemTime) -> usize {
+        let mut removed = 0;
+        let mut folders = vec![self.0.path.clone()];
+        while let Some(dir) = folders.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+            for entry in entries.flatten() {
+                let Ok(kind) = entry.file_type() else { continue };
+                if kind.is_dir() {
+                    folders.push(entry.path());
+                } else if kind.is_file()
+                    && is_hidden(entry.file_name().as_bytes())
+                    && entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t < before)
+                    && std::fs::remove_file(entry.path()).is_ok()
+                {
+                    removed += 1;
+                }
+            }
+        }
+        removed
     }
 
     pub fn rename(&self, from: &Rel, to: &Rel) -> io::Result<()> {

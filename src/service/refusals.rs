@@ -12,10 +12,27 @@ pub enum Bound {
     ConnectionsPerAddress,
     /// A request body arrived more slowly than the minimum rate.
     SlowBody,
+    /// A request past a size cap (413): bodies, property lists, names, values, lock owners.
+    TooLarge,
+    /// A write past a storage bound (507): free space, properties per user or resource.
+    Storage,
+    /// Refused for now with `Retry-After` (503): the hashing queue is full, or the
+    /// database cannot count an attempt.
+    Busy,
+    /// A login or ceremony throttled (429).
+    Throttled,
 }
 
 impl Bound {
-    pub const ALL: [Bound; 3] = [Bound::Connections, Bound::ConnectionsPerAddress, Bound::SlowBody];
+    pub const ALL: [Bound; 7] = [
+        Bound::Connections,
+        Bound::ConnectionsPerAddress,
+        Bound::SlowBody,
+        Bound::TooLarge,
+        Bound::Storage,
+        Bound::Busy,
+        Bound::Throttled,
+    ];
 
     /// The `bound` label in metrics.
     pub fn as_str(self) -> &'static str {
@@ -23,6 +40,22 @@ impl Bound {
             Bound::Connections => "connections",
             Bound::ConnectionsPerAddress => "connections_per_address",
             Bound::SlowBody => "slow_body",
+            Bound::TooLarge => "too_large",
+            Bound::Storage => "storage",
+            Bound::Busy => "busy",
+            Bound::Throttled => "throttled",
+        }
+    }
+
+    /// The bound an answer reports, if any: every refusal by a bound leaves with one of
+    /// these statuses, so they are counted once, where answers leave.
+    pub fn of_answer(status: u16, retry_after: bool) -> Option<Bound> {
+        match status {
+            413 => Some(Bound::TooLarge),
+            507 => Some(Bound::Storage),
+            503 if retry_after => Some(Bound::Busy),
+            429 => Some(Bound::Throttled),
+            _ => None,
         }
     }
 }

@@ -33,8 +33,7 @@ use sqlx::{AnyPool, Executor as _};
 pub use attempts::{AttemptKey, AttemptStore, DEVICE_MEMORY, Outcome};
 pub use clients::{Client, ClientStore, ClientView, Counts};
 pub use dav::{
-    DavLockStore, DavPropStore, DeadProp, LockRecord, PROP_ROW_OVERHEAD, PropQuota, PropWrite, SqlArg,
-    prop_statements,
+    DavLockStore, DavPropStore, DeadProp, LockRecord, PROP_ROW_OVERHEAD, PropQuota, PropWrite, SqlArg, prop_statements,
 };
 pub use events::EventStore;
 pub use factors::{FactorStore, Factors};

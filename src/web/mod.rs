@@ -151,7 +151,13 @@ struct Sites {
 }
 
 impl Sites {
-    async fn answer(&self, mut req: Request<Incoming>, peer: zerocopy::Peer) -> Result<Response, Infallible> {
+    async fn answer(&self, req: Request<Incoming>, peer: zerocopy::Peer) -> Result<Response, Infallible> {
+        let resp = self.route(req, peer).await?;
+        self.count_refusal(&resp);
+        Ok(resp)
+    }
+
+    async fn route(&self, mut req: Request<Incoming>, peer: zerocopy::Peer) -> Result<Response, Infallible> {
         req.extensions_mut().insert(ConnectInfo(peer));
         req.extensions_mut().insert(OpenConnections(self.gate.clone()));
         let limits = &self.state.settings.connections;
@@ -185,6 +191,14 @@ impl Sites {
             None => answer,
         };
         Ok(security_headers(dav::error::finish(answer)))
+    }
+
+    /// Counts an answer that a bound refused (metrics).
+    fn count_refusal(&self, resp: &Response) {
+        let retry_after = resp.headers().contains_key(header::RETRY_AFTER);
+        if let Some(bound) = crate::service::refusals::Bound::of_answer(resp.status().as_u16(), retry_after) {
+            self.state.refusals.count(bound);
+        }
     }
 }
 
@@ -221,7 +235,7 @@ async fn housekeeping(state: Gatehouse, folders: dav::Folders) {
             cutoff.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0));
         let aborted = folders.abort_abandoned_uploads(cutoff).await;
         if aborted > 0 {
-            tracing::info!(aborted, "aborted multipart uploads abandoned by a stopped instance");
+            tracing::info!(aborted, "removed uploads abandoned by a stopped instance");
         }
     }
 }

@@ -4,8 +4,8 @@
 
 use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -248,15 +248,13 @@ async fn revoke(State(app): State<Gatehouse>, req: Request) -> Result<Json<Done>
     Ok(Json(Done { status: "revoked".to_owned() }))
 }
 
-/// The issuer URL from the Host header, if it is a plain host name or address.
-fn issuer(headers: &HeaderMap, secure: bool) -> String {
-    let host = headers
-        .get(HOST)
-        .and_then(|v| v.to_str().ok())
-        .filter(|h| !h.is_empty() && h.len() < 256)
-        .filter(|h| h.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c)))
-        .unwrap_or("localhost");
-    format!("{}://{host}", if secure { "https" } else { "http" })
+/// The issuer URL: the public URL (`--public-url`), else the address the server
+/// listens on — never a request header, which anyone can set.
+fn issuer(settings: &crate::config::Settings) -> String {
+    match &settings.public_url {
+        Some(url) => url.as_str().trim_end_matches('/').to_owned(),
+        None => format!("{}://{}", if settings.secure_cookies { "https" } else { "http" }, settings.listen),
+    }
 }
 
 /// Authorization server metadata (RFC 8414).
@@ -279,8 +277,8 @@ struct ServerMetadata {
     security(()),
     responses((status = 200, description = "Where the OAuth2 endpoints are", body = ServerMetadata))
 )]
-async fn metadata(State(app): State<Gatehouse>, headers: HeaderMap) -> Json<ServerMetadata> {
-    let base = issuer(&headers, app.settings.secure_cookies);
+async fn metadata(State(app): State<Gatehouse>) -> Json<ServerMetadata> {
+    let base = issuer(&app.settings);
     let mut scopes: Vec<String> = Resource::ALL.iter().map(|r| r.name().to_owned()).collect();
     scopes.extend(["*", "read", "write"].map(str::to_owned));
     let strings = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();

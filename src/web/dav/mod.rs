@@ -97,10 +97,17 @@ impl Folders {
         Ok(())
     }
 
-    /// Aborts multipart uploads that no instance has touched since `before_ms` (left
-    /// by an instance that crashed mid-upload).
+    /// Aborts multipart uploads (S3) and removes hidden temporary uploads (folders)
+    /// that nothing has touched since `before_ms`: left by an instance that crashed or
+    /// was killed mid-upload.
     pub async fn abort_abandoned_uploads(&self, before_ms: i64) -> usize {
         let mut n = 0;
+        let before = std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(before_ms).unwrap_or(0));
+        for (_, lib) in self.0.iter() {
+            if let Some(folder) = lib.as_ref().and_then(|l| l.storage.as_folder()).cloned() {
+                n += crate::library::blocking(move || Ok(folder.remove_abandoned_uploads(before))).await.unwrap_or(0);
+            }
+        }
         for bucket in self.buckets() {
             match bucket.abort_abandoned(before_ms).await {
                 Ok(k) => n += k,

@@ -1,6 +1,8 @@
-//! Times at the edges of what the formats can show (years past 9999): refused on the way
-//! in — PROPPATCH and `X-OC-MTime` — and clamped on the way out when another tool left
-//! one on disk, so no answer ever fails (the `time` crate panics on such a time).
+//! WebDAV at the edges. Times past what the formats can show (years past 9999) are
+//! refused on the way in — PROPPATCH and `X-OC-MTime` — and clamped on the way out when
+//! another tool left one on disk, so no answer ever fails (the `time` crate panics on
+//! such a time). Temporary uploads left by a process killed mid-upload never block a
+//! DELETE and are removed at start.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -57,5 +59,47 @@ async fn a_file_time_past_9999_on_disk_is_shown_as_the_last_second_of_9999(db: D
     assert_eq!(r.bytes().await.unwrap().as_ref(), b"jpeg");
 }
 
+/// A hidden temporary upload, as `kill -9` mid-PUT leaves one, last written `age` ago.
+fn leave_upload(dir: &std::path::Path, name: &str, age: std::time::Duration) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join(format!(".gatehouse-upload-{name}"));
+    std::fs::write(&path, b"half an upload").unwrap();
+    let at = std::time::SystemTime::now() - age;
+    std::fs::File::options().write(true).open(&path).unwrap().set_modified(at).unwrap();
+    path
+}
+
+async fn a_crashed_upload_never_blocks_deleting_its_folder(db: Db) {
+    let t = spawn(db).await;
+    dav_user(&t).await;
+    assert_eq!(bob(&t, "MKCOL", "/originals/trip/").send().await.unwrap().status(), 201);
+    assert_eq!(bob(&t, "PUT", "/originals/trip/a.jpg").body("a").send().await.unwrap().status(), 201);
+    let gatehouse::library::Location::Folder(originals) = &t.app.settings.originals_path else { unreachable!() };
+    leave_upload(&originals.join("trip"), "crashed", std::time::Duration::from_secs(5));
+    let r = bob(&t, "DELETE", "/originals/trip/").send().await.unwrap();
+    assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+    assert!(!originals.join("trip").exists());
+}
+
+async fn uploads_abandoned_for_an_hour_are_removed_at_start(db: Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let originals = dir.path().join("originals");
+    let stale = leave_upload(&originals.join("a/b"), "stale", std::time::Duration::from_secs(2 * 3600));
+    let fresh = leave_upload(&originals.join("a"), "fresh", std::time::Duration::from_secs(60));
+    let _t = spawn_with(db, |s| s.originals_path = gatehouse::library::Location::Folder(originals.clone())).await;
+    for _ in 0..300 {
+        if !stale.exists() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(!stale.exists(), "an upload untouched for two hours is removed at start");
+    assert!(fresh.exists(), "one written a minute ago may still be in progress");
+}
+
 on_every_backend!(a_time_past_the_year_9999_is_refused_and_changes_nothing);
+on_both_databases!(
+    a_crashed_upload_never_blocks_deleting_its_folder,
+    uploads_abandoned_for_an_hour_are_removed_at_start
+);
 on_both_databases!(a_file_time_past_9999_on_disk_is_shown_as_the_last_second_of_9999);
