@@ -569,11 +569,16 @@ fn sql_on_paths(n: usize) -> String {
 /// compared byte by byte: PostgreSQL in the "C" collation, which its index is built in
 /// (migration 0200), whatever the database's own collation orders.
 fn sql_below(backend: Backend) -> String {
-    let col = match backend {
+    let col = bytewise_path(backend);
+    format!("SELECT {LOCK_COLUMNS} FROM dav_locks WHERE root = $1 AND {col} >= $3 AND {col} < $4 AND {LIVE}")
+}
+
+/// The lock path compared byte by byte, as its index is built (migration 0200).
+fn bytewise_path(backend: Backend) -> &'static str {
+    match backend {
         Backend::Sqlite => "path",
         Backend::Postgres => "(path COLLATE \"C\")",
-    };
-    format!("SELECT {LOCK_COLUMNS} FROM dav_locks WHERE root = $1 AND {col} >= $3 AND {col} < $4 AND {LIVE}")
+    }
 }
 
 /// Locks with any of `n` tokens (binds `$1` root, `$2` now, `$3…` tokens).
@@ -583,10 +588,7 @@ fn sql_by_token(n: usize) -> String {
 
 /// Deletes the locks below a folder (binds `$1` root, `$2` low, `$3` high).
 fn sql_delete_below(backend: Backend) -> String {
-    let col = match backend {
-        Backend::Sqlite => "path",
-        Backend::Postgres => "(path COLLATE \"C\")",
-    };
+    let col = bytewise_path(backend);
     format!("DELETE FROM dav_locks WHERE root = $1 AND {col} >= $2 AND {col} < $3")
 }
 
