@@ -156,6 +156,8 @@
   $('user-disable-2fa-yes').addEventListener('click', function () {
     attempt(async function () {
       fill(await GH.api('PUT', userUrl(user.uid), { auth_method: 'default' }));
+      // Disabling 2FA ends the user's sessions: show what is left.
+      sessionRows(await GH.api('GET', userUrl(user.uid) + '/sessions'));
       dialog.dataset.reload = '1';
       say('2FA has been disabled for ' + user.username + '.', false);
     });

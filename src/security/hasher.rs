@@ -6,7 +6,11 @@
 //! - at most `workers` hashes run at once (one less than the cores by default), on
 //!   tokio's blocking threads;
 //! - at most `queue` more wait for a worker; beyond that a request is refused at once
-//!   ([`HashError::Busy`], 503 with `Retry-After`) instead of piling up;
+//!   ([`HashError::Busy`], 503 with `Retry-After`) instead of piling up. The account
+//!   holder's own attempts ([`Priority::Owner`]: from their device or a known address)
+//!   wait in a queue of their own that strangers cannot fill, so a flood of guesses
+//!   for made-up accounts from many addresses can slow the owner's login by a few
+//!   hashes but never refuse it;
 //! - the 19 MiB of blocks each hash needs come from a pool of at most `workers`
 //!   buffers, allocated once and reused (wiped after each use): a flood of logins does
 //!   not leave the allocator holding a buffer per thread that ever hashed.
@@ -50,13 +54,24 @@ pub enum HashError {
     Internal(String),
 }
 
+/// Whose check a hash is: strangers share one queue; the account holder's attempts
+/// (the throttle's device and known-address lanes) and signed-in users re-entering
+/// their password use another, which a flood of strangers cannot fill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    Stranger,
+    Owner,
+}
+
 /// The shared hashing pool.
 #[derive(Debug, Clone)]
 pub struct PasswordHasher {
     /// Workers: a permit per running hash.
     permits: Arc<Semaphore>,
-    /// Admission: a permit per running or waiting hash; none left means busy.
+    /// Admission: a permit per running or waiting hash; none left means busy. One
+    /// semaphore per [`Priority`]; both share the workers, which serve in order.
     admission: Arc<Semaphore>,
+    owner_admission: Arc<Semaphore>,
     buffers: Arc<Mutex<Vec<Vec<Block>>>>,
     dummy_hash: Arc<str>,
 }
@@ -136,6 +151,7 @@ impl PasswordHasher {
         Ok(Self {
             permits: Arc::new(Semaphore::new(workers)),
             admission: Arc::new(Semaphore::new(workers + queue)),
+            owner_admission: Arc::new(Semaphore::new(workers + queue)),
             buffers,
             dummy_hash: dummy.into(),
         })
@@ -148,10 +164,15 @@ impl PasswordHasher {
 
     async fn run<T: Send + 'static>(
         &self,
+        priority: Priority,
         job: impl FnOnce(&Mutex<Vec<Vec<Block>>>) -> T + Send + 'static,
     ) -> Result<T, HashError> {
         // Refused at once when the queue is full: nothing piles up.
-        let admitted = self.admission.clone().try_acquire_owned().map_err(|_| HashError::Busy)?;
+        let admission = match priority {
+            Priority::Stranger => &self.admission,
+            Priority::Owner => &self.owner_admission,
+        };
+        let admitted = admission.clone().try_acquire_owned().map_err(|_| HashError::Busy)?;
         let permit = tokio::time::timeout(QUEUE_WAIT, self.permits.clone().acquire_owned())
             .await
             .map_err(|_| HashError::Busy)?
@@ -172,16 +193,16 @@ impl PasswordHasher {
     /// Hashes a new password into a PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`).
     pub async fn hash(&self, password: &str) -> Result<String, HashError> {
         let pw = Zeroizing::new(password.as_bytes().to_vec());
-        self.run(move |pool| hash_now(pool, &pw)).await?
+        self.run(Priority::Owner, move |pool| hash_now(pool, &pw)).await?
     }
 
     /// Checks `password` against `stored`, or against the dummy hash when there is no
     /// account, so both cases cost the same. `None` always answers `false`.
-    pub async fn verify(&self, password: &str, stored: Option<&str>) -> Result<bool, HashError> {
+    pub async fn verify(&self, password: &str, stored: Option<&str>, priority: Priority) -> Result<bool, HashError> {
         let pw = Zeroizing::new(password.as_bytes().to_vec());
         let exists = stored.is_some();
         let hash: String = stored.map_or_else(|| self.dummy_hash.to_string(), str::to_owned);
-        let ok = self.run(move |pool| verify_now(pool, &pw, &hash)).await?;
+        let ok = self.run(priority, move |pool| verify_now(pool, &pw, &hash)).await?;
         Ok(ok && exists)
     }
 
@@ -201,10 +222,10 @@ mod tests {
         let h = PasswordHasher::new(2, 2).unwrap();
         let stored = h.hash("correct horse battery").await.unwrap();
         assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(h.verify("correct horse battery", Some(&stored)).await.unwrap());
-        assert!(!h.verify("wrong horse battery", Some(&stored)).await.unwrap());
-        assert!(!h.verify("anything", None).await.unwrap());
-        assert!(!h.verify("anything", Some("not a phc string")).await.unwrap());
+        assert!(h.verify("correct horse battery", Some(&stored), Priority::Stranger).await.unwrap());
+        assert!(!h.verify("wrong horse battery", Some(&stored), Priority::Stranger).await.unwrap());
+        assert!(!h.verify("anything", None, Priority::Stranger).await.unwrap());
+        assert!(!h.verify("anything", Some("not a phc string"), Priority::Stranger).await.unwrap());
     }
 
     #[tokio::test]
@@ -213,8 +234,8 @@ mod tests {
         let a = Argon2::new(Algorithm::Argon2id, Version::V0x13, our_params().unwrap());
         let stored = a.hash_password_with_salt(b"an older hash", b"0123456789abcdef").unwrap().to_string();
         let h = PasswordHasher::new(1, 1).unwrap();
-        assert!(h.verify("an older hash", Some(&stored)).await.unwrap());
-        assert!(!h.verify("an older hash!", Some(&stored)).await.unwrap());
+        assert!(h.verify("an older hash", Some(&stored), Priority::Stranger).await.unwrap());
+        assert!(!h.verify("an older hash!", Some(&stored), Priority::Stranger).await.unwrap());
     }
 
     #[tokio::test]
@@ -228,12 +249,29 @@ mod tests {
     async fn a_full_queue_is_refused_at_once_and_memory_is_reused() {
         let h = PasswordHasher::new(1, 2).unwrap();
         let stored = h.hash("queue test password").await.unwrap();
-        let results =
-            futures_util::future::join_all((0..8).map(|_| h.verify("queue test password", Some(&stored)))).await;
+        let results = futures_util::future::join_all(
+            (0..8).map(|_| h.verify("queue test password", Some(&stored), Priority::Stranger)),
+        )
+        .await;
         let ok = results.iter().filter(|r| matches!(r, Ok(true))).count();
         let busy = results.iter().filter(|r| matches!(r, Err(HashError::Busy))).count();
         assert_eq!((ok, busy), (3, 5), "one running, two waiting, the rest refused");
         assert_eq!(h.buffers_held(), 1, "one worker, one buffer, reused");
-        assert!(h.verify("queue test password", Some(&stored)).await.unwrap(), "free again afterwards");
+        assert!(
+            h.verify("queue test password", Some(&stored), Priority::Stranger).await.unwrap(),
+            "free again afterwards"
+        );
+    }
+
+    #[tokio::test]
+    async fn strangers_filling_their_queue_never_refuse_the_owner() {
+        let h = PasswordHasher::new(1, 1).unwrap();
+        let stored = h.hash("owner password").await.unwrap();
+        // Every place strangers may take, taken (a flood of made-up accounts).
+        let held = h.admission.clone().try_acquire_many_owned(2).unwrap();
+        assert!(matches!(h.verify("guess", None, Priority::Stranger).await, Err(HashError::Busy)));
+        assert!(h.verify("owner password", Some(&stored), Priority::Owner).await.unwrap(), "the owner is checked");
+        drop(held);
+        assert!(!h.verify("guess", None, Priority::Stranger).await.unwrap(), "strangers again once there is room");
     }
 }

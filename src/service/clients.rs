@@ -7,6 +7,7 @@ use crate::domain::random;
 use crate::domain::scope::Scope;
 use crate::domain::session::SessionKind;
 use crate::domain::token::SessionToken;
+use crate::security::hasher::Priority;
 use crate::store::{Client, ClientStore as _, SessionStore as _};
 
 const SECRET_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -131,7 +132,7 @@ impl Gatehouse {
         let guard = self.throttle_begin(&format!("client:{client_id}"), meta).await.map_err(ServiceError::from)?;
         let client = self.store.client(client_id).await.map_err(ServiceError::from)?;
         let hash = client.as_ref().map(|c| c.secret_hash.as_str());
-        let ok = self.hasher.verify(secret, hash).await.map_err(ServiceError::from)?;
+        let ok = self.hasher.verify(secret, hash, Priority::Stranger).await.map_err(ServiceError::from)?;
         let client = match client {
             Some(c) if ok && c.enabled => c,
             _ => {

@@ -85,7 +85,7 @@ impl Gatehouse {
             })?;
         let user = self.store.user_by_name(name).await?;
         let hash = user.as_ref().map(|u| u.password_hash.as_str());
-        let matches = match self.hasher.verify(password, hash).await {
+        let matches = match self.hasher.verify(password, hash, throttle.priority()).await {
             Ok(m) => m,
             Err(e) => {
                 // Not checked (the hasher's queue is full): not counted either.

@@ -79,14 +79,16 @@ impl Gatehouse {
         // The cheap checks first: the throttle decides before any hash is made.
         let guard = self.throttle_begin(&username_key(name), meta).await?;
         let user = self.store.user_by_name(name).await?;
-        let matches = match self.hasher.verify(password, user.as_ref().map(|u| u.password_hash.as_str())).await {
-            Ok(m) => m,
-            Err(e) => {
-                // Not checked (the hasher's queue is full): not counted either.
-                guard.neutral(self).await;
-                return Err(e.into());
-            }
-        };
+        let matches =
+            match self.hasher.verify(password, user.as_ref().map(|u| u.password_hash.as_str()), guard.priority()).await
+            {
+                Ok(m) => m,
+                Err(e) => {
+                    // Not checked (the hasher's queue is full): not counted either.
+                    guard.neutral(self).await;
+                    return Err(e.into());
+                }
+            };
         match user {
             Some(u) if matches && u.can_login => Ok((u, guard)),
             other => {

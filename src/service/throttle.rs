@@ -2,8 +2,9 @@
 
 use super::{Gatehouse, RequestMeta, Subject};
 use crate::domain::event::EventKind;
-use crate::domain::throttle::{Channel, Decision, address_key, decide};
+use crate::domain::throttle::{Channel, Decision, Lane, address_key, decide};
 use crate::domain::token::{plausible_token, token_hash};
+use crate::security::hasher::Priority;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -40,6 +41,8 @@ impl From<StoreError> for ThrottleError {
 #[must_use = "end the attempt with failed(), succeeded(), partial() or neutral()"]
 pub struct Attempt {
     id: i64,
+    /// Whose attempt the throttle judged it to be.
+    lane: Lane,
     account_key: String,
     device: Option<String>,
     /// Set until the attempt is ended.
@@ -47,6 +50,15 @@ pub struct Attempt {
 }
 
 impl Attempt {
+    /// Where its password check waits: the account holder's device and known
+    /// addresses in a queue of their own, which strangers cannot fill.
+    pub fn priority(&self) -> Priority {
+        match self.lane {
+            Lane::Stranger => Priority::Stranger,
+            Lane::KnownAddress | Lane::Device => Priority::Owner,
+        }
+    }
+
     /// A wrong password, code or recovery code.
     pub async fn failed(mut self, app: &Gatehouse) {
         self.store = None;
@@ -143,7 +155,7 @@ impl Gatehouse {
             self.store.forget_attempt(id).await?;
             return Err(self.refuse(account_key, meta, wait).await);
         }
-        Ok(Attempt { id, account_key: account_key.to_owned(), device, store: Some(self.store.clone()) })
+        Ok(Attempt { id, lane, account_key: account_key.to_owned(), device, store: Some(self.store.clone()) })
     }
 
     async fn refuse(&self, account_key: &str, meta: &RequestMeta, wait: i64) -> ThrottleError {

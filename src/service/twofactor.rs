@@ -17,6 +17,7 @@ use crate::domain::qr;
 use crate::domain::recovery::{RecoveryCode, looks_like_totp_code, normalize_recovery_code};
 use crate::domain::totp::{self, TotpParams, TotpSecret};
 use crate::domain::user::{AuthMethod, User, username_key};
+use crate::security::hasher::Priority;
 use crate::store::{FactorStore as _, Passcode, PasscodeStore as _};
 
 /// How long a setup may stay pending (started but not activated): 30 minutes.
@@ -110,7 +111,7 @@ impl Gatehouse {
         meta: &RequestMeta,
     ) -> Result<(), ServiceError> {
         let guard = self.throttle_begin(&username_key(&user.username), meta).await?;
-        if self.hasher.verify(password, Some(&user.password_hash)).await? {
+        if self.hasher.verify(password, Some(&user.password_hash), Priority::Owner).await? {
             guard.neutral(self).await;
             Ok(())
         } else {
@@ -327,7 +328,7 @@ impl Gatehouse {
             self.record(EventKind::PasscodeInvalid, user.into(), meta, "", "malformed code").await;
             return Err(ServiceError::InvalidPasscode);
         };
-        if !self.hasher.verify(&normalized, Some(&hash)).await? {
+        if !self.hasher.verify(&normalized, Some(&hash), Priority::Owner).await? {
             self.record(EventKind::PasscodeInvalid, user.into(), meta, "", "wrong recovery code").await;
             return Err(ServiceError::InvalidPasscode);
         }

@@ -309,12 +309,18 @@ describe('the issue 6 journey', { concurrency: false }, () => {
     await dialog.getByRole('button', { name: 'Yes, disable 2FA' }).click();
     assert.match(await text(dialog.locator('#user-notice')), /2FA has been disabled for carol/);
     assert.equal(await text(dialog.locator('#user-2fa-status .badge')), 'Disabled');
+    // Disabling 2FA ends every session of carol's (the credential-lifecycle table).
+    assert.equal(await text(dialog.locator('#user-sessions tbody tr')), 'No active sessions.');
+    await api('POST', '/api/v1/session', { body: { username: CAROL.username, password: CAROL.password } });
+    await page.goto(`${BASE}/admin/users`);
+    await page.getByRole('button', { name: 'Details of carol' }).click();
     const sessions = dialog.locator('#user-sessions tbody tr');
+    await sessions.first().getByRole('button', { name: /Revoke/ }).waitFor();
     const before = await sessions.count();
     await sessions.first().getByRole('button', { name: /Revoke/ }).click();
     assert.match(await text(dialog.locator('#user-notice')), /revoked/);
     assert.equal(await sessions.count(), before - 1);
-    await reloads(page, () => dialog.getByRole('button', { name: 'Close' }).last().click());
+    await dialog.getByRole('button', { name: 'Close' }).last().click();
     // A super admin resets bob's password, as for a compromised account: by default
     // that ends all his sessions and revokes his app passwords.
     const bobWeb = await api('POST', '/api/v1/session', { body: { username: BOB.username, password: BOB.password } });
