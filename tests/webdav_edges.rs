@@ -97,7 +97,18 @@ async fn uploads_abandoned_for_an_hour_are_removed_at_start(db: Db) {
     assert!(fresh.exists(), "one written a minute ago may still be in progress");
 }
 
+async fn a_name_longer_than_the_file_system_allows_is_a_client_error(db: Db) {
+    let t = spawn(db).await;
+    dav_user(&t).await;
+    let long = "a".repeat(256);
+    for (method, depth) in [("PROPFIND", "0"), ("PROPFIND", "1"), ("GET", "0"), ("DELETE", "0"), ("MKCOL", "0")] {
+        let r = bob(&t, method, &format!("/originals/{long}")).header("Depth", depth).send().await.unwrap();
+        assert!(r.status().is_client_error(), "{method} Depth {depth}: {}", r.status());
+    }
+}
+
 on_every_backend!(a_time_past_the_year_9999_is_refused_and_changes_nothing);
+on_both_databases!(a_name_longer_than_the_file_system_allows_is_a_client_error);
 on_both_databases!(
     a_crashed_upload_never_blocks_deleting_its_folder,
     uploads_abandoned_for_an_hour_are_removed_at_start

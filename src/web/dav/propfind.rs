@@ -297,6 +297,9 @@ fn fs_refusal(e: FsError) -> DavError {
     match e {
         FsError::NotFound => DavError::new(StatusCode::NOT_FOUND, "Not found"),
         FsError::Forbidden => DavError::forbidden("Not allowed here"),
+        // A name longer than the file system allows (255 bytes): the client's mistake,
+        // answered as dav-server answers it for the other methods.
+        FsError::PathTooLong => DavError::new(StatusCode::URI_TOO_LONG, "A name in the path is too long"),
         other => {
             tracing::error!(error = ?other, "PROPFIND cannot read the library");
             DavError::new(StatusCode::INTERNAL_SERVER_ERROR, "The library cannot be read")
