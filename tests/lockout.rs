@@ -8,6 +8,8 @@
 mod common;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
 
 use common::{Db, Reply, TestApp, oathtool, spawn, spawn_with, spawn_with_clock, unix_now};
 use gatehouse::clock::ManualClock;
@@ -300,6 +302,70 @@ async fn a_login_flood_beyond_the_hashing_queue_is_refused_fast(db: Db) {
     assert_eq!(in_flight, 0, "a refused hash ends its attempt too");
 }
 
+/// Issue 17, found by the black-box attack: with the hashing queue full of guesses for
+/// made-up accounts from many addresses, the owner's login answered 503 busy. The
+/// flood runs (one worker, one place in the queue) until the owner has logged in five
+/// times from their device and their known address; every one of those is 200 while
+/// strangers are refused as busy around them.
+async fn the_owner_is_never_busy_while_strangers_fill_the_hashing_queue(db: Db) {
+    let t = spawn_with(db, |s| {
+        trusting_loopback(s);
+        s.hash_workers = 1;
+        s.hash_queue = 1;
+    })
+    .await;
+    t.create_user("bob", PASSWORD, json!({})).await;
+    let home = "198.51.100.7";
+    let first = login_at(&t, home, None, PASSWORD, None).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    let (device, _) = device_cookie(&first);
+
+    let done = Arc::new(AtomicBool::new(false));
+    let busy = Arc::new(AtomicU32::new(0));
+    let flooders: Vec<_> = (0..12u32)
+        .map(|w| {
+            let (client, url, done, busy) = (t.client.clone(), t.url("/api/v1/session"), done.clone(), busy.clone());
+            tokio::spawn(async move {
+                let mut seen = std::collections::BTreeMap::<u16, u32>::new();
+                let mut n = 0u32;
+                while !done.load(Ordering::Relaxed) {
+                    n += 1;
+                    let body = json!({"username": format!("made-up-{w}-{n}"), "password": "some-guess"});
+                    let from = format!("10.{w}.{}.{}", n / 250 % 250, n % 250 + 1);
+                    let r = client.post(&url).header("X-Forwarded-For", from).json(&body).send().await.unwrap();
+                    if r.status() == StatusCode::SERVICE_UNAVAILABLE {
+                        busy.fetch_add(1, Ordering::Relaxed);
+                    }
+                    *seen.entry(r.status().as_u16()).or_default() += 1;
+                }
+                seen
+            })
+        })
+        .collect();
+    while busy.load(Ordering::Relaxed) == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let busy_before = busy.load(Ordering::Relaxed);
+    for i in 0..5 {
+        let r = if i % 2 == 0 {
+            login_at(&t, &format!("100.64.{i}.1"), Some(&device), PASSWORD, None).await
+        } else {
+            login_at(&t, home, None, PASSWORD, None).await
+        };
+        assert_eq!(r.status, StatusCode::OK, "owner login {i} during the flood: {}", r.text);
+    }
+    let busy_during = busy.load(Ordering::Relaxed) - busy_before;
+    done.store(true, Ordering::Relaxed);
+    let mut seen = std::collections::BTreeMap::<u16, u32>::new();
+    for f in flooders {
+        for (status, n) in f.await.unwrap() {
+            *seen.entry(status).or_default() += n;
+        }
+    }
+    assert!(seen.keys().all(|s| [401, 429, 503].contains(s)), "strangers get no other answer: {seen:?}");
+    assert!(busy_during > 0, "strangers were refused as busy while the owner logged in: {seen:?}");
+}
+
 /// Issue 17: "POST /api/v1/session/passkey/start with {} is not throttled: 84,000
 /// challenges in 20 s grew the database from 2.6 MB to 255 MB". One address holds at
 /// most 10 pending ceremonies; expired ones are swept on start and in housekeeping;
@@ -411,6 +477,7 @@ on_both_databases!(
     a_roaming_sync_app_with_a_stale_password_is_slowed_but_its_owner_logs_in,
     logins_fail_closed_when_the_database_cannot_write,
     a_login_flood_beyond_the_hashing_queue_is_refused_fast,
+    the_owner_is_never_busy_while_strangers_fill_the_hashing_queue,
     passkey_ceremonies_are_capped_per_address_and_swept,
     an_app_password_keeps_at_most_20_sessions_open,
     repeated_identical_events_are_one_row_with_a_count,
@@ -439,7 +506,7 @@ fn rss_kib(pid: u32) -> u64 {
 /// memory is within 30 MiB of what it was before, and nothing answered 5xx but 503.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_returns_after_a_login_flood_sqlite() {
-    use std::time::{Duration, Instant};
+    use std::time::Instant;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let url = common::fresh_database(Db::Sqlite, dir.path()).await;

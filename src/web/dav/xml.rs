@@ -7,7 +7,12 @@
 //! [`props`](super::props), or is not well-formed XML — so what reaches a parser is
 //! small. `xmltree` also keeps a copy of every namespace in scope with each element: a
 //! 59 KB body of 4,000 elements in one 20 KB namespace took over 200 MB to parse, so
-//! the namespace bytes copied that way are capped too ([`MAX_NAMESPACE_COPIES`]).
+//! the namespace bytes copied that way are capped too ([`MAX_NAMESPACE_COPIES`]). The
+//! reader itself hands over every namespace in scope with each element, so the
+//! *number* of declarations is capped before it reads anything
+//! ([`MAX_NAMESPACE_DECLARATIONS`]: 3,000 one-letter declarations in scope of 100
+//! elements, 61 KB, took a second of CPU), and so is the number of namespaces in scope
+//! summed over the elements ([`MAX_NAMESPACE_ENTRIES`]).
 
 use std::cell::RefCell;
 
@@ -29,6 +34,14 @@ pub const MAX_ELEMENTS: usize = 10_000;
 /// URIs in scope at each (what `xmltree` stores with every element).
 pub const MAX_NAMESPACE_COPIES: usize = 4 << 20;
 
+/// Most namespace declarations (`xmlns` attributes) in one body. Clients declare a
+/// handful; one on every property of a PROPFIND of every known property is ~60.
+pub const MAX_NAMESPACE_DECLARATIONS: usize = 128;
+
+/// Most namespaces in scope summed over all elements (each element sees at least the
+/// three built-in ones): what the reader and a tree copy, counted in entries.
+pub const MAX_NAMESPACE_ENTRIES: usize = 100_000;
+
 /// Why a body was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
@@ -40,14 +53,17 @@ pub enum Refusal {
     LongNamespace,
     LongName,
     NamespaceCopies,
+    TooManyNamespaces,
 }
 
 impl Refusal {
     pub fn status(self) -> StatusCode {
         match self {
-            Refusal::TooLarge | Refusal::LongNamespace | Refusal::LongName | Refusal::NamespaceCopies => {
-                StatusCode::PAYLOAD_TOO_LARGE
-            }
+            Refusal::TooLarge
+            | Refusal::LongNamespace
+            | Refusal::LongName
+            | Refusal::NamespaceCopies
+            | Refusal::TooManyNamespaces => StatusCode::PAYLOAD_TOO_LARGE,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -59,6 +75,7 @@ impl Refusal {
             Refusal::LongNamespace => e.code = "property-namespace-too-long",
             Refusal::LongName => e.code = "property-name-too-long",
             Refusal::NamespaceCopies => e.code = "namespaces-too-large",
+            Refusal::TooManyNamespaces => e.code = "too-many-namespaces",
             _ => {}
         }
         e
@@ -77,6 +94,10 @@ impl Refusal {
                 "The XML body's namespaces, times its elements, exceed {MAX_NAMESPACE_COPIES} bytes; \
                  declare fewer or shorter namespaces"
             ),
+            Refusal::TooManyNamespaces => format!(
+                "The XML body declares more than {MAX_NAMESPACE_DECLARATIONS} namespaces, or has more than \
+                 {MAX_NAMESPACE_ENTRIES} namespaces in scope over its elements; declare each namespace once"
+            ),
         }
     }
 }
@@ -90,6 +111,12 @@ pub fn check(body: &[u8]) -> Result<(), Refusal> {
     if body.iter().all(u8::is_ascii_whitespace) || recently_accepted(body) {
         return Ok(());
     }
+    // Counted in the bytes, before the reader builds the namespaces in scope of each
+    // element: a declaration cannot be written without the literal `xmlns` (XML has no
+    // escapes in names), so this never undercounts.
+    if body.windows(5).filter(|w| w == b"xmlns").count() > MAX_NAMESPACE_DECLARATIONS {
+        return Err(Refusal::TooManyNamespaces);
+    }
     scan(body)?;
     remember(body);
     Ok(())
@@ -101,7 +128,7 @@ fn scan(body: &[u8]) -> Result<(), Refusal> {
         .max_entity_expansion_depth(1)
         .ignore_comments(true)
         .create_reader(body);
-    let (mut depth, mut elements, mut copies) = (0usize, 0usize, 0usize);
+    let (mut depth, mut elements, mut copies, mut entries) = (0usize, 0usize, 0usize, 0usize);
     for event in reader {
         match event.map_err(|_| Refusal::Malformed)? {
             XmlEvent::Doctype { .. } => return Err(Refusal::Doctype),
@@ -119,6 +146,10 @@ fn scan(body: &[u8]) -> Result<(), Refusal> {
                 copies += in_scope;
                 if copies > MAX_NAMESPACE_COPIES {
                     return Err(Refusal::NamespaceCopies);
+                }
+                entries += namespace.0.len();
+                if entries > MAX_NAMESPACE_ENTRIES {
+                    return Err(Refusal::TooManyNamespaces);
                 }
                 depth += 1;
                 elements += 1;
@@ -187,7 +218,9 @@ mod tests {
     #[test]
     fn deep_wide_huge_and_dtd_bodies_are_refused() {
         assert_eq!(check(nested(MAX_DEPTH + 1).as_bytes()), Err(Refusal::TooDeep));
-        assert_eq!(check(nested(3_000).as_bytes()), Err(Refusal::TooDeep));
+        let deep = format!("{}{}", "<a>".repeat(3_000), "</a>".repeat(3_000));
+        assert_eq!(check(deep.as_bytes()), Err(Refusal::TooDeep));
+        assert_eq!(check(nested(3_000).as_bytes()), Err(Refusal::TooManyNamespaces), "counted first, cheaper");
         let unclosed = "<a>".repeat(1_000_000);
         assert_eq!(check(unclosed.as_bytes()), Err(Refusal::TooLarge));
         let wide = format!("<a>{}</a>", "<b/>".repeat(MAX_ELEMENTS));
@@ -202,6 +235,19 @@ mod tests {
         assert_eq!(check(copied.as_bytes()), Err(Refusal::NamespaceCopies));
         let fine = format!(r#"<a xmlns="urn:{}">{}</a>"#, "n".repeat(1_000), "<b/>".repeat(256));
         assert_eq!(check(fine.as_bytes()), Ok(()));
+        // Issue 17's attack: 3,000 one-letter declarations in scope of 100 elements.
+        let decls: String = (0..3_000).map(|i| format!(r#" xmlns:p{i}="u""#)).collect();
+        let many = format!(r#"<propfind xmlns="DAV:"{decls}><prop>{}</prop></propfind>"#, "<a/>".repeat(98));
+        assert_eq!(check(many.as_bytes()), Err(Refusal::TooManyNamespaces));
+        let just: String =
+            (0..MAX_NAMESPACE_DECLARATIONS).map(|i| format!(r#"<p{i}:x xmlns:p{i}="urn:{i}"/>"#)).collect();
+        assert_eq!(check(format!("<prop>{just}</prop>").as_bytes()), Ok(()), "one on each of 128 properties");
+        let over = format!(r#"<prop xmlns:z="urn:z">{just}</prop>"#);
+        assert_eq!(check(over.as_bytes()), Err(Refusal::TooManyNamespaces));
+        // Few declarations, many elements in their scope: counted in entries too.
+        let decls: String = (0..100).map(|i| format!(r#" xmlns:p{i}="u""#)).collect();
+        let wide = format!("<a{decls}>{}</a>", "<b/>".repeat(1_500));
+        assert_eq!(check(wide.as_bytes()), Err(Refusal::TooManyNamespaces));
         let laughs = r#"<?xml version="1.0"?><!DOCTYPE a [<!ENTITY l "lol"><!ENTITY l2 "&l;&l;&l;">]><a>&l2;</a>"#;
         assert!(matches!(check(laughs.as_bytes()), Err(Refusal::Doctype | Refusal::Malformed)));
         for bad in ["<a>", "<a></b>", "not xml", "<a xmlns:p=\"\"><p:b/></a>", "<p:a/>", "\u{0}"] {
