@@ -219,6 +219,34 @@ async fn the_recovery_code_logs_in_once_and_turns_2fa_off(db: Db) {
     assert!(list.iter().any(|e| e["event"] == "2fa.disabled" && e["actor"] == "recovery"));
 }
 
+/// Issue 18: "the losers of a parallel recovery-code race are not counted as guesses".
+/// The owner submits the recovery code four times at once (a double click, a retry):
+/// one login redeems it; the others either lose the race (refused, not counted) or
+/// arrive after 2FA went off. No attempt is counted as a failure, and the code is
+/// redeemed once.
+async fn the_losers_of_a_parallel_recovery_code_race_are_not_guesses(db: Db) {
+    let t = spawn(db).await;
+    bob(&t).await;
+    let tf = t.enable_2fa("bob", "bob-password-1").await;
+    let replies = futures_join_all((0..4).map(|_| t.login_with_code("bob", "bob-password-1", &tf.recovery_code))).await;
+    let seen: Vec<_> = replies.iter().map(|r| (r.status, r.error().to_owned())).collect();
+    assert!(
+        replies.iter().all(|r| r.status == StatusCode::OK || r.error() == "invalid passcode"),
+        "only logins and refusals of the used code: {seen:?}"
+    );
+    assert!(replies.iter().any(|r| r.status == StatusCode::OK), "{seen:?}");
+    let failures: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM auth_attempts WHERE outcome = 2")
+        .fetch_one(t.app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(failures, 0, "no loser was counted as a guess: {seen:?}");
+    let redeemed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE kind = '2fa.recovery_used'")
+        .fetch_one(t.app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(redeemed, 1, "{seen:?}");
+}
+
 async fn deactivation_needs_the_password(db: Db) {
     let t = spawn(db).await;
     let uid = bob(&t).await;
@@ -436,6 +464,7 @@ on_both_databases!(
     one_code_in_twenty_parallel_logins_succeeds_once,
     one_code_sent_to_two_instances_succeeds_once,
     the_recovery_code_logs_in_once_and_turns_2fa_off,
+    the_losers_of_a_parallel_recovery_code_race_are_not_guesses,
     deactivation_needs_the_password,
     admins_disable_2fa_by_api_and_cli_removing_the_authenticator,
     secrets_are_not_stored_in_clear,

@@ -2,6 +2,7 @@
 
 use super::sessions::IssuedSession;
 use super::throttle::Attempt;
+use super::twofactor::CodeCheck;
 use super::{Gatehouse, RequestMeta, ServiceError, Subject};
 use crate::domain::event::EventKind;
 use crate::domain::password::presentable;
@@ -50,9 +51,23 @@ impl Gatehouse {
                 return Err(ServiceError::PasscodeRequired { methods: self.second_factor_methods(&user).await? });
             };
             match self.check_second_factor(&user, code, meta).await {
-                Ok(second) => {
+                Ok(CodeCheck::Passed(second)) => {
                     method = second.method();
                     notice = second.notice();
+                }
+                Ok(CodeCheck::Wrong) => {
+                    guard.failed(self).await;
+                    return Err(ServiceError::InvalidPasscode);
+                }
+                Ok(CodeCheck::AlreadyUsed) => {
+                    // Lost a race with the owner's own parallel login: not a guess.
+                    guard.neutral(self).await;
+                    return Err(ServiceError::InvalidPasscode);
+                }
+                Err(e @ ServiceError::Busy(_)) => {
+                    // Not checked (the hasher's queue is full): not counted either.
+                    guard.neutral(self).await;
+                    return Err(e);
                 }
                 Err(e) => {
                     guard.failed(self).await;

@@ -63,6 +63,17 @@ impl PasscodeView {
     }
 }
 
+/// What a login's code turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CodeCheck {
+    Passed(SecondFactor),
+    /// Wrong or malformed: a guess, counted by the throttle.
+    Wrong,
+    /// The right recovery code, redeemed a moment ago by a parallel login (the
+    /// owner's own double submit): refused, but not a guess.
+    AlreadyUsed,
+}
+
 /// Which second factor a login used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecondFactor {
@@ -311,35 +322,35 @@ impl Gatehouse {
         user: &User,
         code: &str,
         meta: &RequestMeta,
-    ) -> Result<SecondFactor, ServiceError> {
+    ) -> Result<CodeCheck, ServiceError> {
         if looks_like_totp_code(code) {
             let active = self.store.passcode(&user.uid).await?.filter(|p| p.activated_at.is_some());
             if let Some(p) = active
                 && self.accept_totp(user, &p, code, meta).await?
             {
-                return Ok(SecondFactor::Totp);
+                return Ok(CodeCheck::Passed(SecondFactor::Totp));
             }
             self.record(EventKind::PasscodeInvalid, user.into(), meta, "", "wrong verification code").await;
-            return Err(ServiceError::InvalidPasscode);
+            return Ok(CodeCheck::Wrong);
         }
         let (Some(normalized), Some(hash)) =
             (normalize_recovery_code(code), self.store.recovery_hash(&user.uid).await?)
         else {
             self.record(EventKind::PasscodeInvalid, user.into(), meta, "", "malformed code").await;
-            return Err(ServiceError::InvalidPasscode);
+            return Ok(CodeCheck::Wrong);
         };
         if !self.hasher.verify(&normalized, Some(&hash), Priority::Owner).await? {
             self.record(EventKind::PasscodeInvalid, user.into(), meta, "", "wrong recovery code").await;
-            return Err(ServiceError::InvalidPasscode);
+            return Ok(CodeCheck::Wrong);
         }
         if !self.store.redeem_recovery(&user.uid, &hash, self.now()).await? {
-            // Used by a concurrent login a moment ago.
-            return Err(ServiceError::InvalidPasscode);
+            // The right code, redeemed by a concurrent login a moment ago: no guess.
+            return Ok(CodeCheck::AlreadyUsed);
         }
         self.record(EventKind::RecoveryCodeUsed, user.into(), meta, "", "").await;
         self.record(EventKind::TwoFactorDisabled, user.into(), meta, "recovery", "2FA disabled by the recovery code")
             .await;
-        Ok(SecondFactor::Recovery)
+        Ok(CodeCheck::Passed(SecondFactor::Recovery))
     }
 
     /// The second factors a login may use now: `totp`, `passkey` (when passkeys are
