@@ -107,7 +107,9 @@ async fn oauth_errors_follow_rfc_6749(db: Db) {
 }
 
 async fn the_oldest_tokens_past_the_limit_are_revoked(db: Db) {
-    let t = spawn(db).await;
+    // Tokens are ordered by when they were issued: the frozen clock moves between them.
+    let clock = gatehouse::clock::ManualClock::at(common::unix_now());
+    let t = common::spawn_with_clock(db, &clock, |_| {}).await;
     let c = cli_json(&t, &["clients", "add", "-n", "limited", "-s", "metrics", "-t", "2", "--json"]);
     let (id, secret) = (c["client_id"].as_str().unwrap(), c["client_secret"].as_str().unwrap());
     let mut tokens = Vec::new();
@@ -115,7 +117,7 @@ async fn the_oldest_tokens_past_the_limit_are_revoked(db: Db) {
         let r =
             form_token(&t, &[("grant_type", "client_credentials"), ("client_id", id), ("client_secret", secret)]).await;
         tokens.push(r.body["access_token"].as_str().unwrap().to_owned());
-        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        clock.advance(2);
     }
     assert_eq!(t.get("/api/v1/session", &tokens[0]).await.status, StatusCode::UNAUTHORIZED);
     assert_eq!(t.get("/api/v1/session", &tokens[1]).await.status, StatusCode::OK);
