@@ -1,4 +1,4 @@
-//! App passwords (SPEC §2 "App passwords"): format, storage, scopes, what they can never
+//! App passwords (docs/design.md, "App passwords"): format, storage, scopes, what they can never
 //! do, immediate revocation, sessions opened with them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

@@ -1,4 +1,4 @@
-//! Bad input of every kind gets a clear 4xx JSON error and changes nothing (SPEC §5).
+//! Bad input of every kind gets a clear 4xx JSON error and changes nothing (docs/design.md, "Errors and bad input").
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;

@@ -1,4 +1,4 @@
-//! Login sessions over real HTTP (SPEC §2 "Login"), on SQLite and PostgreSQL.
+//! Login sessions over real HTTP (docs/design.md, "Login"), on SQLite and PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;

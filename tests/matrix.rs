@@ -1,4 +1,4 @@
-//! The authorisation matrix (SPEC §4, last point): every route of the API and WebDAV ×
+//! The authorisation matrix (docs/design.md, "Authorization matrix"): every route of the API and WebDAV ×
 //! every credential state, with the expected status in one readable table. A new route
 //! must be added here; `every_api_route_is_in_the_matrix` checks the API router's source
 //! against this table. (The pages have their own matrix in `ui_matrix.rs`.)

@@ -1,5 +1,5 @@
-//! OAuth2 clients and access tokens (SPEC §2 "OAuth2 clients and access tokens", §3
-//! `auth` and `clients`), through the real CLI and HTTP.
+//! OAuth2 clients and access tokens (docs/design.md, "OAuth2 clients and access tokens";
+//! README's `auth` and `clients` commands), through the real CLI and HTTP.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;

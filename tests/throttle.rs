@@ -1,4 +1,4 @@
-//! Brute-force limits (SPEC §4): growing delays, the hourly cap, the owner's way in
+//! Brute-force limits (docs/design.md, "Brute force"): growing delays, the hourly cap, the owner's way in
 //! during a flood, sync apps with a stale password, and X-Forwarded-For trust.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

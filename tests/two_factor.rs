@@ -1,5 +1,5 @@
-//! Two-factor authentication end to end (SPEC §2 "Enable 2FA", "Recovery code",
-//! "Disable 2FA", §4), with the real oathtool and zbarimg.
+//! Two-factor authentication end to end (docs/design.md, "Enable 2FA", "Recovery code",
+//! "Disable 2FA"), with the real oathtool and zbarimg.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;

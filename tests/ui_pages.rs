@@ -1,4 +1,4 @@
-//! The web UI's pages (SPEC §2 "Web UI pages"): who may see them, where everyone else
+//! The web UI's pages (docs/design.md, "Web UI pages"): who may see them, where everyone else
 //! is sent, and what each page shows. Runs on SQLite and PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

@@ -1,4 +1,4 @@
-//! The users API (SPEC §2 "Users, own account, sessions, events") and its guardrails.
+//! The users API (docs/design.md, "Users") and its guardrails.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;

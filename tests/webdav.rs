@@ -1,4 +1,4 @@
-//! WebDAV sync over real HTTP (SPEC §2 "WebDAV sync"): who may sync, read-only modes,
+//! WebDAV sync over real HTTP (docs/design.md, "WebDAV sync"): who may sync, read-only modes,
 //! atomic uploads, dead properties and locks shared through the database.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

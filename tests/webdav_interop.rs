@@ -1,4 +1,4 @@
-//! WebDAV against real clients (SPEC §2 "WebDAV sync"): the litmus compliance suite,
+//! WebDAV against real clients (docs/design.md, "WebDAV sync"): the litmus compliance suite,
 //! suite by suite; rclone syncing a tree of odd names and sizes there and back; curl
 //! setting modification times (`X-OC-MTime`) and reading ranges. The tools come from
 //! Debian (`scripts/test` installs them).

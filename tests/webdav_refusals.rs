@@ -1,4 +1,4 @@
-//! A refused WebDAV request changes nothing (issue 10, SPEC §5): a table over every
+//! A refused WebDAV request changes nothing (issue 10, docs/design.md, "Errors and bad input"): a table over every
 //! method and every refusal reason — permission, lock, library root, bad Destination,
 //! bad header or body — each checked against a snapshot of the library on disk and of
 //! the property and lock tables, which must be identical before and after.

@@ -1,4 +1,4 @@
-//! Nothing outside the library is reachable over WebDAV (SPEC §2 "WebDAV sync"): dot
+//! Nothing outside the library is reachable over WebDAV (docs/design.md, "WebDAV sync"): dot
 //! segments in any spelling, encoded slashes, backslashes, foreign or outside
 //! `Destination` headers, symlinks leading out; and a full or refusing disk answers
 //! 507 or 403, never 500, without leaving a partial file.

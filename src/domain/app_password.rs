@@ -1,5 +1,5 @@
 //! App passwords: generating and recognising the `XXXXXX-XXXXXX-XXXXXX-XXXXXC` secrets
-//! that apps without 2FA use instead of the account password (SPEC §2 "App passwords").
+//! that apps without 2FA use instead of the account password (docs/design.md, "App passwords").
 
 use std::fmt;
 

@@ -1,4 +1,4 @@
-//! Who may change what about an account: the guardrails of SPEC §2 in one place.
+//! Who may change what about an account: the guardrails of docs/design.md, "Users", in one place.
 //!
 //! These functions decide; the store applies the decision inside the same transaction
 //! that counted the admins, so two admins demoting each other cannot both succeed.
@@ -176,7 +176,7 @@ pub fn may_delete(actor: Actor<'_>, target: &User, active_admins: i64) -> Result
 
 /// May `actor` set `target`'s password, and must they prove the old one? Returns whether
 /// the old password has to be checked. Only a super admin may skip it, and only for
-/// someone else (SPEC §2 "Users").
+/// someone else (docs/design.md, "Users").
 pub fn password_change(actor: Actor<'_>, target: &User, old_password_given: bool) -> Result<bool, PolicyError> {
     if actor.is(target) {
         return if old_password_given { Ok(true) } else { Err(PolicyError::OldPasswordRequired) };

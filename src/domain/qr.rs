@@ -1,5 +1,5 @@
 //! QR codes for the 2FA setup page: the `otpauth://` URI rendered as a PNG data URL
-//! (the passcode JSON's `qr_code`, SPEC "Enable 2FA") or as an inline SVG.
+//! (the passcode JSON's `qr_code`, docs/design.md, "Enable 2FA") or as an inline SVG.
 //!
 //! Pure logic: the module matrix comes from `qrcode`, the pixels are drawn here.
 

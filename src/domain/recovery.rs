@@ -1,5 +1,5 @@
 //! The one-time recovery code that turns 2FA off when the authenticator is lost
-//! (SPEC "Recovery code"): generation, input normalisation, and telling it apart
+//! (docs/design.md, "Recovery code"): generation, input normalisation, and telling it apart
 //! from a TOTP code in the login form's `code` field.
 //!
 //! Codes use [Crockford's base32] alphabet (no I, L, O or U), so what is read
@@ -19,7 +19,7 @@ const GROUP_LEN: usize = 4;
 const GROUPS: usize = 5;
 const SYMBOLS: usize = GROUP_LEN * GROUPS;
 
-/// Entropy of a generated code in bits (the SPEC asks for at least 80).
+/// Entropy of a generated code in bits (docs/design.md asks for at least 80).
 pub const ENTROPY_BITS: usize = SYMBOLS * 5;
 const _: () = assert!(ENTROPY_BITS >= 80, "recovery codes need at least 80 bits");
 

@@ -1,5 +1,5 @@
 //! Authorization scopes: what an app password, access token or OAuth2 client may touch
-//! (SPEC §1 "Scope", §2 "App passwords" and "OAuth2 clients and access tokens").
+//! (docs/design.md, "Concepts", "App passwords" and "OAuth2 clients and access tokens").
 
 use std::fmt;
 use std::str::FromStr;
@@ -175,7 +175,7 @@ impl Scope {
     }
 
     /// Whether WebDAV is the only resource; such a credential must not reach the UI or
-    /// any other API (SPEC §2 "App passwords").
+    /// any other API (docs/design.md, "App passwords").
     pub fn is_webdav_only(&self) -> bool {
         !self.full && self.resources == Resource::Webdav.bit()
     }

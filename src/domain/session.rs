@@ -112,7 +112,7 @@ impl Session {
     }
 }
 
-/// Session JSON in lists (SPEC §2 "App passwords").
+/// Session JSON in lists (docs/design.md, "App passwords").
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SessionView {
     pub id: String,

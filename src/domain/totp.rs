@@ -1,5 +1,5 @@
 //! One-time passcodes: HOTP ([RFC 4226]) and TOTP ([RFC 6238]) secrets, codes,
-//! replay-safe verification and the `otpauth://` setup URI (SPEC "Enable 2FA").
+//! replay-safe verification and the `otpauth://` setup URI (docs/design.md, "Enable 2FA").
 //!
 //! Pure logic: the only I/O is the OS random number generator in
 //! [`TotpSecret::generate`]; time is always passed in as Unix seconds.
@@ -57,7 +57,7 @@ pub struct TotpParams {
 }
 
 impl Default for TotpParams {
-    /// SHA-1, 6 digits, 30 s, ±1 step: what authenticator apps assume (SPEC "Enable 2FA").
+    /// SHA-1, 6 digits, 30 s, ±1 step: what authenticator apps assume (docs/design.md, "Enable 2FA").
     fn default() -> Self {
         Self { algorithm: Algorithm::Sha1, digits: 6, period: 30, skew: 1 }
     }

@@ -185,7 +185,7 @@ impl User {
         self.is_admin() && self.can_login
     }
 
-    /// The public JSON form (SPEC §2 "Users").
+    /// The public JSON form (docs/design.md, "Users").
     pub fn view(&self) -> UserView {
         UserView {
             uid: self.uid.clone(),

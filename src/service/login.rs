@@ -1,4 +1,4 @@
-//! Login with the account password and, with 2FA, a code: SPEC §2 "Login".
+//! Login with the account password and, with 2FA, a code: docs/design.md, "Login".
 
 use super::sessions::IssuedSession;
 use super::throttle::Attempt;

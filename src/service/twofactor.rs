@@ -1,6 +1,6 @@
 //! Two-factor authentication: setting up a TOTP authenticator (start, confirm,
 //! activate), turning it off, and checking a code or the recovery code at login
-//! (SPEC §2 "Enable 2FA", "Recovery code", "Disable 2FA"; §4's replay rule).
+//! (docs/design.md, "Enable 2FA", "Recovery code", "Disable 2FA").
 //!
 //! The setup follows the seed's order: start (a new key), confirm (a code from the
 //! app; the answer carries the recovery code, once), activate (2FA on). Until

@@ -1,6 +1,6 @@
 //! The credential change signal: how every process on one SQLite database learns at
 //! once that a session, user or client changed, so that a cache of token lookups never
-//! outlives a revoke, a password change or a user being disabled (SPEC §2).
+//! outlives a revoke, a password change or a user being disabled (docs/design.md, "App passwords").
 //!
 //! Every write that can end a credential calls [`ChangeSignal::changed`] after it
 //! commits. That bumps a counter in this process and appends one byte to a file next

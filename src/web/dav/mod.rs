@@ -1,4 +1,4 @@
-//! WebDAV sync (SPEC §2 "WebDAV sync"): `/originals/` and `/import/` served from their
+//! WebDAV sync (docs/design.md, "WebDAV sync"): `/originals/` and `/import/` served from their
 //! folders for sync apps, through the one authentication decision point ([`DavUser`]).
 //! dav-server speaks the protocol; this module supplies what it lacks for a shared,
 //! safe library: a file system confined to the folder with atomic uploads

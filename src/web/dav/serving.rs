@@ -1,6 +1,6 @@
 //! How a file from the library is handed to a browser, decided once for every path
 //! that sends one (our GET/HEAD and dav-server's, full, partial or `304`): uploaded
-//! files must never run script in the UI's origin (SPEC §5).
+//! files must never run script in the UI's origin (docs/design.md, "Errors and bad input").
 //!
 //! Every file carries `Content-Security-Policy: sandbox; default-src 'none'` — a sandbox
 //! with no `allow-scripts` and no `allow-same-origin`, so even a page that renders runs

@@ -18,7 +18,7 @@ use crate::store::{EventStore as _, FactorStore as _, SessionFilter, SessionStor
 /// How many recent security events the page lists.
 const EVENTS_SHOWN: i64 = 25;
 
-/// Expiry choices for app passwords, in days (SPEC §2 "App passwords"); 0 is never.
+/// Expiry choices for app passwords, in days (docs/design.md, "App passwords"); 0 is never.
 const EXPIRY_DAYS: &[i64] = &[0, 1, 3, 7, 14, 31, 60, 365];
 
 #[derive(Debug, Serialize)]
