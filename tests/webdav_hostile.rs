@@ -37,7 +37,14 @@ async fn deeply_nested_bodies_are_refused_and_the_server_lives(db: Db) {
             assert!(levels > 2_000);
             let body = format!("{}{}", open.repeat(levels), close.repeat(levels));
             let (code, text) = send(&t, method, "/originals/", &[("depth", "0")], body).await;
-            assert_eq!(code, 400, "{method} {open}: {text}");
+            if open.contains("xmlns") {
+                // A declaration at every level is refused for its declarations, counted
+                // in the bytes before any parsing (413), which is cheaper still.
+                assert_eq!(code, 413, "{method} {open}: {text}");
+                assert!(text.contains("too-many-namespaces"), "{text}");
+            } else {
+                assert_eq!(code, 400, "{method} {open}: {text}");
+            }
             assert!(text.contains("<D:error"), "{text}");
         }
         // Deeper still: refused for its size, before any parsing. (Small enough for the
