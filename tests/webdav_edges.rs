@@ -107,7 +107,73 @@ async fn a_name_longer_than_the_file_system_allows_is_a_client_error(db: Db) {
     }
 }
 
-on_every_backend!(a_time_past_the_year_9999_is_refused_and_changes_nothing);
+const LOCKINFO: &str = r#"<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>"#;
+const TIME_PATCH: &str = r#"<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:lastmodified>1600000000</D:lastmodified></D:prop></D:set></D:propertyupdate>"#;
+const TIME_PATCHED: &str = "Sun, 13 Sep 2020 12:26:40 GMT";
+
+async fn lock(t: &common::TestApp, path: &str) -> String {
+    let r = bob(t, "LOCK", path).body(LOCKINFO).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    r.headers()["lock-token"].to_str().unwrap().trim_matches(['<', '>']).to_owned()
+}
+
+async fn last_modified(t: &common::TestApp, path: &str) -> String {
+    bob(t, "HEAD", path).send().await.unwrap().headers()["last-modified"].to_str().unwrap().to_owned()
+}
+
+/// Issue 18: "A stale or unknown lock token in `If` counts as valid (`PUT If: (<expired
+/// token>)` overwrote another user's newer version; RFC 4918 §10.4 says 412)."
+async fn a_put_under_an_expired_lock_does_not_overwrite_a_newer_version(db: Db) {
+    let t = spawn(db).await;
+    dav_user(&t).await;
+    t.create_user("carol", "carol-password-1", serde_json::json!({ "webdav": true })).await;
+    assert_eq!(bob(&t, "PUT", "/originals/a.txt").body("v1").send().await.unwrap().status(), 201);
+    let token = lock(&t, "/originals/a.txt").await;
+    // The lock runs out (as if its hour had passed) and carol saves a newer version.
+    t.sql("UPDATE dav_locks SET expires_at = 1").await;
+    let r = webdav_util::dav(&t, "PUT", "/originals/a.txt", "carol", "carol-password-1").body("v2").send().await;
+    assert_eq!(r.unwrap().status(), 204);
+    let r = bob(&t, "PUT", "/originals/a.txt").header("if", format!("(<{token}>)")).body("stale").send().await.unwrap();
+    assert_eq!(r.status(), 412);
+    assert_eq!(bob(&t, "GET", "/originals/a.txt").send().await.unwrap().text().await.unwrap(), "v2");
+    // The same condition inverted holds, so the write goes ahead.
+    let r =
+        bob(&t, "PUT", "/originals/a.txt").header("if", format!("(Not <{token}>)")).body("v3").send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(bob(&t, "GET", "/originals/a.txt").send().await.unwrap().text().await.unwrap(), "v3");
+}
+
+/// Issue 18: "A time-only PROPPATCH ignores `If-Match` and `If`." It now honours them,
+/// and the locks on the file, like every other write.
+async fn a_time_only_proppatch_honours_its_preconditions_and_locks(db: Db) {
+    let t = spawn(db).await;
+    dav_user(&t).await;
+    assert_eq!(bob(&t, "PUT", "/originals/a.txt").body("a").send().await.unwrap().status(), 201);
+    let etag = bob(&t, "HEAD", "/originals/a.txt").send().await.unwrap().headers()["etag"].to_str().unwrap().to_owned();
+    let before = last_modified(&t, "/originals/a.txt").await;
+    let patch = |h: &'static str, v: String| bob(&t, "PROPPATCH", "/originals/a.txt").header(h, v).body(TIME_PATCH);
+    assert_eq!(patch("if-match", "\"other\"".to_owned()).send().await.unwrap().status(), 412);
+    assert_eq!(patch("if", "([\"other\"])".to_owned()).send().await.unwrap().status(), 412);
+    assert_eq!(last_modified(&t, "/originals/a.txt").await, before, "a refused PROPPATCH changes nothing");
+    let r = patch("if-match", etag.clone()).send().await.unwrap();
+    assert_eq!(r.status(), 207);
+    assert!(r.text().await.unwrap().contains("200 OK"));
+    assert_eq!(last_modified(&t, "/originals/a.txt").await, TIME_PATCHED);
+
+    assert_eq!(bob(&t, "PUT", "/originals/b.txt").body("b").send().await.unwrap().status(), 201);
+    let token = lock(&t, "/originals/b.txt").await;
+    let r = bob(&t, "PROPPATCH", "/originals/b.txt").body(TIME_PATCH).send().await.unwrap();
+    assert_eq!(r.status(), 423, "without the lock's token");
+    let r = bob(&t, "PROPPATCH", "/originals/b.txt").header("if", format!("(<{token}>)")).body(TIME_PATCH).send();
+    assert_eq!(r.await.unwrap().status(), 207, "with it");
+    assert_eq!(last_modified(&t, "/originals/b.txt").await, TIME_PATCHED);
+}
+
+on_every_backend!(
+    a_time_past_the_year_9999_is_refused_and_changes_nothing,
+    a_put_under_an_expired_lock_does_not_overwrite_a_newer_version,
+    a_time_only_proppatch_honours_its_preconditions_and_locks
+);
 on_both_databases!(a_name_longer_than_the_file_system_allows_is_a_client_error);
 on_both_databases!(
     a_crashed_upload_never_blocks_deleting_its_folder,

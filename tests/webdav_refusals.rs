@@ -134,6 +134,58 @@ impl Case {
 const PROPPATCH: &str = r#"<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:z"><D:set><D:prop><Z:tag>changed</Z:tag></D:prop></D:set></D:propertyupdate>"#;
 const LOCKINFO: &str = r#"<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>"#;
 
+/// A PROPPATCH that sets only a file's time (answered by gatehouse, not dav-server).
+const TIME_PATCH: &str = r#"<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:lastmodified>1600000000</D:lastmodified></D:prop></D:set></D:propertyupdate>"#;
+/// A lock token no lock ever had.
+const UNKNOWN_TOKEN: &str = "urn:uuid:00000000-0000-4000-8000-000000000000";
+
+/// The token of a lock bob took on `/originals/top.txt` and released.
+async fn released_token(t: &TestApp) -> String {
+    let r = dav(t, "LOCK", "/originals/top.txt", DAV_USER, DAV_PASSWORD).body(LOCKINFO).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let token = r.headers()["lock-token"].to_str().unwrap().trim_matches(['<', '>']).to_owned();
+    let r = dav(t, "UNLOCK", "/originals/top.txt", DAV_USER, DAV_PASSWORD)
+        .header("lock-token", format!("<{token}>"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    token
+}
+
+/// Writes whose `If` names a lock token that is not live, or an entity tag that is not
+/// the resource's, and time-only PROPPATCHes whose HTTP preconditions fail: 412
+/// (RFC 4918 §10.4, issue 18: "stale and unknown lock tokens in `If` give 412; every
+/// write, time-only PROPPATCH included, honours `If-Match`, `If-Unmodified-Since` and `If`").
+fn precondition_cases(stale: &str) -> Vec<Case> {
+    let bob = (DAV_USER, DAV_PASSWORD);
+    let stale_list = format!("(<{stale}>)");
+    let unknown = format!("(<{UNKNOWN_TOKEN}>)");
+    vec![
+        case(bob, "PUT", "/originals/top.txt", 412).header("if", &stale_list).body("x"),
+        case(bob, "PUT", "/originals/new.txt", 412).header("if", &unknown).body("x"),
+        case(bob, "PUT", "/originals/top.txt", 412)
+            .header("if", format!("</originals/top.txt> {stale_list}"))
+            .body("x"),
+        case(bob, "PUT", "/originals/top.txt", 412).header("if", r#"([""not-its-tag""])"#).body("x"),
+        case(bob, "DELETE", "/originals/keep", 412).header("if", &stale_list),
+        case(bob, "MOVE", "/originals/top.txt", 412).dest("/originals/t2.txt").header("if", &unknown),
+        case(bob, "COPY", "/originals/top.txt", 412).dest("/originals/t2.txt").header("if", &stale_list),
+        case(bob, "MKCOL", "/originals/newdir", 412).header("if", &unknown),
+        case(bob, "PROPPATCH", "/originals/keep", 412).header("if", &stale_list).body(PROPPATCH),
+        case(bob, "PROPPATCH", "/originals/top.txt", 412).header("if", &stale_list).body(TIME_PATCH),
+        case(bob, "LOCK", "/originals/top.txt", 412).header("if", &stale_list).body(LOCKINFO),
+        case(bob, "LOCK", "/originals/top.txt", 412).header("if", &stale_list),
+        case(bob, "PROPPATCH", "/originals/top.txt", 412).header("if-match", "\"not-its-tag\"").body(TIME_PATCH),
+        case(bob, "PROPPATCH", "/originals/top.txt", 412).header("if-none-match", "*").body(TIME_PATCH),
+        case(bob, "PROPPATCH", "/originals/top.txt", 412)
+            .header("if-unmodified-since", "Sat, 01 Jan 2000 00:00:00 GMT")
+            .body(TIME_PATCH),
+        // A time-only PROPPATCH of a file carol locked, without her token.
+        case(bob, "PROPPATCH", "/originals/locked.txt", 423).body(TIME_PATCH),
+    ]
+}
+
 fn cases(read_only: &str, carol_file: &str, carol_dir: &str) -> Vec<Case> {
     let bob = (DAV_USER, DAV_PASSWORD);
     let ro = (DAV_USER, read_only);
@@ -232,9 +284,10 @@ async fn a_refused_request_changes_nothing(db: Db) {
     let t = spawn(db).await;
     let (carol_file, carol_dir) = furnish(&t).await;
     let read_only = app_password(&t, "read webdav").await;
+    let stale = released_token(&t).await;
     let before = snapshot(&t).await;
     assert!(before.files.len() == 9 && before.props.len() == 1 && before.locks.len() == 2, "{before:?}");
-    for c in cases(&read_only, &carol_file, &carol_dir) {
+    for c in cases(&read_only, &carol_file, &carol_dir).into_iter().chain(precondition_cases(&stale)) {
         let mut req = dav(&t, c.method, &c.path, c.who.0, &c.who.1);
         for (name, value) in &c.headers {
             req = req.header(*name, value);

@@ -1,6 +1,7 @@
-//! Conditional and partial GET/HEAD of a file (RFC 9110 §13 and §14), as pure rules
-//! over the request headers and the file's validators: which preconditions fail
-//! (`412`), when nothing changed (`304`), and which byte ranges to send (`206`, `416`).
+//! Conditional requests as pure rules over the request headers and what the resource
+//! is now: the preconditions of a GET or HEAD (RFC 9110 §13: `412`, `304`) and of a
+//! write, which byte ranges to send (§14: `206`, `416`), and whether a WebDAV `If`
+//! header holds (RFC 4918 §10.4). Looking the resource up is the caller's part.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -48,6 +49,69 @@ pub fn evaluate(headers: &HeaderMap, v: Validators<'_>) -> Precondition {
         return Precondition::NotModified;
     }
     Precondition::Proceed
+}
+
+/// Whether the preconditions of a write (PUT, PROPPATCH, …) to an existing resource
+/// hold: `If-Match`, else `If-Unmodified-Since`, then `If-None-Match`, as RFC 9110
+/// §13.2.2 orders them; `If-Modified-Since` means nothing to a write. False: `412`.
+pub fn write_holds(headers: &HeaderMap, v: Validators<'_>) -> bool {
+    match evaluate(headers, v) {
+        Precondition::Failed => false,
+        // `If-None-Match` matched (for a GET that would be 304); an `If-Modified-Since`
+        // alone is ignored.
+        Precondition::NotModified => !headers.contains_key(header::IF_NONE_MATCH),
+        Precondition::Proceed => true,
+    }
+}
+
+/// One list of a WebDAV `If` header: the resource it is about (a tagged list's URL;
+/// `None`: the request's own), and conditions that must all hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IfList {
+    pub resource: Option<String>,
+    pub conditions: Vec<IfCondition>,
+}
+
+/// `[Not] <state-token>` or `[Not] ["entity-tag"]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IfCondition {
+    pub not: bool,
+    pub item: IfItem,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IfItem {
+    /// A lock token (or any other URI, such as `DAV:no-lock`).
+    Token(String),
+    /// An entity tag, with its quotes (and `W/` if weak).
+    ETag(String),
+}
+
+/// What an `If` condition is compared against: a resource as it is now.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Current {
+    /// Its entity tag, quoted; `None` if it does not exist.
+    pub etag: Option<String>,
+    /// The tokens of the live locks that cover it.
+    pub lock_tokens: Vec<String>,
+}
+
+/// Whether a WebDAV `If` header holds (RFC 4918 §10.4): some list whose conditions all
+/// do. A state token holds only if it names a live lock on the resource — an expired,
+/// released or made-up one does not (§10.4.8; `DAV:` tokens never do) — and an entity
+/// tag only if it is the resource's own (strong comparison). `current` gives the state
+/// of a list's resource; `None` for one outside this library, which has no tag or lock.
+pub fn if_holds<'a>(lists: &'a [IfList], current: impl Fn(Option<&'a str>) -> Option<&'a Current>) -> bool {
+    lists.iter().any(|list| {
+        let now = current(list.resource.as_deref());
+        list.conditions.iter().all(|c| {
+            let holds = now.is_some_and(|now| match &c.item {
+                IfItem::Token(t) => !t.starts_with("DAV:") && now.lock_tokens.contains(t),
+                IfItem::ETag(tag) => !tag.starts_with("W/") && now.etag.as_deref() == Some(tag.as_str()),
+            });
+            holds != c.not
+        })
+    })
 }
 
 /// The byte ranges to send of a file of `len` bytes.
@@ -207,6 +271,58 @@ mod tests {
 
     fn ranges_of(spec: &str, len: u64) -> Ranges {
         ranges(&headers(&[("range", spec)]), len, file())
+    }
+
+    #[test]
+    fn writes_ignore_if_modified_since_and_fail_on_a_matching_if_none_match() {
+        let holds = |pairs: &[(&str, &str)]| write_holds(&headers(pairs), file());
+        assert!(holds(&[]));
+        assert!(holds(&[("if-match", TAG)]));
+        assert!(!holds(&[("if-match", "\"other\"")]));
+        assert!(!holds(&[("if-unmodified-since", "Fri, 14 Jul 2017 02:39:59 GMT")]));
+        assert!(holds(&[("if-unmodified-since", "Fri, 14 Jul 2017 02:40:00 GMT")]));
+        assert!(!holds(&[("if-none-match", "*")]));
+        assert!(!holds(&[("if-none-match", TAG)]));
+        assert!(holds(&[("if-none-match", "\"other\"")]));
+        assert!(holds(&[("if-modified-since", "Fri, 14 Jul 2017 02:40:00 GMT")]), "If-Modified-Since is for reads");
+    }
+
+    fn list(resource: Option<&str>, conditions: &[(bool, IfItem)]) -> IfList {
+        IfList {
+            resource: resource.map(str::to_owned),
+            conditions: conditions.iter().map(|(not, item)| IfCondition { not: *not, item: item.clone() }).collect(),
+        }
+    }
+
+    #[test]
+    fn an_if_header_holds_only_for_live_tokens_and_current_tags() {
+        use IfItem::{ETag, Token};
+        let here = Current { etag: Some(TAG.to_owned()), lock_tokens: vec!["urn:uuid:live".to_owned()] };
+        let other = Current { etag: None, lock_tokens: vec![] };
+        let holds = |lists: &[IfList]| {
+            if_holds(lists, |r| match r {
+                None | Some("/originals/a") => Some(&here),
+                Some("/originals/b") => Some(&other),
+                _ => None,
+            })
+        };
+        let live = || Token("urn:uuid:live".to_owned());
+        let stale = || Token("urn:uuid:expired".to_owned());
+        assert!(holds(&[list(None, &[(false, live())])]));
+        assert!(!holds(&[list(None, &[(false, stale())])]), "a token no live lock has is false");
+        assert!(holds(&[list(None, &[(true, stale())])]), "and its Not is true");
+        assert!(!holds(&[list(None, &[(true, live())])]));
+        assert!(!holds(&[list(None, &[(false, Token("DAV:no-lock".to_owned()))])]));
+        assert!(holds(&[list(None, &[(true, Token("DAV:no-lock".to_owned()))])]));
+        assert!(holds(&[list(None, &[(false, live()), (false, ETag(TAG.to_owned()))])]));
+        assert!(!holds(&[list(None, &[(false, live()), (false, ETag("\"old\"".to_owned()))])]), "all of a list");
+        assert!(holds(&[list(None, &[(false, stale())]), list(None, &[(false, ETag(TAG.to_owned()))])]), "any list");
+        assert!(!holds(&[list(None, &[(false, ETag(format!("W/{TAG}")))])]), "tags compare strongly");
+        assert!(!holds(&[list(Some("/originals/b"), &[(false, live())])]), "the token is not on b");
+        assert!(!holds(&[list(Some("/originals/b"), &[(false, ETag(TAG.to_owned()))])]), "b does not exist");
+        assert!(!holds(&[list(Some("http://elsewhere/x"), &[(false, ETag(TAG.to_owned()))])]), "nothing is elsewhere");
+        assert!(holds(&[list(Some("http://elsewhere/x"), &[(true, stale())])]));
+        assert!(holds(&[list(Some("/originals/a"), &[(false, live())])]));
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 
+use super::conditional::{IfCondition, IfItem, IfList};
 use super::error::DavError;
 
 /// Methods that change the library (LOCK can create a file; UNLOCK is its other half).
@@ -118,14 +119,28 @@ pub fn depth(method: &Method, headers: &HeaderMap) -> Result<Option<Depth>, DavE
     Ok(Some(depth))
 }
 
-/// The lock tokens a request submits: state tokens of its `If` header (RFC 4918
-/// §10.4), and the `Lock-Token` of an UNLOCK. A header that does not parse is a 400.
-pub fn submitted_tokens(method: &Method, headers: &HeaderMap) -> Result<Vec<String>, DavError> {
-    let mut tokens = Vec::new();
+/// The lists of a request's `If` headers (RFC 4918 §10.4); a header that does not
+/// parse is a 400.
+pub fn if_lists(headers: &HeaderMap) -> Result<Vec<IfList>, DavError> {
+    let mut lists = Vec::new();
     for value in headers.get_all("if") {
         let text = value.to_str().map_err(|_| bad_if())?;
-        parse_if(text, &mut tokens)?;
+        parse_if(text, &mut lists)?;
     }
+    Ok(lists)
+}
+
+/// The lock tokens a request submits: the state tokens of its `If` lists, and the
+/// `Lock-Token` of an UNLOCK (a 400 if that does not parse).
+pub fn submitted_tokens(method: &Method, headers: &HeaderMap, lists: &[IfList]) -> Result<Vec<String>, DavError> {
+    let mut tokens: Vec<String> = lists
+        .iter()
+        .flat_map(|l| &l.conditions)
+        .filter_map(|c| match &c.item {
+            IfItem::Token(t) => Some(t.clone()),
+            IfItem::ETag(_) => None,
+        })
+        .collect();
     if method.as_str() == "UNLOCK" {
         let value = headers.get("lock-token").ok_or_else(|| DavError::bad_request("UNLOCK needs a Lock-Token"))?;
         let text = value.to_str().map_err(|_| bad_lock_token())?.trim();
@@ -146,22 +161,27 @@ fn bad_lock_token() -> DavError {
     DavError::bad_request("The Lock-Token header must be a Coded-URL: <token>")
 }
 
-/// Most conditions one `If` header may carry.
+/// Most conditions the `If` headers of one request may carry.
 const MAX_IF_CONDITIONS: usize = 64;
 
-/// Parses `If = 1*No-tag-list | 1*Tagged-list` with a loop (no recursion), collecting
-/// the state tokens of its conditions into `tokens`.
-fn parse_if(text: &str, tokens: &mut Vec<String>) -> Result<(), DavError> {
+/// Parses `If = 1*No-tag-list | 1*Tagged-list` with a loop (no recursion), adding its
+/// lists to `lists`.
+fn parse_if(text: &str, lists: &mut Vec<IfList>) -> Result<(), DavError> {
     let mut rest = text.trim_start();
-    let (mut lists, mut conditions) = (0usize, 0usize);
+    let (mut seen, mut conditions) = (0usize, lists.iter().map(|l| l.conditions.len()).sum::<usize>());
     let mut tagged = None;
+    let mut resource = None;
     while !rest.is_empty() {
         if let Some(after) = rest.strip_prefix('<') {
             // A Resource-Tag: only in a tagged list, and only before a list.
             if !*tagged.get_or_insert(true) {
                 return Err(bad_if());
             }
-            let (_, tail) = after.split_once('>').ok_or_else(bad_if)?;
+            let (url, tail) = after.split_once('>').ok_or_else(bad_if)?;
+            if url.is_empty() || url.chars().any(char::is_whitespace) {
+                return Err(bad_if());
+            }
+            resource = Some(url.to_owned());
             rest = tail.trim_start();
             if !rest.starts_with('(') {
                 return Err(bad_if());
@@ -170,42 +190,48 @@ fn parse_if(text: &str, tokens: &mut Vec<String>) -> Result<(), DavError> {
         }
         let after = rest.strip_prefix('(').ok_or_else(bad_if)?;
         tagged.get_or_insert(false);
-        lists += 1;
+        seen += 1;
         let (list, tail) = after.split_once(')').ok_or_else(bad_if)?;
         let mut inner = list.trim_start();
-        let mut in_list = 0;
+        let mut parsed = IfList { resource: resource.clone(), conditions: Vec::new() };
         while !inner.is_empty() {
-            if let Some(t) = inner.strip_prefix("Not") {
-                inner = t.trim_start();
-            }
-            if let Some(t) = inner.strip_prefix('<') {
+            let not = match inner.strip_prefix("Not") {
+                Some(t) => {
+                    inner = t.trim_start();
+                    true
+                }
+                None => false,
+            };
+            let item = if let Some(t) = inner.strip_prefix('<') {
                 let (token, tail) = t.split_once('>').ok_or_else(bad_if)?;
                 if token.is_empty() || token.contains('<') || token.chars().any(char::is_whitespace) {
                     return Err(bad_if());
                 }
-                tokens.push(token.to_owned());
                 inner = tail.trim_start();
+                IfItem::Token(token.to_owned())
             } else if let Some(t) = inner.strip_prefix('[') {
                 let (etag, tail) = t.split_once(']').ok_or_else(bad_if)?;
                 if etag.is_empty() {
                     return Err(bad_if());
                 }
                 inner = tail.trim_start();
+                IfItem::ETag(etag.trim().to_owned())
             } else {
                 return Err(bad_if());
-            }
-            in_list += 1;
+            };
+            parsed.conditions.push(IfCondition { not, item });
             conditions += 1;
             if conditions > MAX_IF_CONDITIONS {
                 return Err(DavError::bad_request("The If header has too many conditions"));
             }
         }
-        if in_list == 0 {
+        if parsed.conditions.is_empty() {
             return Err(bad_if());
         }
+        lists.push(parsed);
         rest = tail.trim_start();
     }
-    if lists == 0 {
+    if seen == 0 {
         return Err(bad_if());
     }
     Ok(())
@@ -429,7 +455,7 @@ mod tests {
         let tokens = |v: &str| {
             let mut h = HeaderMap::new();
             h.insert("if", v.parse().unwrap());
-            submitted_tokens(&Method::PUT, &h).map_err(|e| e.status)
+            if_lists(&h).and_then(|l| submitted_tokens(&Method::PUT, &h, &l)).map_err(|e| e.status)
         };
         assert_eq!(tokens("(<urn:uuid:1>)"), Ok(vec!["urn:uuid:1".to_owned()]));
         assert_eq!(
@@ -437,15 +463,37 @@ mod tests {
             Ok(vec!["urn:uuid:1".to_owned(), "DAV:no-lock".to_owned()])
         );
         assert_eq!(tokens(r#"(["etag"])"#), Ok(vec![]));
+        let mut h = HeaderMap::new();
+        h.insert(
+            "if",
+            r#"<http://h/originals/a> (Not <urn:uuid:1> ["e"]) </originals/b> (<urn:uuid:2>)"#.parse().unwrap(),
+        );
+        let cond = |not, item| IfCondition { not, item };
+        assert_eq!(
+            if_lists(&h).unwrap(),
+            vec![
+                IfList {
+                    resource: Some("http://h/originals/a".to_owned()),
+                    conditions: vec![
+                        cond(true, IfItem::Token("urn:uuid:1".to_owned())),
+                        cond(false, IfItem::ETag("\"e\"".to_owned()))
+                    ]
+                },
+                IfList {
+                    resource: Some("/originals/b".to_owned()),
+                    conditions: vec![cond(false, IfItem::Token("urn:uuid:2".to_owned()))]
+                },
+            ]
+        );
         let long = "(<a>)".repeat(100);
         for bad in ["", "garbage", "(<a>", "()", "<http://h/a>", "(<a>) <http://h/a> (<b>)", "([])", "(<a b>)", &long] {
             assert_eq!(tokens(bad), Err(StatusCode::BAD_REQUEST), "{bad}");
         }
         let mut h = HeaderMap::new();
         h.insert("lock-token", "<urn:uuid:9>".parse().unwrap());
-        assert_eq!(submitted_tokens(&Method::from_bytes(b"UNLOCK").unwrap(), &h).unwrap(), vec!["urn:uuid:9"]);
+        assert_eq!(submitted_tokens(&Method::from_bytes(b"UNLOCK").unwrap(), &h, &[]).unwrap(), vec!["urn:uuid:9"]);
         h.insert("lock-token", "urn:uuid:9".parse().unwrap());
-        assert!(submitted_tokens(&Method::from_bytes(b"UNLOCK").unwrap(), &h).is_err());
+        assert!(submitted_tokens(&Method::from_bytes(b"UNLOCK").unwrap(), &h, &[]).is_err());
     }
 
     #[test]

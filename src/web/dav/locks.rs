@@ -152,6 +152,16 @@ pub async fn check_ownership(
     Ok(())
 }
 
+/// The tokens of the live locks that cover the library path `key` (on it, or deep on a
+/// folder above it); 503 if the lock table cannot be read.
+pub async fn covering_tokens(store: &Store, root: &str, key: &str) -> Result<Vec<String>, DavError> {
+    let live = store.dav_locks_at(root, key, false, now_ms()).await.map_err(|e| {
+        tracing::error!(error = %e, "cannot read WebDAV locks");
+        DavError::new(StatusCode::SERVICE_UNAVAILABLE, "The lock table cannot be read")
+    })?;
+    Ok(covering(&live, key).map(|l| l.token.clone()).collect())
+}
+
 fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)).unwrap_or(0)
 }
@@ -372,6 +382,17 @@ impl DavLockSystem for DbLocks {
                 deep: false,
             };
             let live = self.at(&path, deep).await.map_err(|()| self.to_dav(&unreadable(), &asked))?;
+            if principal.is_none() && ignore_principal {
+                // dav-server asks this way for one state-token condition of an `If`
+                // header (its conditional.rs): true only if the token names a live lock
+                // on the path (RFC 4918 §10.4.8), as `preconditions::check_if` decided
+                // first — not "nothing here is locked against it".
+                return if covering(&live, &path).any(|l| tokens.contains(&l.token)) {
+                    Ok(())
+                } else {
+                    Err(self.to_dav(&unreadable(), &asked))
+                };
+            }
             let who = Caller { principal: principal.as_deref(), ignore_principal, tokens: &tokens };
             let result = check_up(&live, &path, &who, false)
                 .and_then(|()| if deep { check_down(&live, &path, &who, false) } else { Ok(()) });

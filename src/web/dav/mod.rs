@@ -16,6 +16,7 @@ mod guard;
 mod library;
 mod locks;
 mod multistatus;
+mod preconditions;
 mod propfind;
 mod props;
 mod serving;
@@ -186,7 +187,7 @@ where
             props::check_patch(&body)?;
         }
         if parts.method.as_str() == "PROPPATCH"
-            && let Some(answer) = times::answer(&lib, &app.store, &parts, &body).await
+            && let Some(answer) = times::answer(&checked, &app.store, &parts, &body).await
         {
             return answer;
         }
@@ -290,6 +291,8 @@ struct Checked {
     overflow: Arc<AtomicBool>,
     /// Whether this credential may change the library here.
     may_write: bool,
+    /// The lock tokens the request submits.
+    tokens: Vec<String>,
 }
 
 impl Checked {
@@ -365,14 +368,16 @@ async fn prepare<B>(
     if matches!(parts.method.as_str(), "PUT" | "PATCH" | "MKCOL" | "COPY") {
         lib.storage.room_for(0).await.map_err(|_| no_room())?;
     }
-    let tokens = guard::submitted_tokens(&parts.method, &parts.headers)?;
+    let if_lists = guard::if_lists(&parts.headers)?;
+    let tokens = guard::submitted_tokens(&parts.method, &parts.headers, &if_lists)?;
     let unlock = parts.method.as_str() == "UNLOCK";
     locks::check_ownership(&app.store, lib.name, &user.user, unlock, &tokens).await?;
+    preconditions::check_if(&app.store, &lib, parts.uri.path(), &if_lists).await?;
     if let Some((from, to)) = &copy {
         props::check_copy(&app.store, lib.name, &user.user.uid, from, to).await?;
     }
     let overflow = Arc::default();
-    let checked = Checked { user: user.user, lib, depth, mtime, copy, partial, overflow, may_write };
+    let checked = Checked { user: user.user, lib, depth, mtime, copy, partial, overflow, may_write, tokens };
     Ok((checked, axum::http::Request::from_parts(parts, body)))
 }
 

@@ -4,8 +4,8 @@
 //! answers these itself without touching the file (403 for the DAV: ones, a pretended
 //! 200 for Windows'), so a request that sets only such properties is answered here:
 //! the modification time is given to the file, on a folder library and on S3 alike,
-//! and PROPFIND and GET show it. Anything else in the body, or a lock on the resource,
-//! leaves the request to dav-server.
+//! and PROPFIND and GET show it, under the same preconditions and locks as any write.
+//! Anything else in the body leaves the request to dav-server.
 
 use std::time::SystemTime;
 
@@ -14,9 +14,13 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 
+use dav_server::ls::DavLockSystem as _;
+
 use super::error::{DavError, push_escaped};
-use super::library::{Library, fs_error, key, rel};
-use crate::store::{DavLockStore as _, Store};
+use super::library::{fs_error, rel};
+use super::locks::DbLocks;
+use super::{Checked, preconditions};
+use crate::store::Store;
 
 const DAV: &str = "DAV:";
 const MS: &str = "urn:schemas-microsoft-com:";
@@ -76,27 +80,44 @@ fn time_props(body: &[u8]) -> Option<Vec<Prop>> {
 }
 
 /// Answers the PROPPATCH in `parts` with `body` if it only sets times; `None` leaves
-/// it to dav-server.
-pub async fn answer(lib: &Library, store: &Store, parts: &Parts, body: &[u8]) -> Option<Result<Response, DavError>> {
+/// it to dav-server. The write is held to what every other is: its preconditions
+/// (`If` already in [`super::prepare`], `If-Match` and the like here) and the locks
+/// on the resource, by the lock system's own rule.
+pub async fn answer(
+    checked: &Checked,
+    store: &Store,
+    parts: &Parts,
+    body: &[u8],
+) -> Option<Result<Response, DavError>> {
     let props = time_props(body)?;
     let mut path = dav_server::davpath::DavPath::new(parts.uri.path()).ok()?;
-    path.set_prefix(lib.prefix()).ok()?;
-    let k = key(&path);
-    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis());
-    let locks = store.dav_locks_at(lib.name, &k, false, i64::try_from(now).unwrap_or(i64::MAX)).await.ok()?;
-    if locks.iter().any(|l| super::locks::within(&k, &l.path) && (l.deep || l.path == k)) {
-        // The lock rules (tokens, owners) are dav-server's and the lock system's.
-        return None;
-    }
-    Some(apply(lib, &path, props).await)
+    path.set_prefix(checked.lib.prefix()).ok()?;
+    Some(apply(checked, store, parts, &path, props).await)
 }
 
-async fn apply(lib: &Library, path: &dav_server::davpath::DavPath, props: Vec<Prop>) -> Result<Response, DavError> {
+async fn apply(
+    checked: &Checked,
+    store: &Store,
+    parts: &Parts,
+    path: &dav_server::davpath::DavPath,
+    props: Vec<Prop>,
+) -> Result<Response, DavError> {
+    let lib = &checked.lib;
     let p = rel(path).map_err(|_| DavError::new(StatusCode::NOT_FOUND, "Not found"))?;
-    lib.storage.stat(&p).await.map_err(|e| match fs_error(&e) {
+    let meta = lib.storage.stat(&p).await.map_err(|e| match fs_error(&e) {
         dav_server::fs::FsError::NotFound => DavError::new(StatusCode::NOT_FOUND, "Not found"),
         _ => DavError::new(StatusCode::SERVICE_UNAVAILABLE, "The library cannot be read"),
     })?;
+    preconditions::check_write(&parts.headers, &meta)?;
+    let locks = DbLocks::new(store.clone(), lib.name, lib.prefix().to_owned(), checked.user.clone());
+    if let Err(lock) = locks.check(path, Some(&checked.user.uid), false, false, &checked.tokens).await {
+        return Err(if lock.token.is_empty() {
+            DavError::new(StatusCode::SERVICE_UNAVAILABLE, "The lock table cannot be read")
+        } else {
+            DavError::new(StatusCode::LOCKED, "The resource is locked; submit the lock's token in an If header")
+                .condition("lock-token-submitted")
+        });
+    }
     let mut statuses: Vec<StatusCode> = props
         .iter()
         .map(|prop| match (prop.set, prop.time) {
