@@ -169,7 +169,47 @@ async fn a_time_only_proppatch_honours_its_preconditions_and_locks(db: Db) {
     assert_eq!(last_modified(&t, "/originals/b.txt").await, TIME_PATCHED);
 }
 
+/// Issue 18: "`café.jpg` in NFC and NFD are two files, which macOS and Windows
+/// clients show as duplicates." Names are stored in NFC; case stays significant.
+async fn a_name_in_nfd_and_in_nfc_is_one_file(db: Db) {
+    const NFC: &str = "caf%C3%A9.jpg";
+    const NFD: &str = "cafe%CC%81.jpg";
+    let t = spawn(db).await;
+    dav_user(&t).await;
+    let at = |name: &str| format!("/originals/{name}");
+    assert_eq!(bob(&t, "PUT", &at(NFD)).body("from a mac").send().await.unwrap().status(), 201);
+    let r = bob(&t, "GET", &at(NFC)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "from a mac");
+    assert_eq!(bob(&t, "PUT", &at(NFC)).body("from windows").send().await.unwrap().status(), 204, "the same file");
+    assert_eq!(webdav_util::read_file(&t, "originals/caf\u{e9}.jpg").await.unwrap(), b"from windows");
+    assert_eq!(webdav_util::read_file(&t, "originals/cafe\u{301}.jpg").await, None, "stored once, in NFC");
+    assert_eq!(bob(&t, "PUT", "/originals/CAF%C3%89.jpg").body("upper").send().await.unwrap().status(), 201);
+    let listing = bob(&t, "PROPFIND", "/originals/").header("Depth", "1").send().await.unwrap().text().await.unwrap();
+    assert_eq!(listing.matches("<D:href>").count(), 3, "the folder, café.jpg, CAFÉ.jpg: {listing}");
+    assert!(listing.contains(NFC) && !listing.contains(NFD), "{listing}");
+
+    // Folders, MOVE's Destination and locks see one name too.
+    assert_eq!(bob(&t, "MKCOL", &at("Fe%CC%81te")).send().await.unwrap().status(), 201);
+    assert_eq!(bob(&t, "MKCOL", &at("F%C3%AAte")).send().await.unwrap().status(), 201, "ê is not é");
+    assert_eq!(bob(&t, "MKCOL", &at("F%C3%A9te")).send().await.unwrap().status(), 405, "it exists");
+    let r = bob(&t, "MOVE", &at(NFC)).header("Destination", at(&format!("Fe%CC%81te/{NFD}"))).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(bob(&t, "GET", &at(&format!("F%C3%A9te/{NFC}"))).send().await.unwrap().status(), 200);
+    let lock = r#"<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>"#;
+    assert_eq!(bob(&t, "LOCK", &at(&format!("Fe%CC%81te/{NFD}"))).body(lock).send().await.unwrap().status(), 200);
+    let r = bob(&t, "PUT", &at(&format!("F%C3%A9te/{NFC}"))).body("x").send().await.unwrap();
+    assert_eq!(r.status(), 423, "the lock on the NFD spelling holds the NFC one");
+
+    // A file another tool left in NFD stays reachable under its own spelling.
+    webdav_util::write_file(&t, "originals/nai\u{308}ve.txt", b"left by rsync").await;
+    let r = bob(&t, "GET", "/originals/nai%CC%88ve.txt").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "left by rsync");
+}
+
 on_every_backend!(
+    a_name_in_nfd_and_in_nfc_is_one_file,
     a_time_past_the_year_9999_is_refused_and_changes_nothing,
     a_put_under_an_expired_lock_does_not_overwrite_a_newer_version,
     a_time_only_proppatch_honours_its_preconditions_and_locks

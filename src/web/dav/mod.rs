@@ -16,6 +16,7 @@ mod guard;
 mod library;
 mod locks;
 mod multistatus;
+mod names;
 mod preconditions;
 mod propfind;
 mod props;
@@ -331,10 +332,11 @@ async fn prepare<B>(
     lib: Option<Arc<Library>>,
     req: axum::http::Request<B>,
 ) -> Result<(Checked, axum::http::Request<B>), DavError> {
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     let user = DavUser::resolve(&parts, app).await?;
     let lib =
         lib.ok_or_else(|| DavError::new(StatusCode::SERVICE_UNAVAILABLE, "The library folder is not available"))?;
+    names::to_nfc(&lib, &mut parts).await;
     let may_write = !(app.settings.read_only || user.read_only);
     if guard::is_write(&parts.method) {
         if app.settings.read_only {

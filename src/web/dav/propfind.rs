@@ -308,7 +308,7 @@ fn fs_refusal(e: FsError) -> DavError {
 }
 
 /// Percent-encodes one path segment as dav-server does, onto `out`.
-fn encode_into(out: &mut String, segment: &[u8]) {
+pub(super) fn encode_into(out: &mut String, segment: &[u8]) {
     const SET: &percent_encoding::AsciiSet =
         &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
     out.extend(percent_encoding::percent_encode(segment, SET));

@@ -1,0 +1,76 @@
+//! Names in Unicode NFC. macOS sends `café.jpg` decomposed (NFD: `e` and a combining
+//! accent), Windows and Linux composed (NFC); stored as sent they would be two files
+//! that every client shows as duplicates. So the request path and the `Destination`
+//! of a WebDAV request are turned into NFC before anything looks at them, on a folder
+//! and on S3 alike, and a name is stored, locked and found in one form. A path that
+//! already names something in another form (a file another tool left on disk) is
+//! taken as it is, so nothing becomes unreachable. Case stays significant: `A.jpg` and
+//! `a.jpg` are two files, as on Linux and S3.
+
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Uri};
+use unicode_normalization::{IsNormalized, UnicodeNormalization as _, is_nfc_quick};
+
+use super::library::{Library, rel};
+use super::propfind::encode_into;
+
+/// Rewrites the path of `parts` and its `Destination` header in NFC where they are not
+/// and the form they are in names nothing in `lib`.
+pub async fn to_nfc(lib: &Library, parts: &mut Parts) {
+    if let Some(path) = nfc(lib, parts.uri.path()).await {
+        let mut rewritten = path;
+        if let Some(q) = parts.uri.query() {
+            rewritten.push('?');
+            rewritten.push_str(q);
+        }
+        if let Ok(uri) = Uri::builder().path_and_query(rewritten).build() {
+            parts.uri = uri;
+        }
+    }
+    let Some(text) = parts.headers.get("destination").and_then(|v| v.to_str().ok()) else { return };
+    let Ok(dest) = text.parse::<Uri>() else { return };
+    let Some(path) = nfc(lib, dest.path()).await else { return };
+    let value = match (dest.scheme_str(), dest.authority()) {
+        (Some(scheme), Some(authority)) => format!("{scheme}://{authority}{path}"),
+        _ => path,
+    };
+    if let Ok(v) = HeaderValue::try_from(value) {
+        parts.headers.insert("destination", v);
+    }
+}
+
+/// The NFC form of a percent-encoded URL path, re-encoded; `None` if it is in NFC
+/// already, is not UTF-8, or names something in `lib` as it is.
+async fn nfc(lib: &Library, raw: &str) -> Option<String> {
+    let decoded = percent_encoding::percent_decode_str(raw).decode_utf8().ok()?;
+    if is_nfc_quick(decoded.chars()) == IsNormalized::Yes {
+        return None;
+    }
+    let composed: String = decoded.nfc().collect();
+    if composed == decoded {
+        return None;
+    }
+    if exists(lib, raw).await {
+        return None;
+    }
+    let mut out = String::with_capacity(composed.len() * 3);
+    for (i, segment) in composed.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        encode_into(&mut out, segment.as_bytes());
+    }
+    Some(out)
+}
+
+/// Whether the URL path `raw` names a file or folder in `lib` as it is spelled.
+async fn exists(lib: &Library, raw: &str) -> bool {
+    let Ok(mut path) = dav_server::davpath::DavPath::new(raw) else { return false };
+    if path.set_prefix(lib.prefix()).is_err() {
+        return false;
+    }
+    match rel(&path) {
+        Ok(p) => lib.storage.stat(&p).await.is_ok(),
+        Err(_) => false,
+    }
+}
