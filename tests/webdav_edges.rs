@@ -197,9 +197,14 @@ async fn a_name_in_nfd_and_in_nfc_is_one_file(db: Db) {
     assert_eq!(r.status(), 201);
     assert_eq!(bob(&t, "GET", &at(&format!("F%C3%A9te/{NFC}"))).send().await.unwrap().status(), 200);
     let lock = r#"<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>"#;
-    assert_eq!(bob(&t, "LOCK", &at(&format!("Fe%CC%81te/{NFD}"))).body(lock).send().await.unwrap().status(), 200);
+    let r = bob(&t, "LOCK", &at(&format!("Fe%CC%81te/{NFD}"))).body(lock).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let token = r.headers()["lock-token"].to_str().unwrap().trim_matches(['<', '>']).to_owned();
     let r = bob(&t, "PUT", &at(&format!("F%C3%A9te/{NFC}"))).body("x").send().await.unwrap();
     assert_eq!(r.status(), 423, "the lock on the NFD spelling holds the NFC one");
+    let tagged = format!("<{}> (<{token}>)", t.url(&at(&format!("Fe%CC%81te/{NFD}"))));
+    let r = bob(&t, "PUT", &at(&format!("F%C3%A9te/{NFC}"))).header("if", tagged).body("x").send().await.unwrap();
+    assert_eq!(r.status(), 204, "an If naming the NFD spelling names the same file");
 
     // A file another tool left in NFD stays reachable under its own spelling.
     webdav_util::write_file(&t, "originals/nai\u{308}ve.txt", b"left by rsync").await;

@@ -1,7 +1,7 @@
 //! Names in Unicode NFC. macOS sends `café.jpg` decomposed (NFD: `e` and a combining
 //! accent), Windows and Linux composed (NFC); stored as sent they would be two files
-//! that every client shows as duplicates. So the request path and the `Destination`
-//! of a WebDAV request are turned into NFC before anything looks at them, on a folder
+//! that every client shows as duplicates. So the request path, the `Destination` and
+//! the resources an `If` header names are turned into NFC before anything looks at them, on a folder
 //! and on S3 alike, and a name is stored, locked and found in one form. A path that
 //! already names something in another form (a file another tool left on disk) is
 //! taken as it is, so nothing becomes unreachable. Case stays significant: `A.jpg` and
@@ -14,8 +14,8 @@ use unicode_normalization::{IsNormalized, UnicodeNormalization as _, is_nfc_quic
 use super::library::{Library, rel};
 use super::propfind::encode_into;
 
-/// Rewrites the path of `parts` and its `Destination` header in NFC where they are not
-/// and the form they are in names nothing in `lib`.
+/// Rewrites the path of `parts`, its `Destination` and the Resource-Tags of its `If`
+/// in NFC where they are not and the form they are in names nothing in `lib`.
 pub async fn to_nfc(lib: &Library, parts: &mut Parts) {
     if let Some(path) = nfc(lib, parts.uri.path()).await {
         let mut rewritten = path;
@@ -27,16 +27,47 @@ pub async fn to_nfc(lib: &Library, parts: &mut Parts) {
             parts.uri = uri;
         }
     }
-    let Some(text) = parts.headers.get("destination").and_then(|v| v.to_str().ok()) else { return };
-    let Ok(dest) = text.parse::<Uri>() else { return };
-    let Some(path) = nfc(lib, dest.path()).await else { return };
-    let value = match (dest.scheme_str(), dest.authority()) {
+    for name in ["destination", "if"] {
+        let Some(text) = parts.headers.get(name).and_then(|v| v.to_str().ok()) else { continue };
+        let rewritten = if name == "if" { resource_tags(lib, text).await } else { url(lib, text).await };
+        if let Some(v) = rewritten.and_then(|r| HeaderValue::try_from(r).ok()) {
+            parts.headers.insert(name, v);
+        }
+    }
+}
+
+/// An absolute URL or path with its path in NFC, if that changes it.
+async fn url(lib: &Library, text: &str) -> Option<String> {
+    let uri = text.parse::<Uri>().ok()?;
+    let path = nfc(lib, uri.path()).await?;
+    Some(match (uri.scheme_str(), uri.authority()) {
         (Some(scheme), Some(authority)) => format!("{scheme}://{authority}{path}"),
         _ => path,
-    };
-    if let Ok(v) = HeaderValue::try_from(value) {
-        parts.headers.insert("destination", v);
+    })
+}
+
+/// An `If` header with the URLs of its Resource-Tags (the `<…>` outside lists) in
+/// NFC, if that changes any; a header that does not parse is left to the guard.
+async fn resource_tags(lib: &Library, text: &str) -> Option<String> {
+    let (mut out, mut changed, mut rest) = (String::with_capacity(text.len()), false, text);
+    while let Some(i) = rest.find(['<', '(']) {
+        out.push_str(&rest[..i]);
+        let close = if rest[i..].starts_with('(') { ')' } else { '>' };
+        let end = i + rest[i..].find(close)? + 1;
+        let part = &rest[i..end];
+        match (close, url(lib, &part[1..part.len() - 1]).await) {
+            ('>', Some(tag)) => {
+                out.push('<');
+                out.push_str(&tag);
+                out.push('>');
+                changed = true;
+            }
+            _ => out.push_str(part),
+        }
+        rest = &rest[end..];
     }
+    out.push_str(rest);
+    changed.then_some(out)
 }
 
 /// The NFC form of a percent-encoded URL path, re-encoded; `None` if it is in NFC
