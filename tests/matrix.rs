@@ -67,6 +67,8 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/oauth/token",                          "401 401 422 403 403 401 403 403 403 403 401 401 401 401 403 403 403 403"),
     ("POST", "/api/v1/oauth/revoke",                         "401 401 404 404 403 401 403 403 403 403 401 401 401 401 403 403 403 404"),
     ("GET", "/api/v1/metrics",                               "401 401 403 403 403 401 403 403 403 403 401 401 401 401 200 200 200 200"),
+    ("PROPFIND", "/",                                        "401 401 207 403 207 401 207 207 403 403 401 401 401 401 403 403 403 207"),
+    ("OPTIONS", "/",                                         "401 401 200 403 200 401 200 200 403 403 401 401 401 401 403 403 403 200"),
     ("PROPFIND", "/originals/",                              "401 401 207 403 207 401 207 207 403 403 401 401 401 401 403 403 403 207"),
     ("PUT", "/originals/matrix-{col}.txt",                   "401 401 201 403 201 401 201 201 403 403 401 401 401 401 403 403 403 201"),
     ("GET", "/originals/matrix-{col}.txt",                   "401 401 200 403 200 401 200 200 403 403 401 401 401 401 403 403 403 200"),
@@ -233,7 +235,9 @@ async fn every_route_answers_every_credential_as_the_table_says(db: Db) {
             }
             if r.status.is_client_error() || r.status.is_server_error() {
                 // The API answers JSON; WebDAV answers RFC 4918 <D:error> XML.
-                let dav = path.starts_with("/originals") || path.starts_with("/import");
+                let dav = path.starts_with("/originals")
+                    || path.starts_with("/import")
+                    || (*path == "/" && matches!(*method, "PROPFIND" | "OPTIONS"));
                 if dav {
                     assert!(r.text.contains("<D:error"), "{method} {path} as {}: XML error body", COLUMNS[col]);
                 } else {

@@ -68,13 +68,18 @@ async fn propfind_depth_follows_rfc4918(db: Db) {
     let (code, text) = send(&t, "PROPFIND", "/originals/f.txt", &[], String::new()).await;
     assert_eq!(code, 207, "{text}");
     assert!(text.contains("<D:getcontentlength>5</D:getcontentlength>"), "{text}");
-    // …and on a folder, Apache's refusal with its precondition.
+    // …and on a folder, its entries, as Nextcloud answers (issue 19: "Answer a folder's
+    // PROPFIND without Depth (or with `infinity`) as Nextcloud's server does: as Depth
+    // 1, bounded and streamed, never the whole tree").
+    assert_eq!(bob(&t, "MKCOL", "/originals/sub/").send().await.unwrap().status(), 201);
+    assert_eq!(bob(&t, "PUT", "/originals/sub/deep.txt").body("x").send().await.unwrap().status(), 201);
+    let (_, depth_one) = send(&t, "PROPFIND", "/originals/", &[("depth", "1")], String::new()).await;
     for headers in [&[][..], &[("depth", "infinity")][..], &[("depth", "Infinity")][..]] {
         let (code, text) = send(&t, "PROPFIND", "/originals/", headers, String::new()).await;
-        assert_eq!(code, 403, "{headers:?}");
-        let root = xmltree::Element::parse(text.as_bytes()).unwrap();
-        assert_eq!((root.name.as_str(), root.namespace.as_deref()), ("error", Some("DAV:")));
-        assert!(root.get_child(("propfind-finite-depth", "DAV:")).is_some(), "{text}");
+        assert_eq!(code, 207, "{headers:?}");
+        assert_eq!(text.matches("<D:response>").count(), 3, "the folder, f.txt and sub/: {text}");
+        assert!(!text.contains("deep.txt"), "never below the first level: {text}");
+        assert_eq!(text.matches("<D:href>").count(), depth_one.matches("<D:href>").count());
     }
     for bad in ["2", "one", "", "0,1", "-1"] {
         let (code, text) = send(&t, "PROPFIND", "/originals/", &[("depth", bad)], String::new()).await;

@@ -351,7 +351,71 @@ async fn overwrite_is_t_or_f(db: Db) {
     assert_eq!(webdav_util::names(&t, "originals").await, ["b.txt"]);
 }
 
+/// Issue 19, item 4: "`PROPFIND /` (Depth 0 and 1) and `OPTIONS /` answer as a folder
+/// that lists `originals/` and `import/` … Every 401 carries `WWW-Authenticate: Basic`."
+async fn the_server_root_is_a_folder_of_the_libraries(db: Db) {
+    let t = spawn(db).await;
+    dav_user(&t).await;
+    let hrefs = |text: &str| {
+        let ms = xmltree::Element::parse(text.as_bytes()).unwrap();
+        let mut out: Vec<String> = ms
+            .children
+            .iter()
+            .filter_map(|n| n.as_element())
+            .map(|r| r.get_child(("href", "DAV:")).unwrap().get_text().unwrap().into_owned())
+            .collect();
+        out.sort();
+        out
+    };
+    let r = bob(&t, "PROPFIND", "/").header("depth", "0").send().await.unwrap();
+    assert_eq!(r.status(), 207);
+    let text = r.text().await.unwrap();
+    assert_eq!(hrefs(&text), ["/"]);
+    assert!(text.contains("<D:collection/>"), "{text}");
+    for depth in [Some("1"), None, Some("infinity")] {
+        let mut req = bob(&t, "PROPFIND", "/");
+        if let Some(d) = depth {
+            req = req.header("depth", d);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), 207, "{depth:?}");
+        assert_eq!(hrefs(&r.text().await.unwrap()), ["/", "/import/", "/originals/"], "{depth:?}");
+    }
+    let propname = r#"<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/></D:prop></D:propfind>"#;
+    let r = bob(&t, "PROPFIND", "/").header("depth", "1").body(propname).send().await.unwrap();
+    assert_eq!(r.status(), 207);
+    assert_eq!(r.text().await.unwrap().matches("<D:collection/>").count(), 3);
+    assert_eq!(bob(&t, "PROPFIND", "/").body("<not-xml").send().await.unwrap().status(), 400);
+    let r = bob(&t, "OPTIONS", "/").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["dav"].to_str().unwrap().contains('1'));
+    assert!(r.headers()["allow"].to_str().unwrap().contains("PROPFIND"));
+    // Without credentials, or with wrong ones, on the root and in a library: 401 and
+    // how to authenticate.
+    // (Wrong passwords only a few times: more are throttled with 429.)
+    for path in ["/", "/originals/", "/originals/missing.txt"] {
+        let methods: &[&str] =
+            if path == "/" { &["PROPFIND", "OPTIONS"] } else { &["PROPFIND", "OPTIONS", "GET", "PUT"] };
+        for method in methods {
+            let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+            let mut answers = vec![t.client.request(m.clone(), t.url(path)).send().await.unwrap()];
+            if *method == "PROPFIND" {
+                answers.push(webdav_util::dav(&t, method, path, "bob", "not-his-password").send().await.unwrap());
+            }
+            for r in answers {
+                assert_eq!(r.status(), 401, "{method} {path}");
+                let challenge = r.headers().get("www-authenticate").map(|v| v.to_str().unwrap().to_owned());
+                assert!(challenge.is_some_and(|c| c.starts_with("Basic ")), "{method} {path}");
+            }
+        }
+    }
+    // The rest of `/` is the web UI's.
+    let page = t.client.get(t.url("/")).send().await.unwrap();
+    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+}
+
 on_every_backend!(
+    the_server_root_is_a_folder_of_the_libraries,
     uploaded_files_never_run_in_our_origin,
     getetag_is_the_etag_header,
     conditional_reads_follow_rfc_9110,

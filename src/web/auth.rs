@@ -264,11 +264,17 @@ pub struct DavUser {
 impl DavUser {
     /// Resolves the WebDAV caller from request parts (for handlers outside extractors).
     pub async fn resolve(parts: &Parts, app: &Gatehouse) -> Result<DavUser, ApiError> {
-        let principal = resolve(parts, app).await?;
+        // Every 401 of WebDAV says how to authenticate (GNOME's client, among others,
+        // gives up on one that does not).
+        let challenge = |mut err: ApiError| {
+            if err.status == axum::http::StatusCode::UNAUTHORIZED {
+                err.www_authenticate = Some(r#"Basic realm="gatehouse", charset="UTF-8""#);
+            }
+            err
+        };
+        let principal = resolve(parts, app).await.map_err(challenge)?;
         if matches!(principal, Principal::Anonymous) {
-            let mut err = ApiError::unauthorized();
-            err.www_authenticate = Some(r#"Basic realm="gatehouse", charset="UTF-8""#);
-            return Err(err);
+            return Err(challenge(ApiError::unauthorized()));
         }
         let Some(user) = principal.user().cloned() else {
             return Err(ApiError::forbidden("WebDAV needs a user's credentials, not an access token"));

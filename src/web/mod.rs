@@ -150,6 +150,13 @@ struct Sites {
     gate: Arc<limits::ConnectionGate>,
 }
 
+/// What a WebDAV request is for: the server's root (`PROPFIND /`, `OPTIONS /`) or a
+/// library (`None`: one that could not be opened).
+enum DavTarget {
+    Root,
+    Library(Option<Arc<dav::Library>>),
+}
+
 impl Sites {
     async fn answer(&self, req: Request<Incoming>, peer: zerocopy::Peer) -> Result<Response, Infallible> {
         let resp = self.route(req, peer).await?;
@@ -163,7 +170,12 @@ impl Sites {
         let limits = &self.state.settings.connections;
         let refusals = self.state.refusals.clone();
         let outcome = limits::BodyOutcome::default();
-        let Some(lib) = self.dav.find(req.uri().path()) else {
+        let target = if req.uri().path() == "/" && dav::root::wants(req.method()) {
+            Some(DavTarget::Root)
+        } else {
+            self.dav.find(req.uri().path()).map(DavTarget::Library)
+        };
+        let Some(target) = target else {
             // API bodies are small (`max_body`): they must arrive whole in a short time.
             let deadline = Some(limits.api_body_deadline);
             let req = req.map(|b| Body::new(limits::PacedBody::new(b, limits, deadline, refusals, outcome.clone())));
@@ -179,7 +191,13 @@ impl Sites {
         // WebDAV bodies are files: streamed, never buffered, so no body limit here, but
         // they must keep arriving.
         let req = req.map(|b| limits::PacedBody::new(b, limits, None, refusals, outcome.clone()));
-        let answer = std::panic::AssertUnwindSafe(dav::serve(&self.state, lib, req)).catch_unwind().await;
+        let serving = async {
+            match target {
+                DavTarget::Root => dav::root::serve(&self.state, &self.dav, req).await,
+                DavTarget::Library(lib) => dav::serve(&self.state, lib, req).await,
+            }
+        };
+        let answer = std::panic::AssertUnwindSafe(serving).catch_unwind().await;
         let answer = answer.unwrap_or_else(|_| {
             tracing::error!("a WebDAV request panicked");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()

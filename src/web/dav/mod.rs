@@ -20,6 +20,7 @@ mod names;
 mod preconditions;
 mod propfind;
 mod props;
+pub mod root;
 mod serving;
 mod times;
 mod xml;
@@ -36,7 +37,7 @@ use dav_server::davpath::DavPath;
 use self::error::DavError;
 use self::fs::LibraryFs;
 use self::guard::Depth;
-use self::library::Library;
+pub use self::library::Library;
 use self::locks::DbLocks;
 use super::auth::DavUser;
 use crate::domain::user::User;
@@ -265,19 +266,16 @@ where
 }
 
 /// PROPFIND without a Depth, or with `infinity` (RFC 4918 §9.1): on a file the same as
-/// Depth 0; on a folder refused with `propfind-finite-depth` as Apache does, since a
-/// whole library in one answer is no answer at all.
+/// Depth 0; on a folder answered as Depth 1, as Nextcloud's server does (a client that
+/// asks whether a path is a folder this way can then sync), bounded and streamed like
+/// any listing — never the whole tree.
 async fn finite_depth(lib: &Arc<Library>, parts: &axum::http::request::Parts) -> Result<u8, DavError> {
     let path = dav_path(parts.uri.path(), lib.prefix())?;
     let is_dir = match library::rel(&path) {
         Ok(p) => lib.storage.stat(&p).await.is_ok_and(|m| m.is_dir),
         Err(_) => false,
     };
-    if is_dir {
-        return Err(DavError::forbidden("PROPFIND with Depth infinity is not served on folders; use Depth 1")
-            .condition("propfind-finite-depth"));
-    }
-    Ok(0)
+    Ok(u8::from(is_dir))
 }
 
 /// A request that passed authentication and the checks.

@@ -112,6 +112,14 @@ fn wanted_cached(body: &[u8]) -> Result<Arc<Wanted>, Unwanted> {
     })
 }
 
+/// What a PROPFIND body asks for, or why it is refused.
+pub(super) fn asked(body: &[u8]) -> Result<Arc<Wanted>, DavError> {
+    wanted_cached(body).map_err(|e| match e {
+        Unwanted::NotPropfind => DavError::bad_request("The body is not a DAV:propfind request"),
+        Unwanted::Cap(cap) => cap.refusal(),
+    })
+}
+
 /// Answers a PROPFIND of the URL in `parts` at `depth` (0 or 1).
 pub async fn answer(
     lib: &Arc<Library>,
@@ -120,10 +128,7 @@ pub async fn answer(
     body: &[u8],
     depth: u8,
 ) -> Result<Response, DavError> {
-    let wanted = wanted_cached(body).map_err(|e| match e {
-        Unwanted::NotPropfind => DavError::bad_request("The body is not a DAV:propfind request"),
-        Unwanted::Cap(cap) => cap.refusal(),
-    })?;
+    let wanted = asked(body)?;
     let mut path = DavPath::new(parts.uri.path()).map_err(|_| DavError::bad_request("Invalid path"))?;
     path.set_prefix(lib.prefix()).map_err(|_| DavError::bad_request("Invalid path"))?;
     let root_key = key(&path);
