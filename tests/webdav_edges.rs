@@ -76,9 +76,17 @@ async fn a_crashed_upload_never_blocks_deleting_its_folder(db: Db) {
     assert_eq!(bob(&t, "PUT", "/originals/trip/a.jpg").body("a").send().await.unwrap().status(), 201);
     let gatehouse::library::Location::Folder(originals) = &t.app.settings.originals_path else { unreachable!() };
     leave_upload(&originals.join("trip"), "crashed", std::time::Duration::from_secs(5));
-    let r = bob(&t, "DELETE", "/originals/trip/").send().await.unwrap();
-    assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
-    assert!(!originals.join("trip").exists());
+    // Issue 18: "temporary uploads left by a crash … never block DELETE or MOVE".
+    let r = bob(&t, "MOVE", "/originals/trip/").header("destination", "/originals/moved/").send().await.unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let r = bob(&t, "COPY", "/originals/moved/").header("destination", "/originals/copy/").send().await.unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    assert_eq!(webdav_util::names_in(&originals.join("copy")), ["a.jpg"], "a hidden upload is not copied");
+    for folder in ["/originals/moved/", "/originals/copy/"] {
+        let r = bob(&t, "DELETE", folder).send().await.unwrap();
+        assert_eq!(r.status(), 204, "{folder}: {}", r.text().await.unwrap());
+    }
+    assert!(!originals.join("moved").exists() && !originals.join("copy").exists());
 }
 
 async fn uploads_abandoned_for_an_hour_are_removed_at_start(db: Db) {
