@@ -13,6 +13,11 @@ pub type UnixTime = i64;
 pub trait Clock: Send + Sync + Debug {
     /// Seconds since the Unix epoch.
     fn now(&self) -> UnixTime;
+
+    /// Milliseconds since the Unix epoch (lock and upload times).
+    fn now_ms(&self) -> i64 {
+        self.now().saturating_mul(1000)
+    }
 }
 
 /// The operating system's wall clock.
@@ -24,6 +29,13 @@ impl Clock for SystemClock {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+            .unwrap_or(0)
+    }
+
+    fn now_ms(&self) -> i64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
             .unwrap_or(0)
     }
 }

@@ -132,13 +132,14 @@ async fn last_modified(t: &common::TestApp, path: &str) -> String {
 /// Issue 18: "A stale or unknown lock token in `If` counts as valid (`PUT If: (<expired
 /// token>)` overwrote another user's newer version; RFC 4918 §10.4 says 412)."
 async fn a_put_under_an_expired_lock_does_not_overwrite_a_newer_version(db: Db) {
-    let t = spawn(db).await;
+    let clock = gatehouse::clock::ManualClock::at(common::unix_now());
+    let t = common::spawn_with_clock(db, &clock, |_| {}).await;
     dav_user(&t).await;
     t.create_user("carol", "carol-password-1", serde_json::json!({ "webdav": true })).await;
     assert_eq!(bob(&t, "PUT", "/originals/a.txt").body("v1").send().await.unwrap().status(), 201);
     let token = lock(&t, "/originals/a.txt").await;
-    // The lock runs out (as if its hour had passed) and carol saves a newer version.
-    t.sql("UPDATE dav_locks SET expires_at = 1").await;
+    // The lock's hour passes and carol saves a newer version.
+    clock.advance(3601);
     let r = webdav_util::dav(&t, "PUT", "/originals/a.txt", "carol", "carol-password-1").body("v2").send().await;
     assert_eq!(r.unwrap().status(), 204);
     let r = bob(&t, "PUT", "/originals/a.txt").header("if", format!("(<{token}>)")).body("stale").send().await.unwrap();

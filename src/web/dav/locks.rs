@@ -10,7 +10,7 @@
 
 use std::io::Cursor;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use axum::http::StatusCode;
 use dav_server::davpath::DavPath;
@@ -20,8 +20,10 @@ use xmltree::Element;
 
 use super::error::DavError;
 use super::library::key;
+use crate::clock::Clock;
 use crate::domain::policy::{LockUse, may_use_lock};
 use crate::domain::user::User;
+use crate::service::Gatehouse;
 use crate::store::{DavLockStore as _, LockRecord, Store};
 
 /// The timeout of a lock requested without one.
@@ -56,6 +58,8 @@ pub type Refusal = Arc<Mutex<Option<DavError>>>;
 #[derive(Debug, Clone)]
 pub struct DbLocks {
     store: Store,
+    /// The server's clock: locks expire by it.
+    clock: Arc<dyn Clock>,
     root: &'static str,
     prefix: String,
     /// Who is asking.
@@ -64,8 +68,13 @@ pub struct DbLocks {
 }
 
 impl DbLocks {
-    pub fn new(store: Store, root: &'static str, prefix: String, caller: Arc<User>) -> Self {
-        DbLocks { store, root, prefix, caller, refusal: Refusal::default() }
+    pub fn new(app: &Gatehouse, root: &'static str, prefix: String, caller: Arc<User>) -> Self {
+        let (store, clock) = (app.store.clone(), app.clock.clone());
+        DbLocks { store, clock, root, prefix, caller, refusal: Refusal::default() }
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
     }
 
     /// Where a refusal of this request's LOCK is left ([`Refusal`]).
@@ -84,14 +93,14 @@ impl DbLocks {
     /// The live locks on `path` and above (and with `subtree` below); on a database
     /// error none (the caller fails closed where that matters).
     async fn at(&self, path: &str, subtree: bool) -> Result<Vec<LockRecord>, ()> {
-        self.store.dav_locks_at(self.root, path, subtree, now_ms()).await.map_err(|e| {
+        self.store.dav_locks_at(self.root, path, subtree, self.now_ms()).await.map_err(|e| {
             tracing::error!(error = %e, "cannot read WebDAV locks");
         })
     }
 
     /// The live lock with `token`.
     async fn by_token(&self, token: &str) -> Option<LockRecord> {
-        let found = self.store.dav_locks_by_token(self.root, &[token.to_owned()], now_ms()).await;
+        let found = self.store.dav_locks_by_token(self.root, &[token.to_owned()], self.now_ms()).await;
         match found {
             Ok(locks) => locks.into_iter().next(),
             Err(e) => {
@@ -132,7 +141,7 @@ pub fn granted(asked: Option<Duration>) -> Duration {
 /// a refresh, or a write through it): 403, before anything acts on it. An admin may
 /// break (UNLOCK) anyone's lock. Looks up only the submitted tokens.
 pub async fn check_ownership(
-    store: &Store,
+    app: &Gatehouse,
     root: &str,
     caller: &User,
     unlock: bool,
@@ -141,7 +150,7 @@ pub async fn check_ownership(
     if tokens.is_empty() {
         return Ok(());
     }
-    let named = store.dav_locks_by_token(root, tokens, now_ms()).await.map_err(|e| {
+    let named = app.store.dav_locks_by_token(root, tokens, app.clock.now_ms()).await.map_err(|e| {
         tracing::error!(error = %e, "cannot read WebDAV locks");
         DavError::new(StatusCode::SERVICE_UNAVAILABLE, "The lock table cannot be read")
     })?;
@@ -154,16 +163,12 @@ pub async fn check_ownership(
 
 /// The tokens of the live locks that cover the library path `key` (on it, or deep on a
 /// folder above it); 503 if the lock table cannot be read.
-pub async fn covering_tokens(store: &Store, root: &str, key: &str) -> Result<Vec<String>, DavError> {
-    let live = store.dav_locks_at(root, key, false, now_ms()).await.map_err(|e| {
+pub async fn covering_tokens(app: &Gatehouse, root: &str, key: &str) -> Result<Vec<String>, DavError> {
+    let live = app.store.dav_locks_at(root, key, false, app.clock.now_ms()).await.map_err(|e| {
         tracing::error!(error = %e, "cannot read WebDAV locks");
         DavError::new(StatusCode::SERVICE_UNAVAILABLE, "The lock table cannot be read")
     })?;
     Ok(covering(&live, key).map(|l| l.token.clone()).collect())
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)).unwrap_or(0)
 }
 
 /// Whether `path` is `at` or below it.
@@ -274,7 +279,7 @@ impl DavLockSystem for DbLocks {
         deep: bool,
     ) -> LsFuture<'_, Result<DavLock, DavLock>> {
         let secs = i64::try_from(granted(timeout).as_secs()).unwrap_or(i64::MAX);
-        let now = now_ms();
+        let now = self.now_ms();
         let asked = path.clone();
         let owner = serialize(owner);
         let record = LockRecord {
@@ -350,7 +355,7 @@ impl DavLockSystem for DbLocks {
             let mut lock = found.ok_or(())?;
             let secs = i64::try_from(granted(timeout).as_secs()).unwrap_or(i64::MAX);
             lock.timeout_secs = Some(secs);
-            lock.expires_at = Some(now_ms().saturating_add(secs.saturating_mul(1000)));
+            lock.expires_at = Some(self.now_ms().saturating_add(secs.saturating_mul(1000)));
             self.store.dav_refresh_lock(self.root, &token, lock.timeout_secs, lock.expires_at).await.map_err(|_| ())?;
             Ok(self.to_dav(&lock, &asked))
         }

@@ -183,13 +183,13 @@ where
                 Some(Depth::One) => 1,
                 Some(Depth::Infinity) | None => finite_depth(&lib, &parts).await?,
             };
-            return propfind::answer(&lib, &app.store, &parts, &body, depth).await;
+            return propfind::answer(&lib, app, &parts, &body, depth).await;
         }
         if parts.method.as_str() == "PROPPATCH" {
             props::check_patch(&body)?;
         }
         if parts.method.as_str() == "PROPPATCH"
-            && let Some(answer) = times::answer(&checked, &app.store, &parts, &body).await
+            && let Some(answer) = times::answer(&checked, app, &parts, &body).await
         {
             return answer;
         }
@@ -308,7 +308,7 @@ impl Checked {
             self.partial,
             self.overflow,
         );
-        let locks = DbLocks::new(app.store.clone(), self.lib.name, prefix.clone(), self.user.clone());
+        let locks = DbLocks::new(app, self.lib.name, prefix.clone(), self.user.clone());
         let refusal = locks.refusal();
         let handler = DavHandler::builder()
             .filesystem(Box::new(fs))
@@ -371,8 +371,8 @@ async fn prepare<B>(
     let if_lists = guard::if_lists(&parts.headers)?;
     let tokens = guard::submitted_tokens(&parts.method, &parts.headers, &if_lists)?;
     let unlock = parts.method.as_str() == "UNLOCK";
-    locks::check_ownership(&app.store, lib.name, &user.user, unlock, &tokens).await?;
-    preconditions::check_if(&app.store, &lib, parts.uri.path(), &if_lists).await?;
+    locks::check_ownership(app, lib.name, &user.user, unlock, &tokens).await?;
+    preconditions::check_if(app, &lib, parts.uri.path(), &if_lists).await?;
     if let Some((from, to)) = &copy {
         props::check_copy(&app.store, lib.name, &user.user.uid, from, to).await?;
     }

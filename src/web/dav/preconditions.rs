@@ -14,7 +14,7 @@ use super::get::quoted_etag;
 use super::library::{Library, key, rel};
 use super::{dav_path, locks};
 use crate::library::Meta;
-use crate::store::Store;
+use crate::service::Gatehouse;
 
 fn failed(message: &str) -> DavError {
     DavError::new(StatusCode::PRECONDITION_FAILED, message)
@@ -24,7 +24,7 @@ fn failed(message: &str) -> DavError {
 /// hold for the request's resource at `url_path` and the resources the lists name.
 /// Each distinct resource is looked up once (at most as many as the header's bounded
 /// conditions).
-pub async fn check_if(store: &Store, lib: &Library, url_path: &str, lists: &[IfList]) -> Result<(), DavError> {
+pub async fn check_if(app: &Gatehouse, lib: &Library, url_path: &str, lists: &[IfList]) -> Result<(), DavError> {
     if lists.is_empty() {
         return Ok(());
     }
@@ -39,7 +39,7 @@ pub async fn check_if(store: &Store, lib: &Library, url_path: &str, lists: &[IfL
             Some(url) => local_path(url),
         };
         let current = match path {
-            Some(p) => current(store, lib, p).await?,
+            Some(p) => current(app, lib, p).await?,
             None => None,
         };
         known.push((resource, current));
@@ -65,13 +65,13 @@ fn local_path(url: &str) -> Option<&str> {
 }
 
 /// A resource of this library as `If` sees it; `None` for a path outside it.
-async fn current(store: &Store, lib: &Library, url_path: &str) -> Result<Option<Current>, DavError> {
+async fn current(app: &Gatehouse, lib: &Library, url_path: &str) -> Result<Option<Current>, DavError> {
     let Ok(path) = dav_path(url_path, lib.prefix()) else { return Ok(None) };
     let etag = match rel(&path) {
         Ok(p) => lib.storage.stat(&p).await.ok().and_then(|m| quoted_etag(&m)),
         Err(_) => None,
     };
-    let lock_tokens = locks::covering_tokens(store, lib.name, &key(&path)).await?;
+    let lock_tokens = locks::covering_tokens(app, lib.name, &key(&path)).await?;
     Ok(Some(Current { etag, lock_tokens }))
 }
 

@@ -13,7 +13,6 @@
 use std::collections::HashMap;
 use std::io::Cursor;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::http::request::Parts;
@@ -29,6 +28,7 @@ use super::locks::within;
 use super::multistatus::{Wanted, Writer};
 use super::props::{self, Cap, store_failure};
 use crate::library::Entry;
+use crate::service::Gatehouse;
 use crate::store::{DavLockStore as _, DavPropStore as _, DeadProp, LockRecord, Store};
 
 /// Entries whose dead properties are read in one query: with the caps of
@@ -123,7 +123,7 @@ pub(super) fn asked(body: &[u8]) -> Result<Arc<Wanted>, DavError> {
 /// Answers a PROPFIND of the URL in `parts` at `depth` (0 or 1).
 pub async fn answer(
     lib: &Arc<Library>,
-    store: &Store,
+    app: &Gatehouse,
     parts: &Parts,
     body: &[u8],
     depth: u8,
@@ -148,7 +148,7 @@ pub async fn answer(
         };
         Ok::<_, dav_server::fs::FsError>((meta, entries))
     };
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0));
+    let (store, now) = (&app.store, app.clock.now_ms());
     let dead_names = wanted.dead_names();
     let wants_dead = dead_names.as_ref().is_none_or(|n| !n.is_empty());
     let own_props = async { if wants_dead { store.dav_props(lib.name, &root_key).await } else { Ok(Vec::new()) } };

@@ -20,7 +20,7 @@ use super::error::{DavError, push_escaped};
 use super::library::{fs_error, rel};
 use super::locks::DbLocks;
 use super::{Checked, preconditions};
-use crate::store::Store;
+use crate::service::Gatehouse;
 
 const DAV: &str = "DAV:";
 const MS: &str = "urn:schemas-microsoft-com:";
@@ -85,19 +85,19 @@ fn time_props(body: &[u8]) -> Option<Vec<Prop>> {
 /// on the resource, by the lock system's own rule.
 pub async fn answer(
     checked: &Checked,
-    store: &Store,
+    app: &Gatehouse,
     parts: &Parts,
     body: &[u8],
 ) -> Option<Result<Response, DavError>> {
     let props = time_props(body)?;
     let mut path = dav_server::davpath::DavPath::new(parts.uri.path()).ok()?;
     path.set_prefix(checked.lib.prefix()).ok()?;
-    Some(apply(checked, store, parts, &path, props).await)
+    Some(apply(checked, app, parts, &path, props).await)
 }
 
 async fn apply(
     checked: &Checked,
-    store: &Store,
+    app: &Gatehouse,
     parts: &Parts,
     path: &dav_server::davpath::DavPath,
     props: Vec<Prop>,
@@ -109,7 +109,7 @@ async fn apply(
         _ => DavError::new(StatusCode::SERVICE_UNAVAILABLE, "The library cannot be read"),
     })?;
     preconditions::check_write(&parts.headers, &meta)?;
-    let locks = DbLocks::new(store.clone(), lib.name, lib.prefix().to_owned(), checked.user.clone());
+    let locks = DbLocks::new(app, lib.name, lib.prefix().to_owned(), checked.user.clone());
     if let Err(lock) = locks.check(path, Some(&checked.user.uid), false, false, &checked.tokens).await {
         return Err(if lock.token.is_empty() {
             DavError::new(StatusCode::SERVICE_UNAVAILABLE, "The lock table cannot be read")
