@@ -87,16 +87,35 @@ async fn a_user_cannot_lock_a_library_root(db: Db) {
 async fn lock_timeouts_are_capped(db: Db) {
     let t = spawn(db).await;
     users(&t).await;
-    for (i, asked) in ["Second-86400", "Infinite", "Infinite, Second-4100000000"].into_iter().enumerate() {
-        let path = format!("/originals/f{i}.txt");
-        let r = bob(&t, "LOCK", &path).header("timeout", asked).body(lockinfo("shared", "bob")).send().await.unwrap();
-        assert_eq!(r.status(), StatusCode::CREATED, "{asked}");
-        let body = r.text().await.unwrap();
-        assert!(body.contains("Second-3600"), "{asked} is granted an hour: {body}");
+    // Every form of asking (and of not asking) gets at most ten minutes, shared or
+    // exclusive: the black-box attack found an exclusive lock with no, a bogus or a
+    // Windows-style `Timeout` granted an hour.
+    let asks = [
+        "Second-86400",
+        "Infinite",
+        "Infinite, Second-4100000000",
+        "bogus",
+        "Second--5",
+        "Second-99999999999999999999",
+        "",
+    ];
+    for (i, asked) in asks.into_iter().enumerate() {
+        for scope in ["shared", "exclusive"] {
+            let path = format!("/originals/f{i}-{scope}.txt");
+            let mut req = bob(&t, "LOCK", &path).body(lockinfo(scope, "bob"));
+            if !asked.is_empty() {
+                req = req.header("timeout", asked);
+            }
+            let r = req.send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::CREATED, "{asked}");
+            let body = r.text().await.unwrap();
+            assert!(body.contains("Second-600"), "{scope} {asked:?} is granted ten minutes: {body}");
+        }
     }
     let now = common::unix_now() * 1000;
     let latest = count(&t, "SELECT MAX(expires_at) FROM dav_locks").await;
-    assert!(latest <= now + 3_600_000 + 60_000, "stored expiry {latest} is at most an hour away from {now}");
+    assert!(latest <= now + 600_000 + 60_000, "stored expiry {latest} is at most ten minutes away from {now}");
+    assert_eq!(count(&t, "SELECT MAX(timeout_secs) FROM dav_locks").await, 600);
     // The owner refreshes it, again for at most an hour; another user cannot.
     let r = bob(&t, "LOCK", "/originals/mine.txt").body(lockinfo("exclusive", "bob")).send().await.unwrap();
     let token = token_of(&r);
@@ -110,7 +129,7 @@ async fn lock_timeouts_are_capped(db: Db) {
     assert_eq!(r.status(), StatusCode::OK);
     let body = r.text().await.unwrap();
     let granted: u64 = body.split("Second-").nth(1).and_then(|s| s.split('<').next()).unwrap().parse().unwrap();
-    assert!((1..=3600).contains(&granted), "a refresh is granted at most an hour: {body}");
+    assert!((1..=600).contains(&granted), "a refresh is granted at most ten minutes: {body}");
     assert_eq!(refresh(CAROL, CAROL_PASSWORD).await.unwrap().status(), StatusCode::FORBIDDEN);
 }
 

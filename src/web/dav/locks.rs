@@ -26,11 +26,11 @@ use crate::domain::user::User;
 use crate::service::Gatehouse;
 use crate::store::{DavLockStore as _, LockRecord, Store};
 
-/// The timeout of a lock requested without one.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
-/// The longest timeout granted: `Infinite` and longer requests get this (RFC 4918
-/// §10.7 lets the server choose), and the answer says so.
-pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+/// The longest timeout granted, and the one of a lock requested without one or with a
+/// `Timeout` that does not parse: `Infinite` and longer requests get this (RFC 4918
+/// §10.7 lets the server choose), shared and exclusive locks alike, and the answer says
+/// so. The owner refreshes a lock to keep it longer.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(600);
 /// The most live locks one user holds at once, over both libraries.
 pub const MAX_LOCKS_PER_USER: i64 = 100;
 /// The largest `<D:owner>` element kept with a lock, serialized.
@@ -134,7 +134,7 @@ impl DbLocks {
 
 /// The timeout granted for a request of `asked` (`None`: none asked, or `Infinite`).
 pub fn granted(asked: Option<Duration>) -> Duration {
-    asked.unwrap_or(DEFAULT_TIMEOUT).min(MAX_TIMEOUT)
+    asked.unwrap_or(MAX_TIMEOUT).min(MAX_TIMEOUT)
 }
 
 /// Refuses a request that submits the token of a lock another user holds (UNLOCK,
