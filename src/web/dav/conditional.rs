@@ -169,9 +169,13 @@ fn parse_ranges(spec: &str, len: u64) -> Ranges {
         };
         parts.extend(range);
     }
+    // Ranges that together ask for more than the file (overlapping ones) get the file
+    // once instead: no request makes an answer larger than the file it is about.
+    let asked_bytes = parts.iter().fold(0u64, |n, (first, last)| n.saturating_add(last - first + 1));
     match (asked, parts.is_empty()) {
         (0, _) => Ranges::Whole,
         (_, true) => Ranges::Unsatisfiable,
+        _ if asked_bytes > len => Ranges::Whole,
         _ => Ranges::Parts(parts),
     }
 }
@@ -342,6 +346,10 @@ mod tests {
             assert_eq!(ranges_of(ignored, 100), Whole, "{ignored}");
         }
         assert_eq!(ranges_of(&vec!["0-0"; 17].join(","), 100), Whole, "too many ranges");
+        let overlapping = format!("bytes={}", vec!["0-"; 16].join(","));
+        assert_eq!(ranges_of(&overlapping, 100), Whole, "never more than the file: 16 × the whole file");
+        assert_eq!(ranges_of("bytes=0-60,40-99", 100), Whole);
+        assert_eq!(ranges_of("bytes=0-49,50-99", 100), Parts(vec![(0, 49), (50, 99)]), "the whole file in parts");
         assert_eq!(ranges_of("bytes=0-1", 0), Whole, "an empty file is sent whole");
     }
 

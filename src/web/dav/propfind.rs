@@ -45,15 +45,13 @@ enum Unwanted {
     Cap(Cap),
 }
 
-/// The (namespace, name) pairs of the elements below `e`, within the caps (`count`:
-/// names already taken from the body).
-fn names(e: &Element, count: &mut usize) -> Result<Vec<(String, String)>, Unwanted> {
+/// The (namespace, name) pairs of the elements below `e`, within the caps (`tally`:
+/// the names already taken from the body).
+fn names(e: &Element, tally: &mut props::Tally) -> Result<Vec<(String, String)>, Unwanted> {
     let mut out = Vec::new();
     for p in e.children.iter().filter_map(|n| n.as_element()) {
-        *count += 1;
-        props::check_count(*count).map_err(Unwanted::Cap)?;
         let ns = p.namespace.clone().unwrap_or_default();
-        props::check_name(&ns, &p.name).map_err(Unwanted::Cap)?;
+        tally.add(&ns, &p.name).map_err(Unwanted::Cap)?;
         out.push((ns, p.name.clone()));
     }
     Ok(out)
@@ -70,7 +68,7 @@ fn wanted(body: &[u8]) -> Result<Wanted, Unwanted> {
     }
     let in_dav = |e: &&Element| e.namespace.as_deref() == Some("DAV:");
     let children: Vec<&Element> = root.children.iter().filter_map(|n| n.as_element()).filter(in_dav).collect();
-    let mut count = 0;
+    let mut count = props::Tally::default();
     let include = match children.iter().find(|e| e.name == "include") {
         Some(e) => names(e, &mut count)?,
         None => Vec::new(),

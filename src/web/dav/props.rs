@@ -21,6 +21,9 @@ pub const MAX_PROPS_PER_REQUEST: usize = 256;
 pub const MAX_NAMESPACE: usize = 1024;
 /// Longest property name (the local part), in bytes.
 pub const MAX_NAME: usize = 1024;
+/// The most bytes of property names and namespaces one request names together (a
+/// client asks for a few dozen short ones; an answer repeats them for every entry).
+pub const MAX_NAMES_BYTES: usize = 8 * 1024;
 /// Largest dead property, the element as stored, in bytes.
 pub const MAX_VALUE: usize = 4096;
 /// Most dead properties one resource may carry.
@@ -86,6 +89,8 @@ pub enum Cap {
     Count,
     Namespace,
     Name,
+    /// The names and namespaces of one request together.
+    Names,
     Value,
 }
 
@@ -104,6 +109,10 @@ impl Cap {
             Cap::Name => {
                 too_large("property-name-too-long", format!("A property name is longer than {MAX_NAME} bytes"))
             }
+            Cap::Names => too_large(
+                "property-names-too-long",
+                format!("The properties one request names are longer than {MAX_NAMES_BYTES} bytes together"),
+            ),
             Cap::Value => {
                 too_large("property-value-too-large", format!("A property value is larger than {MAX_VALUE} bytes"))
             }
@@ -111,23 +120,34 @@ impl Cap {
     }
 }
 
-/// Checks one property name of a request against the caps.
-pub fn check_name(namespace: &str, name: &str) -> Result<(), Cap> {
-    if namespace.len() > MAX_NAMESPACE {
-        return Err(Cap::Namespace);
-    }
-    if name.len() > MAX_NAME {
-        return Err(Cap::Name);
-    }
-    Ok(())
+/// The property names of one request, counted against the caps as they are read.
+#[derive(Debug, Default)]
+pub struct Tally {
+    count: usize,
+    bytes: usize,
 }
 
-/// Checks the number of properties one request names.
-pub fn check_count(n: usize) -> Result<(), Cap> {
-    if n > MAX_PROPS_PER_REQUEST {
-        return Err(Cap::Count);
+impl Tally {
+    /// Counts one more name: how many, how long each, and how long all together —
+    /// what an answer repeats for every resource it lists, so that a PROPFIND's answer
+    /// stays proportionate to the folder rather than to what the body can name.
+    pub fn add(&mut self, namespace: &str, name: &str) -> Result<(), Cap> {
+        self.count += 1;
+        self.bytes = self.bytes.saturating_add(namespace.len() + name.len());
+        if self.count > MAX_PROPS_PER_REQUEST {
+            return Err(Cap::Count);
+        }
+        if namespace.len() > MAX_NAMESPACE {
+            return Err(Cap::Namespace);
+        }
+        if name.len() > MAX_NAME {
+            return Err(Cap::Name);
+        }
+        if self.bytes > MAX_NAMES_BYTES {
+            return Err(Cap::Names);
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Counts bytes written.
@@ -152,14 +172,12 @@ pub fn check_patch(body: &[u8]) -> Result<(), DavError> {
     if root.name != "propertyupdate" {
         return Ok(());
     }
-    let mut count = 0;
+    let mut tally = Tally::default();
     for action in root.children.iter().filter_map(|n| n.as_element()) {
         let set = action.name == "set";
         for prop in action.children.iter().filter_map(|n| n.as_element()).filter(|e| e.name == "prop") {
             for p in prop.children.iter().filter_map(|n| n.as_element()) {
-                count += 1;
-                check_count(count).map_err(Cap::refusal)?;
-                check_name(p.namespace.as_deref().unwrap_or_default(), &p.name).map_err(Cap::refusal)?;
+                tally.add(p.namespace.as_deref().unwrap_or_default(), &p.name).map_err(Cap::refusal)?;
                 if set {
                     let mut size = Counter(0);
                     p.write(&mut size).map_err(|_| DavError::bad_request("The property cannot be stored"))?;
