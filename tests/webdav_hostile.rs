@@ -216,7 +216,41 @@ async fn a_folder_of_thousands_answers_every_entry_in_one_valid_multistatus(db: 
     assert_eq!(found.iter().filter(|(_, n)| n == "getcontentlength").count(), FILES);
 }
 
+/// Found by the black-box attack: `Transfer-Encoding: gzip, chunked` was taken, and
+/// the still-compressed bytes stored as the file. Only `chunked` frames a body (else
+/// 501), on WebDAV and on the API, before anything reads the body, and nothing is
+/// written.
+async fn only_chunked_alone_frames_a_body(db: Db) {
+    let t = spawn(db).await;
+    dav_user(&t).await;
+    let chunked = b"5\r\nhello\r\n0\r\n\r\n";
+    let cases = [
+        ("Transfer-Encoding: gzip, chunked\r\n", 501),
+        ("Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", 501),
+    ];
+    for (framing, status) in cases {
+        let head =
+            webdav_util::raw_head(&t, "PUT", "/originals/framed.txt", &format!("{framing}Connection: close\r\n"));
+        assert_eq!(webdav_util::raw_status(&t, &head, chunked).await, status, "{framing}");
+        let api = format!(
+            "POST /api/v1/session HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n{framing}Connection: close\r\n\r\n",
+            t.addr
+        );
+        assert_eq!(webdav_util::raw_status(&t, &api, chunked).await, status, "API {framing}");
+    }
+    assert_eq!(bob(&t, "GET", "/originals/framed.txt").send().await.unwrap().status(), 404, "nothing was written");
+    let head = webdav_util::raw_head(
+        &t,
+        "PUT",
+        "/originals/framed.txt",
+        "Transfer-Encoding: chunked\r\nConnection: close\r\n",
+    );
+    assert_eq!(webdav_util::raw_status(&t, &head, chunked).await, 201, "chunked alone is fine");
+    assert_eq!(bob(&t, "GET", "/originals/framed.txt").send().await.unwrap().text().await.unwrap(), "hello");
+}
+
 on_every_backend!(
+    only_chunked_alone_frames_a_body,
     a_folder_of_thousands_answers_every_entry_in_one_valid_multistatus,
     deeply_nested_bodies_are_refused_and_the_server_lives,
     propfind_depth_follows_rfc4918,

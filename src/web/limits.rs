@@ -333,6 +333,30 @@ where
     }
 }
 
+/// Why a request's body framing is refused (RFC 9112 §6): a transfer coding other than
+/// one `chunked` (`gzip, chunked` would store the still-compressed bytes as the file),
+/// 501. (`Transfer-Encoding` with `Content-Length` never gets here: hyper drops the
+/// length, reads the chunks and closes the connection after the answer, as RFC 9112
+/// §6.3 asks.)
+pub fn framing_refusal(headers: &axum::http::HeaderMap) -> Option<(axum::http::StatusCode, &'static str)> {
+    let mut codings = 0usize;
+    for value in headers.get_all(axum::http::header::TRANSFER_ENCODING) {
+        let Ok(text) = value.to_str() else {
+            return Some((axum::http::StatusCode::BAD_REQUEST, "The Transfer-Encoding header is not valid text"));
+        };
+        for coding in text.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+            codings += 1;
+            if !coding.eq_ignore_ascii_case("chunked") || codings > 1 {
+                return Some((
+                    axum::http::StatusCode::NOT_IMPLEMENTED,
+                    "Only the chunked transfer coding is understood",
+                ));
+            }
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -381,5 +405,21 @@ mod tests {
         assert_eq!(connections_for(128), 64);
         assert_eq!(connections_for(1_048_576), 786_432);
         assert_eq!(connections_for(1), 1);
+    }
+
+    #[test]
+    fn only_chunked_alone_frames_a_body() {
+        use axum::http::{HeaderMap, StatusCode};
+        let refusal = |pairs: &[(&str, &str)]| {
+            let h: HeaderMap = pairs.iter().map(|(k, v)| (k.parse().unwrap(), v.parse().unwrap())).collect();
+            framing_refusal(&h).map(|(status, _)| status)
+        };
+        assert_eq!(refusal(&[]), None);
+        assert_eq!(refusal(&[("transfer-encoding", "chunked")]), None);
+        assert_eq!(refusal(&[("transfer-encoding", "Chunked")]), None);
+        assert_eq!(refusal(&[("content-length", "5")]), None);
+        assert_eq!(refusal(&[("transfer-encoding", "gzip, chunked")]), Some(StatusCode::NOT_IMPLEMENTED));
+        assert_eq!(refusal(&[("transfer-encoding", "chunked, chunked")]), Some(StatusCode::NOT_IMPLEMENTED));
+        assert_eq!(refusal(&[("transfer-encoding", "identity")]), Some(StatusCode::NOT_IMPLEMENTED));
     }
 }

@@ -175,6 +175,15 @@ impl Sites {
         } else {
             self.dav.find(req.uri().path()).map(DavTarget::Library)
         };
+        if let Some((status, message)) = limits::framing_refusal(req.headers()) {
+            // The body's framing is not one we read the same way every proxy would:
+            // refused before anything reads it, and the connection closed.
+            let resp = match target {
+                Some(_) => dav::error::DavError::new(status, message).into_response(),
+                None => ApiError::new(status, code_for_status(status), message).into_response(),
+            };
+            return Ok(finish_response(body_failed(resp)));
+        }
         let Some(target) = target else {
             // API bodies are small (`max_body`): they must arrive whole in a short time.
             let deadline = Some(limits.api_body_deadline);
