@@ -49,6 +49,13 @@ async fn wrong_password_and_unknown_user_get_the_same_answer(db: Db) {
     assert_eq!(unknown.status, wrong.status);
     assert_eq!(unknown.body, wrong.body);
     assert!(wrong.headers.get("set-cookie").is_none());
+    // Input that cannot be anyone's says what is wrong with it (the black-box attack got
+    // "username and password are required" for a long name).
+    let long = t.login_reply(&"a".repeat(300), "not-the-password").await;
+    assert_eq!(long.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(long.body["message"], "no username is longer than 256 bytes");
+    let empty = t.login_reply("", "not-the-password").await;
+    assert_eq!(empty.body["message"], "username and password are required");
 }
 
 async fn timed_failed_login(t: &common::TestApp, user: &str) -> Duration {

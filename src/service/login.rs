@@ -88,8 +88,11 @@ impl Gatehouse {
         meta: &RequestMeta,
     ) -> Result<(User, Attempt), ServiceError> {
         let name = username.trim();
-        if name.is_empty() || name.len() > MAX_NAME || !presentable(password) {
+        if name.is_empty() || !presentable(password) {
             return Err(ServiceError::Invalid("username and password are required".to_owned()));
+        }
+        if name.len() > MAX_NAME {
+            return Err(ServiceError::Invalid(format!("no username is longer than {MAX_NAME} bytes")));
         }
         // The cheap checks first: the throttle decides before any hash is made.
         let guard = self.throttle_begin(&username_key(name), meta).await?;
