@@ -248,6 +248,8 @@ pub struct Partial {
     pub len: Option<u64>,
     /// Every byte goes to the end (`append`).
     pub append: bool,
+    /// The length the file will have, where the request says (`bytes F-L/LENGTH`).
+    pub total: Option<u64>,
 }
 
 fn unsatisfiable(message: &str) -> DavError {
@@ -285,14 +287,14 @@ pub fn partial_write(method: &Method, headers: &HeaderMap) -> Result<Option<Part
         if content_length.is_some_and(|n| n != len) {
             return Err(unsatisfiable("The body's length does not match its Content-Range"));
         }
-        return Ok(Some(Partial { start: Some(first), len: Some(len), append: false }));
+        return Ok(Some(Partial { start: Some(first), len: Some(len), append: false, total }));
     }
     if method.as_str() != "PATCH" {
         return Ok(None);
     }
     let Some(range) = text("x-update-range")? else { return Ok(None) };
     if range == "append" {
-        return Ok(Some(Partial { start: None, len: content_length, append: true }));
+        return Ok(Some(Partial { start: None, len: content_length, append: true, total: None }));
     }
     let bad = "X-Update-Range must be bytes=FIRST-LAST, bytes=FIRST-, bytes=-N or append";
     let spec = range.strip_prefix("bytes=").ok_or_else(|| DavError::bad_request(bad))?;
@@ -312,14 +314,29 @@ pub fn partial_write(method: &Method, headers: &HeaderMap) -> Result<Option<Part
         }
         (true, true) => return Err(DavError::bad_request(bad)),
     };
-    Ok(Some(Partial { start, len: content_length, append: false }))
+    Ok(Some(Partial { start, len: content_length, append: false, total: None }))
 }
 
 impl Partial {
     /// Refuses (416, with `Content-Range: bytes */LEN`) a part that would start past
     /// the end of the file, now `len` bytes long (0 if missing): the gap would make a
     /// sparse file that every client sees at its full length.
+    /// A `Content-Range` that names a total length must name the one the file will
+    /// have (a client that thinks a 12-byte file has 4 has a stale view of it).
     pub fn fits(&self, len: u64) -> Result<(), DavError> {
+        let after = self.start.zip(self.len).map(|(start, n)| len.max(start.saturating_add(n)));
+        if let (Some(total), Some(after)) = (self.total, after)
+            && total != after
+        {
+            return Err(unsatisfiable(&format!(
+                "The Content-Range says the file will be {total} bytes long; it would be {after}"
+            ))
+            .header(
+                header::CONTENT_RANGE,
+                axum::http::HeaderValue::from_str(&format!("bytes */{len}"))
+                    .unwrap_or(axum::http::HeaderValue::from_static("bytes */0")),
+            ));
+        }
         match self.start {
             Some(start) if start > len => Err(unsatisfiable(&format!(
                 "A partial write must start at or before the end of the file ({len} bytes)"
@@ -507,7 +524,7 @@ mod tests {
             partial_write(&Method::from_bytes(m.as_bytes()).unwrap(), &h).map_err(|e| e.status)
         };
         let put = |v: &str| p("PUT", "content-range", v, None);
-        assert_eq!(put("bytes 2-6/*"), Ok(Some(Partial { start: Some(2), len: Some(5), append: false })));
+        assert_eq!(put("bytes 2-6/*"), Ok(Some(Partial { start: Some(2), len: Some(5), append: false, total: None })));
         assert_eq!(put("bytes 0-0/10").unwrap().unwrap().len, Some(1));
         for bad in ["bytes */10", "bytes 2-/10", "2-6/10", "bytes 2-6", "bytes a-6/*", "bytes -1-6/*"] {
             assert_eq!(put(bad), Err(StatusCode::BAD_REQUEST), "{bad}");
@@ -526,6 +543,15 @@ mod tests {
         let part = put("bytes 5-9/*").unwrap().unwrap();
         assert!(part.fits(5).is_ok() && part.fits(100).is_ok());
         assert_eq!(part.fits(4).unwrap_err().status, StatusCode::RANGE_NOT_SATISFIABLE);
+        // A total length must be the file's after the write.
+        let middle = put("bytes 2-3/12").unwrap().unwrap();
+        assert!(middle.fits(12).is_ok());
+        assert_eq!(
+            put("bytes 2-3/4").unwrap().unwrap().fits(12).unwrap_err().status,
+            StatusCode::RANGE_NOT_SATISFIABLE
+        );
+        assert!(put("bytes 10-14/15").unwrap().unwrap().fits(10).is_ok(), "growing at the end");
+        assert!(put("bytes 0-4/5").unwrap().unwrap().fits(0).is_ok(), "a new file");
     }
 
     #[test]
