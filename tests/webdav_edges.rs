@@ -37,6 +37,37 @@ async fn a_time_past_the_year_9999_is_refused_and_changes_nothing(db: Db) {
     assert_eq!(r.status(), 207);
 }
 
+/// Found by the black-box attack: `Fri, 31 Dec 9999` was answered 200 and kept as
+/// 10 May 2446, where ext4's times end. A time the library cannot keep is refused (409)
+/// and the file keeps its own; one it can keep is kept to the second.
+async fn a_time_the_library_cannot_keep_is_refused_not_changed(db: Db) {
+    let t = spawn(db).await;
+    dav_user(&t).await;
+    assert_eq!(bob(&t, "PUT", "/originals/a.txt").body("a").send().await.unwrap().status(), 201);
+    let before = last_modified(&t, "/originals/a.txt").await;
+    let last_second = std::time::UNIX_EPOCH + std::time::Duration::from_secs(253_402_300_799);
+    let keeps_it = match &t.app.settings.originals_path {
+        gatehouse::library::Location::Folder(dir) => {
+            // Does this file system keep such a time? Asked of a file beside the library.
+            let probe = tempfile::NamedTempFile::new_in(dir.parent().unwrap()).unwrap();
+            probe.as_file().set_modified(last_second).unwrap();
+            std::fs::metadata(probe.path()).unwrap().modified().unwrap() == last_second
+        }
+        gatehouse::library::Location::Bucket(_) => true,
+    };
+    let body = r#"<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:getlastmodified>Fri, 31 Dec 9999 23:59:59 GMT</D:getlastmodified></D:prop></D:set></D:propertyupdate>"#;
+    let r = bob(&t, "PROPPATCH", "/originals/a.txt").body(body).send().await.unwrap();
+    assert_eq!(r.status(), 207);
+    let text = r.text().await.unwrap();
+    if keeps_it {
+        assert!(text.contains("200 OK"), "{text}");
+        assert_eq!(last_modified(&t, "/originals/a.txt").await, "Fri, 31 Dec 9999 23:59:59 GMT");
+    } else {
+        assert!(text.contains("409"), "{text}");
+        assert_eq!(last_modified(&t, "/originals/a.txt").await, before, "the file keeps its time");
+    }
+}
+
 /// tmpfs keeps 64-bit file times (ext4 stops at 2446): the library lives there.
 async fn a_file_time_past_9999_on_disk_is_shown_as_the_last_second_of_9999(db: Db) {
     let shm = tempfile::tempdir_in("/dev/shm").expect("a tmpfs at /dev/shm");
@@ -223,6 +254,7 @@ async fn a_name_in_nfd_and_in_nfc_is_one_file(db: Db) {
 }
 
 on_every_backend!(
+    a_time_the_library_cannot_keep_is_refused_not_changed,
     a_name_in_nfd_and_in_nfc_is_one_file,
     a_time_past_the_year_9999_is_refused_and_changes_nothing,
     a_put_under_an_expired_lock_does_not_overwrite_a_newer_version,

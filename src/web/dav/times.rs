@@ -13,13 +13,13 @@ use axum::body::Body;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
-
 use dav_server::ls::DavLockSystem as _;
 
 use super::error::{DavError, push_escaped};
-use super::library::{fs_error, rel};
+use super::library::{Library, fs_error, rel};
 use super::locks::DbLocks;
 use super::{Checked, preconditions};
+use crate::library::Rel;
 use crate::service::Gatehouse;
 
 const DAV: &str = "DAV:";
@@ -128,6 +128,18 @@ async fn apply(
             (true, _) => StatusCode::OK,
         })
         .collect();
+    if statuses.iter().all(|s| *s == StatusCode::OK)
+        && let Some(t) = props.iter().filter_map(|p| p.time.flatten()).next_back()
+        && !keep_time(lib, &p, t, meta.modified).await?
+    {
+        // The file system cannot keep this time (ext4 ends in 2446): refused, as a
+        // time the formats cannot show is, rather than silently kept as another.
+        for (s, prop) in statuses.iter_mut().zip(&props) {
+            if prop.time.is_some() {
+                *s = StatusCode::CONFLICT;
+            }
+        }
+    }
     if statuses.iter().any(|s| *s != StatusCode::OK) {
         // All or nothing: the rest failed because of these.
         for s in &mut statuses {
@@ -135,13 +147,25 @@ async fn apply(
                 *s = StatusCode::FAILED_DEPENDENCY;
             }
         }
-    } else if let Some(t) = props.iter().filter_map(|p| p.time.flatten()).next_back() {
-        lib.storage.set_modified(&p, t).await.map_err(|e| match fs_error(&e) {
-            dav_server::fs::FsError::Forbidden => DavError::forbidden("Not allowed here"),
-            _ => DavError::new(StatusCode::SERVICE_UNAVAILABLE, "The time cannot be kept"),
-        })?;
     }
     Ok(multistatus(&path.with_prefix().as_url_string(), &props, &statuses))
+}
+
+/// Gives the file at `p` the time `t`; false (and the file's time left at `was`) if
+/// the library keeps another time than the one asked for, to the second.
+async fn keep_time(lib: &Library, p: &Rel, t: SystemTime, was: SystemTime) -> Result<bool, DavError> {
+    let failed = |e: std::io::Error| match fs_error(&e) {
+        dav_server::fs::FsError::Forbidden => DavError::forbidden("Not allowed here"),
+        _ => DavError::new(StatusCode::SERVICE_UNAVAILABLE, "The time cannot be kept"),
+    };
+    let seconds = |t: SystemTime| t.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    lib.storage.set_modified(p, t).await.map_err(failed)?;
+    let kept = lib.storage.stat(p).await.map_err(failed)?.modified;
+    if seconds(kept) == seconds(t) {
+        return Ok(true);
+    }
+    lib.storage.set_modified(p, was).await.map_err(failed)?;
+    Ok(false)
 }
 
 /// The 207 answer: one propstat per status, in the order statuses first appear.
