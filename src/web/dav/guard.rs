@@ -162,7 +162,7 @@ fn bad_lock_token() -> DavError {
 }
 
 /// Most conditions the `If` headers of one request may carry.
-const MAX_IF_CONDITIONS: usize = 64;
+pub const MAX_IF_CONDITIONS: usize = 64;
 
 /// Parses `If = 1*No-tag-list | 1*Tagged-list` with a loop (no recursion), adding its
 /// lists to `lists`.

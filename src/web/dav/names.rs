@@ -28,10 +28,24 @@ pub async fn to_nfc(lib: &Library, parts: &mut Parts) {
         }
     }
     for name in ["destination", "if"] {
-        let Some(text) = parts.headers.get(name).and_then(|v| v.to_str().ok()) else { continue };
-        let rewritten = if name == "if" { resource_tags(lib, text).await } else { url(lib, text).await };
-        if let Some(v) = rewritten.and_then(|r| HeaderValue::try_from(r).ok()) {
-            parts.headers.insert(name, v);
+        let values: Option<Vec<String>> =
+            parts.headers.get_all(name).iter().map(|v| v.to_str().ok().map(str::to_owned)).collect();
+        // A value that is not text is the guard's to refuse.
+        let Some(values) = values else { continue };
+        let mut changed = false;
+        let mut out = Vec::with_capacity(values.len());
+        for text in values {
+            let rewritten = if name == "if" { resource_tags(lib, &text).await } else { url(lib, &text).await };
+            changed |= rewritten.is_some();
+            out.push(rewritten.unwrap_or(text));
+        }
+        if !changed {
+            continue;
+        }
+        let Ok(out) = out.into_iter().map(HeaderValue::try_from).collect::<Result<Vec<_>, _>>() else { continue };
+        parts.headers.remove(name);
+        for v in out {
+            parts.headers.append(name, v);
         }
     }
 }
@@ -47,8 +61,13 @@ async fn url(lib: &Library, text: &str) -> Option<String> {
 }
 
 /// An `If` header with the URLs of its Resource-Tags (the `<…>` outside lists) in
-/// NFC, if that changes any; a header that does not parse is left to the guard.
+/// NFC, if that changes any; a header that does not parse, or has more tags than a
+/// valid one can (each tags a list of at least one of the guard's bounded conditions),
+/// is left to the guard, so no header makes more than that many look-ups.
 async fn resource_tags(lib: &Library, text: &str) -> Option<String> {
+    if text.matches('<').count() > super::guard::MAX_IF_CONDITIONS {
+        return None;
+    }
     let (mut out, mut changed, mut rest) = (String::with_capacity(text.len()), false, text);
     while let Some(i) = rest.find(['<', '(']) {
         out.push_str(&rest[..i]);
