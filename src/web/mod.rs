@@ -178,11 +178,12 @@ impl Sites {
         if let Some((status, message)) = limits::framing_refusal(req.headers()) {
             // The body's framing is not one we read the same way every proxy would:
             // refused before anything reads it, and the connection closed.
-            let resp = match target {
-                Some(_) => dav::error::DavError::new(status, message).into_response(),
-                None => ApiError::new(status, code_for_status(status), message).into_response(),
-            };
-            return Ok(finish_response(body_failed(resp)));
+            return Ok(body_failed(match target {
+                Some(_) => {
+                    security_headers(dav::error::finish(dav::error::DavError::new(status, message).into_response()))
+                }
+                None => finish_response(ApiError::new(status, code_for_status(status), message).into_response()),
+            }));
         }
         let Some(target) = target else {
             // API bodies are small (`max_body`): they must arrive whole in a short time.
