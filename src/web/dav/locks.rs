@@ -134,7 +134,7 @@ impl DbLocks {
 
 /// The timeout granted for a request of `asked` (`None`: none asked, or `Infinite`).
 pub fn granted(asked: Option<Duration>) -> Duration {
-    asked.unwrap_or(MAX_TIMEOUT).min(MAX_TIMEOUT)
+    asked.map_or(MAX_TIMEOUT, |a| a.min(MAX_TIMEOUT))
 }
 
 /// Refuses a request that submits the token of a lock another user holds (UNLOCK,
@@ -150,10 +150,7 @@ pub async fn check_ownership(
     if tokens.is_empty() {
         return Ok(());
     }
-    let named = app.store.dav_locks_by_token(root, tokens, app.clock.now_ms()).await.map_err(|e| {
-        tracing::error!(error = %e, "cannot read WebDAV locks");
-        DavError::new(StatusCode::SERVICE_UNAVAILABLE, "The lock table cannot be read")
-    })?;
+    let named = app.store.dav_locks_by_token(root, tokens, app.clock.now_ms()).await.map_err(unreadable)?;
     let how = if unlock { LockUse::Remove } else { LockUse::Use };
     if named.iter().any(|l| !may_use_lock(caller, l.principal.as_deref(), how)) {
         return Err(DavError::forbidden("This lock belongs to another user"));
@@ -164,11 +161,14 @@ pub async fn check_ownership(
 /// The tokens of the live locks that cover the library path `key` (on it, or deep on a
 /// folder above it); 503 if the lock table cannot be read.
 pub async fn covering_tokens(app: &Gatehouse, root: &str, key: &str) -> Result<Vec<String>, DavError> {
-    let live = app.store.dav_locks_at(root, key, false, app.clock.now_ms()).await.map_err(|e| {
-        tracing::error!(error = %e, "cannot read WebDAV locks");
-        DavError::new(StatusCode::SERVICE_UNAVAILABLE, "The lock table cannot be read")
-    })?;
+    let live = app.store.dav_locks_at(root, key, false, app.clock.now_ms()).await.map_err(unreadable)?;
     Ok(covering(&live, key).map(|l| l.token.clone()).collect())
+}
+
+/// A lock table that cannot be read: the request is refused (fails closed), 503.
+fn unreadable(e: crate::store::StoreError) -> DavError {
+    tracing::error!(error = %e, "cannot read WebDAV locks");
+    DavError::new(StatusCode::SERVICE_UNAVAILABLE, "The lock table cannot be read")
 }
 
 /// Whether `path` is `at` or below it.
