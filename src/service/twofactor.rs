@@ -70,7 +70,8 @@ pub(crate) enum CodeCheck {
     /// Wrong or malformed: a guess, counted by the throttle.
     Wrong,
     /// The right recovery code, redeemed a moment ago by a parallel login (the
-    /// owner's own double submit): refused, but not a guess.
+    /// owner's own double submit), or a factor that login removed meanwhile: refused,
+    /// but not a guess.
     AlreadyUsed,
 }
 
@@ -323,6 +324,10 @@ impl Gatehouse {
         code: &str,
         meta: &RequestMeta,
     ) -> Result<CodeCheck, ServiceError> {
+        // `user` was read with 2FA on. If its recovery code is gone since, 2FA went off
+        // (the invariant: a recovery code exists while 2FA is on): a login redeemed it in
+        // parallel and this one lost that race, refused but not a guess. A missing
+        // authenticator alone (2FA by passkey) is no such race.
         if looks_like_totp_code(code) {
             let active = self.store.passcode(&user.uid).await?.filter(|p| p.activated_at.is_some());
             if let Some(p) = active
@@ -330,14 +335,18 @@ impl Gatehouse {
             {
                 return Ok(CodeCheck::Passed(SecondFactor::Totp));
             }
+            if self.store.recovery_hash(&user.uid).await?.is_none() {
+                return Ok(CodeCheck::AlreadyUsed);
+            }
             self.record(EventKind::PasscodeInvalid, user.into(), meta, "", "wrong verification code").await;
             return Ok(CodeCheck::Wrong);
         }
-        let (Some(normalized), Some(hash)) =
-            (normalize_recovery_code(code), self.store.recovery_hash(&user.uid).await?)
-        else {
+        let Some(normalized) = normalize_recovery_code(code) else {
             self.record(EventKind::PasscodeInvalid, user.into(), meta, "", "malformed code").await;
             return Ok(CodeCheck::Wrong);
+        };
+        let Some(hash) = self.store.recovery_hash(&user.uid).await? else {
+            return Ok(CodeCheck::AlreadyUsed);
         };
         if !self.hasher.verify(&normalized, Some(&hash), Priority::Owner).await? {
             self.record(EventKind::PasscodeInvalid, user.into(), meta, "", "wrong recovery code").await;
