@@ -99,7 +99,7 @@ pub async fn run(app: &Gatehouse, cmd: AuthCommand, format: Format) -> Result<()
             let issued = match &a.user {
                 Some(name) => {
                     let user = find(app, name).await?;
-                    app.create_app_password(&user, &a.name, &a.scope, a.expires, "cli", &meta).await?
+                    app.create_app_password(&user, &a.name, &a.scope, None, a.expires, "cli", &meta).await?
                 }
                 None => app.create_access_token(&a.name, &a.scope, a.expires, &meta).await?,
             };

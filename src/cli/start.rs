@@ -100,6 +100,7 @@ pub async fn run(global: &GlobalArgs, args: StartArgs) -> Result<(), CliError> {
         Some(reason) => tracing::warn!("{reason}"),
         None => tracing::info!(rp_id = app.passkey_rp_id().unwrap_or_default(), "passkeys are available"),
     }
+    app.say_upgrade_notices().await;
     let admin_password = std::env::var("GATEHOUSE_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
     if let Some(generated) = app.bootstrap_admin(admin_password).await? {
         println!(

@@ -203,6 +203,7 @@ pub async fn run(app: &Gatehouse, cmd: UsersCommand, format: Format) -> Result<(
                 super_admin: a.superadmin,
                 can_login: !a.no_login,
                 webdav: a.webdav,
+                home: None,
             };
             let user = app.create_user(Actor::Operator, new, &meta).await?;
             print_user(app, format, &user).await?;

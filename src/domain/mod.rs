@@ -2,6 +2,7 @@
 //! Nothing in here touches the network, the database or the file system; randomness
 //! comes from the OS RNG through [`random`].
 
+pub mod access;
 pub mod app_password;
 pub mod event;
 pub mod fields;

@@ -75,6 +75,9 @@ pub struct Session {
     pub last_active: UnixTime,
     pub login_ip: String,
     pub user_agent: String,
+    /// For an app password (and the sessions opened with it): the one folder and level
+    /// it is limited to on WebDAV, within what its owner reaches.
+    pub dav_limit: Option<crate::domain::access::Grant>,
 }
 
 impl Session {
@@ -147,6 +150,7 @@ mod tests {
             last_active,
             login_ip: String::new(),
             user_agent: String::new(),
+            dav_limit: None,
         }
     }
 

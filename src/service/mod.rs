@@ -2,6 +2,7 @@
 //! operations on it (login, account changes, sessions). Web handlers and CLI commands
 //! stay thin and call these.
 
+pub mod access;
 pub mod clients;
 pub mod credentials;
 mod error;
@@ -83,6 +84,7 @@ pub struct Gatehouse {
     pub refusals: Arc<refusals::Refusals>,
     throttle_log: Arc<throttle::ThrottleLog>,
     tokens: Arc<token_cache::TokenCache>,
+    reaches: Arc<access::ReachCache>,
     /// The passkeys' relying party (from the public URL), or why they are off.
     passkeys: passkeys::PasskeyConfig,
 }
@@ -119,6 +121,7 @@ impl Gatehouse {
             refusals: Arc::default(),
             throttle_log: Arc::default(),
             tokens: Arc::default(),
+            reaches: Arc::default(),
         })
     }
 

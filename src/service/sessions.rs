@@ -44,6 +44,7 @@ impl Gatehouse {
             last_active: now,
             login_ip: meta.ip.to_string(),
             user_agent: truncate_chars(&meta.user_agent, 256),
+            dav_limit: None,
         };
         self.store.create_session(&session).await?;
         Ok(IssuedSession { token, session })

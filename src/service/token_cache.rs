@@ -82,6 +82,7 @@ mod tests {
             last_active,
             login_ip: String::new(),
             user_agent: String::new(),
+            dav_limit: None,
         });
         (session, None)
     }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::{Gatehouse, RequestMeta, ServiceError, Subject};
+use crate::domain::access::Grant;
 use crate::domain::app_password::{AppPassword, is_app_password};
 use crate::domain::event::EventKind;
 use crate::domain::random;
@@ -91,6 +92,7 @@ impl Gatehouse {
             last_active: now,
             login_ip: meta.ip.to_string(),
             user_agent: meta.user_agent.chars().filter(|c| !c.is_control()).take(256).collect(),
+            dav_limit: None,
         })
     }
 
@@ -101,6 +103,7 @@ impl Gatehouse {
         user: &User,
         name: &str,
         scope: &str,
+        limit: Option<Grant>,
         expires_in: i64,
         actor: &str,
         meta: &RequestMeta,
@@ -108,6 +111,12 @@ impl Gatehouse {
         let name = check_name(name)?;
         let scope = Scope::parse(scope).map_err(|e| ServiceError::Invalid(e.to_string()))?;
         check_lifetime(expires_in)?;
+        if let Some(limit) = &limit {
+            if !scope.allows(Resource::Webdav, Access::Read) {
+                return Err(ServiceError::Invalid("a folder limit is for app passwords with the webdav scope".into()));
+            }
+            self.check_limit(user, limit).await?;
+        }
         let secret = AppPassword::generate().map_err(|e| ServiceError::Internal(e.to_string()))?;
         let hash = crate::domain::token::token_hash(secret.as_str());
         let spec = SessionSpec {
@@ -118,9 +127,13 @@ impl Gatehouse {
             scope: &scope,
             expires_in,
         };
-        let session = self.new_session(spec, hash, meta)?;
+        let mut session = self.new_session(spec, hash, meta)?;
+        session.dav_limit = limit;
         self.store.create_session(&session).await?;
-        let detail = format!("{name} ({})", scope.as_str());
+        let detail = match &session.dav_limit {
+            Some(l) => format!("{name} ({}, {} {})", scope.as_str(), l.path, l.level),
+            None => format!("{name} ({})", scope.as_str()),
+        };
         self.record(EventKind::AppPasswordCreated, user.into(), meta, actor, &detail).await;
         Ok(IssuedCredential { secret: secret.as_str().to_owned(), session })
     }
@@ -188,6 +201,7 @@ impl Gatehouse {
         };
         let mut session = self.new_session(spec, token.hash(), meta)?;
         session.parent_id = Some(parent.id.clone());
+        session.dav_limit.clone_from(&parent.dav_limit);
         session.idle_timeout = policy.idle_timeout;
         // A child never outlives its parent.
         session.expires_at = match (session.expires_at, parent.expires_at) {

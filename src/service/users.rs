@@ -36,6 +36,9 @@ pub struct NewUser {
     pub super_admin: bool,
     pub can_login: bool,
     pub webdav: bool,
+    /// The home folder, relative to the library roots (`/`: the whole library); `None`
+    /// for the default, a folder named after the account.
+    pub home: Option<String>,
 }
 
 impl Gatehouse {
@@ -53,6 +56,8 @@ impl Gatehouse {
         let password = NewPassword::parse(&new.password, username.as_str())?;
         let name = parse_display_name(&new.name)?;
         let email = parse_email(&new.email)?;
+        let homes = crate::domain::access::home_grants(new.home.as_deref().unwrap_or(username.as_str()))
+            .map_err(|e| ServiceError::Invalid(format!("home: {e}")))?;
         let now = self.now();
         let user = User {
             uid: random::public_id("u", 15)?,
@@ -69,7 +74,7 @@ impl Gatehouse {
             updated_at: now,
             login_at: None,
         };
-        self.store.create_user(&user).await.map_err(|e| match ServiceError::from(e) {
+        self.store.create_user(&user, &homes).await.map_err(|e| match ServiceError::from(e) {
             ServiceError::Conflict(_) => ServiceError::Conflict(format!("username {:?} is taken", user.username)),
             other => other,
         })?;
@@ -231,6 +236,7 @@ impl Gatehouse {
             super_admin: true,
             can_login: true,
             webdav: true,
+            home: None,
         };
         match self.create_user(Actor::Operator, new, &RequestMeta::local()).await {
             Ok(_) => Ok(generated.then_some(password)),

@@ -13,6 +13,7 @@ mod clients;
 mod dav;
 mod events;
 mod factors;
+mod grants;
 mod lifecycle;
 mod objects;
 mod passcodes;
@@ -37,6 +38,7 @@ pub use dav::{
 };
 pub use events::EventStore;
 pub use factors::{FactorStore, Factors};
+pub use grants::{GrantStore, StoredGrant};
 pub use lifecycle::Ended;
 pub use objects::{ObjectStore, ObjectTime, PendingUpload};
 pub use passcodes::{Passcode, PasscodeStore};

@@ -5,6 +5,7 @@ use sqlx::FromRow;
 
 use super::{Store, StoreError, flag};
 use crate::clock::UnixTime;
+use crate::domain::access::{FolderPath, Grant, Level};
 use crate::domain::session::{Session, SessionKind};
 use crate::domain::user::{AuthMethod, Role, User};
 
@@ -55,6 +56,8 @@ struct SessionRow {
     last_active: i64,
     login_ip: String,
     user_agent: String,
+    dav_path: String,
+    dav_access: String,
 }
 
 impl TryFrom<SessionRow> for Session {
@@ -62,6 +65,14 @@ impl TryFrom<SessionRow> for Session {
 
     fn try_from(r: SessionRow) -> Result<Self, StoreError> {
         let kind = SessionKind::parse(&r.kind).ok_or_else(|| StoreError::Corrupt(format!("session {}: kind", r.id)))?;
+        let dav_limit = match (r.dav_path.as_str(), r.dav_access.as_str()) {
+            ("", "") => None,
+            (path, access) => {
+                let corrupt = || StoreError::Corrupt(format!("session {}: WebDAV limit", r.id));
+                let path = FolderPath::parse(path).map_err(|_| corrupt())?;
+                Some(Grant::new(path, Level::parse(access).ok_or_else(corrupt)?))
+            }
+        };
         Ok(Session {
             id: r.id,
             token_hash: r.token_hash,
@@ -77,6 +88,7 @@ impl TryFrom<SessionRow> for Session {
             last_active: r.last_active,
             login_ip: r.login_ip,
             user_agent: r.user_agent,
+            dav_limit,
         })
     }
 }
@@ -134,7 +146,7 @@ macro_rules! select_session {
     ($($rest:literal),+) => {
         concat!(
             "SELECT id, token_hash, user_uid, client_id, parent_id, kind, name, scope, created_at, \
-             expires_at, idle_timeout, last_active, login_ip, user_agent FROM sessions ",
+             expires_at, idle_timeout, last_active, login_ip, user_agent, dav_path, dav_access FROM sessions ",
             $($rest),+
         )
     };
@@ -145,8 +157,8 @@ impl SessionStore for Store {
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO sessions (id, token_hash, user_uid, client_id, parent_id, kind, name, scope, \
-             created_at, expires_at, idle_timeout, last_active, login_ip, user_agent) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+             created_at, expires_at, idle_timeout, last_active, login_ip, user_agent, dav_path, dav_access) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(&s.id)
         .bind(&s.token_hash)
@@ -162,6 +174,8 @@ impl SessionStore for Store {
         .bind(s.last_active)
         .bind(&s.login_ip)
         .bind(&s.user_agent)
+        .bind(s.dav_limit.as_ref().map_or("", |g| g.path.as_str()))
+        .bind(s.dav_limit.as_ref().map_or("", |g| g.level.as_str()))
         .execute(&mut *tx)
         .await
         .map_err(StoreError::from_write)?;
@@ -193,6 +207,7 @@ impl SessionStore for Store {
         let row = sqlx::query_as::<_, JoinedRow>(
             "SELECT s.id, s.token_hash, s.user_uid, s.client_id, s.parent_id, s.kind, s.name, s.scope, \
              s.created_at, s.expires_at, s.idle_timeout, s.last_active, s.login_ip, s.user_agent, \
+             s.dav_path, s.dav_access, \
              u.username AS u_username, u.name AS u_name, u.email AS u_email, u.role AS u_role, \
              u.super_admin AS u_super_admin, u.can_login AS u_can_login, u.webdav AS u_webdav, \
              u.auth_method AS u_auth_method, u.password_hash AS u_password_hash, \

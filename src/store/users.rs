@@ -1,5 +1,6 @@
 //! Accounts: create, find, list, change under the guardrails, soft delete.
 
+use crate::domain::access::Grant;
 use sqlx::FromRow;
 
 use super::lifecycle::{Target, end_for_account, lock_user};
@@ -30,7 +31,8 @@ pub struct SessionsEnded {
 /// Storage of user accounts.
 pub trait UserStore {
     /// Inserts a new account; [`StoreError::Conflict`] if the name is taken.
-    async fn create_user(&self, user: &User) -> Result<(), StoreError>;
+    /// Creates the account with its home rows (`domain::access::home_grants`).
+    async fn create_user(&self, user: &User, homes: &[Grant]) -> Result<(), StoreError>;
     async fn user_by_uid(&self, uid: &str) -> Result<Option<User>, StoreError>;
     /// Looks a login name up case-insensitively.
     async fn user_by_name(&self, name: &str) -> Result<Option<User>, StoreError>;
@@ -120,7 +122,8 @@ fn like_pattern(q: &str) -> String {
 }
 
 impl UserStore for Store {
-    async fn create_user(&self, u: &User) -> Result<(), StoreError> {
+    async fn create_user(&self, u: &User, homes: &[Grant]) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO users (uid, username, username_key, name, email, role, super_admin, can_login, \
              webdav, auth_method, password_hash, created_at, updated_at, login_at) \
@@ -140,9 +143,14 @@ impl UserStore for Store {
         .bind(u.created_at)
         .bind(u.updated_at)
         .bind(u.login_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(StoreError::from_write)?;
+        // Every account starts with its home (what it reaches while it is no admin).
+        for g in homes {
+            super::grants::insert(&mut tx, &u.uid, g, true, u.created_at).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

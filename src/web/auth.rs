@@ -259,6 +259,8 @@ impl FromRequestParts<Gatehouse> for WebUser {
 pub struct DavUser {
     pub user: Arc<User>,
     pub read_only: bool,
+    /// An app password's folder and level, if it is limited to one.
+    pub limit: Option<crate::domain::access::Grant>,
 }
 
 impl DavUser {
@@ -286,7 +288,8 @@ impl DavUser {
             return Err(ApiError::forbidden("WebDAV is not enabled for this account"));
         }
         let read_only = !principal.allows(Resource::Webdav, Access::Write);
-        Ok(DavUser { user, read_only })
+        let limit = principal.session().and_then(|s| s.dav_limit.clone());
+        Ok(DavUser { user, read_only, limit })
     }
 }
 

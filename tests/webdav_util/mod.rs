@@ -12,9 +12,17 @@ use crate::common::TestApp;
 pub const DAV_USER: &str = "bob";
 pub const DAV_PASSWORD: &str = "bob-password-1";
 
-/// Creates `bob`, allowed to use WebDAV.
+/// Creates `bob`, allowed to use WebDAV on the whole library (home `/`), as every
+/// account with WebDAV was before folder grants: the tests of WebDAV itself act on the
+/// whole library; `tests/webdav_access.rs` tests the grants.
 pub async fn dav_user(t: &TestApp) {
     t.create_user(DAV_USER, DAV_PASSWORD, json!({ "webdav": true })).await;
+    whole_library(t, DAV_USER).await;
+}
+
+/// Gives `username` the whole library, read-write.
+pub async fn whole_library(t: &TestApp, username: &str) {
+    t.app.set_home(username, "/").await.unwrap();
 }
 
 /// A new app password of `bob` with `scope`, made through the API as a user does.

@@ -181,7 +181,7 @@ async fn token(State(app): State<Gatehouse>, req: Request) -> Result<Json<TokenR
             let scope = body.scope.as_deref().unwrap_or("");
             let lifetime = expires_in(body.expires_in.as_ref())?;
             let actor = format!("user:{}", web.user.username);
-            let issued = app.create_app_password(&web.user, client_name, scope, lifetime, &actor, &meta).await?;
+            let issued = app.create_app_password(&web.user, client_name, scope, None, lifetime, &actor, &meta).await?;
             Ok(Json(TokenReply::from(&issued)))
         }
         "client_credentials" => {

@@ -123,6 +123,7 @@ async fn create(
         super_admin: b.super_admin,
         can_login: b.can_login,
         webdav: b.webdav,
+        home: None,
     };
     let user = app.create_user(Actor::User(&web.user), new, &meta).await?;
     Ok((StatusCode::CREATED, Json(user.view())))

@@ -17,11 +17,13 @@ pub struct Library {
     /// `/` and the name: the URL prefix.
     prefix: String,
     pub storage: Storage,
+    /// The granted folders known to exist (homes are made when first needed).
+    pub made: super::access::Made,
 }
 
 impl Library {
     pub fn new(name: &'static str, storage: Storage) -> Library {
-        Library { name, prefix: format!("/{name}"), storage }
+        Library { name, prefix: format!("/{name}"), storage, made: super::access::Made::default() }
     }
 
     /// The URL prefix this library is served under, without trailing slash.

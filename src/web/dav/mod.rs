@@ -6,6 +6,7 @@
 //! request checks ([`guard`]), one gate for XML bodies ([`xml`]), and RFC 4918 error
 //! bodies ([`error`]).
 
+mod access;
 mod allow;
 mod conditional;
 pub mod error;
@@ -40,6 +41,7 @@ use self::guard::Depth;
 pub use self::library::Library;
 use self::locks::DbLocks;
 use super::auth::DavUser;
+use crate::domain::access::Level;
 use crate::domain::user::User;
 use crate::library::{Bucket, Location, Storage};
 use crate::service::Gatehouse;
@@ -183,7 +185,7 @@ where
                 Some(Depth::One) => 1,
                 Some(Depth::Infinity) | None => finite_depth(&lib, &parts).await?,
             };
-            return propfind::answer(&lib, app, &parts, &body, depth).await;
+            return propfind::answer(&lib, app, &parts, &body, depth, &checked.seen).await;
         }
         if parts.method.as_str() == "PROPPATCH" {
             props::check_patch(&body)?;
@@ -198,6 +200,7 @@ where
     let req = Request::from_parts(parts, body);
     let (req_method, url_path) = (req.method().clone(), req.uri().path().to_owned());
     let (handler, refusal) = checked.handler(app);
+    let removes = matches!(req_method.as_str(), "DELETE" | "MOVE");
     let mut resp = handler.handle(req).await.map(axum::body::Body::new);
     if let Some(refused) = refusal.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
         return Err(refused);
@@ -211,6 +214,10 @@ where
     if let Some(path) = file_get {
         let status = resp.status();
         get::finish(&path, resp.headers_mut(), status);
+    }
+    if removes && resp.status().is_success() {
+        // A home may have gone with it: made again when next needed.
+        lib.made.forget();
     }
     if mtime_asked && resp.status().is_success() {
         resp.headers_mut().insert("x-oc-mtime", HeaderValue::from_static("accepted"));
@@ -292,6 +299,8 @@ struct Checked {
     may_write: bool,
     /// The lock tokens the request submits.
     tokens: Vec<String>,
+    /// What the account may see and do here.
+    seen: access::Seen,
 }
 
 impl Checked {
@@ -335,7 +344,6 @@ async fn prepare<B>(
     let lib =
         lib.ok_or_else(|| DavError::new(StatusCode::SERVICE_UNAVAILABLE, "The library folder is not available"))?;
     names::to_nfc(&lib, &mut parts).await;
-    let may_write = !(app.settings.read_only || user.read_only);
     if guard::is_write(&parts.method) {
         if app.settings.read_only {
             return Err(DavError::forbidden("The library is read-only on this server"));
@@ -351,6 +359,9 @@ async fn prepare<B>(
     // Destination means something to COPY and MOVE only (RFC 4918 §10.3).
     let moves = matches!(parts.method.as_str(), "COPY" | "MOVE");
     let destination = if moves { guard::destination(&parts, prefix)? } else { None };
+    // Where the account may act, before anything looks at what exists there.
+    let seen = decide(app, &lib, &user, &parts, destination.as_deref()).await?;
+    let may_write = !(app.settings.read_only || user.read_only) && seen.standing.may_write();
     let mtime = if parts.method == Method::PUT { guard::oc_mtime(&parts.headers)? } else { None };
     let mut copy = None;
     if guard::is_write(&parts.method) {
@@ -377,8 +388,35 @@ async fn prepare<B>(
         props::check_copy(&app.store, lib.name, &user.user.uid, from, to).await?;
     }
     let overflow = Arc::default();
-    let checked = Checked { user: user.user, lib, depth, mtime, copy, partial, overflow, may_write, tokens };
+    let checked = Checked { user: user.user, lib, depth, mtime, copy, partial, overflow, may_write, tokens, seen };
     Ok((checked, axum::http::Request::from_parts(parts, body)))
+}
+
+/// Decides where the account may act ([`access::check`]), making its granted folders
+/// on the way first (homes are created when first needed).
+async fn decide(
+    app: &Gatehouse,
+    lib: &Library,
+    user: &DavUser,
+    parts: &axum::http::request::Parts,
+    destination: Option<&str>,
+) -> Result<access::Seen, DavError> {
+    let mut reach = app.reach(&user.user, user.limit.as_ref()).await.map_err(|e| {
+        tracing::error!(error = %e, "cannot read the account's folder grants");
+        DavError::new(StatusCode::SERVICE_UNAVAILABLE, "The account's folders cannot be read now; try again")
+    })?;
+    if user.read_only {
+        let read = crate::domain::access::Grant::new(crate::domain::access::FolderPath::root(), Level::Read);
+        reach = Arc::new(reach.narrowed(&read));
+    }
+    let rel_of = |url: &str| dav_path(url, lib.prefix()).and_then(|p| library::rel(&p).map_err(|_| bad_path()));
+    let target = rel_of(parts.uri.path())?;
+    let to = destination.map(rel_of).transpose()?;
+    if parts.method != Method::OPTIONS {
+        lib.made.ensure(lib, &reach, &target).await;
+    }
+    let standing = access::check(lib, &reach, &parts.method, &target, to.as_ref()).await?;
+    Ok(access::Seen { reach, standing })
 }
 
 /// The answer when the library's disk keeps its margin (`--min-free-space`).

@@ -22,11 +22,13 @@ use dav_server::davpath::DavPath;
 use dav_server::fs::{DavMetaData as _, FsError};
 use xmltree::Element;
 
+use super::access::{Seen, above_meta};
 use super::error::DavError;
 use super::library::{Library, fs_error, key, rel};
 use super::locks::within;
 use super::multistatus::{Wanted, Writer};
 use super::props::{self, Cap, store_failure};
+use crate::domain::access::Standing;
 use crate::library::Entry;
 use crate::service::Gatehouse;
 use crate::store::{DavLockStore as _, DavPropStore as _, DeadProp, LockRecord, Store};
@@ -125,8 +127,11 @@ pub async fn answer(
     parts: &Parts,
     body: &[u8],
     depth: u8,
+    seen: &Seen,
 ) -> Result<Response, DavError> {
     let wanted = asked(body)?;
+    // Above the account's grants: no properties of others' making, no times.
+    let above = seen.standing == Standing::Above;
     let mut path = DavPath::new(parts.uri.path()).map_err(|_| DavError::bad_request("Invalid path"))?;
     path.set_prefix(lib.prefix()).map_err(|_| DavError::bad_request("Invalid path"))?;
     let root_key = key(&path);
@@ -148,13 +153,25 @@ pub async fn answer(
     };
     let (store, now) = (&app.store, app.clock.now_ms());
     let dead_names = wanted.dead_names();
-    let wants_dead = dead_names.as_ref().is_none_or(|n| !n.is_empty());
+    let wants_dead = !above && dead_names.as_ref().is_none_or(|n| !n.is_empty());
     let own_props = async { if wants_dead { store.dav_props(lib.name, &root_key).await } else { Ok(Vec::new()) } };
     let children_props =
         async { if wants_dead && depth == 1 { store.dav_props_in(lib.name, &root_key).await } else { Ok(false) } };
     let (listing, locks, own, children) =
         tokio::join!(listing, store.dav_locks(lib.name, now), own_props, children_props);
-    let (meta, entries) = listing.map_err(fs_refusal)?;
+    let (mut meta, mut entries) = listing.map_err(fs_refusal)?;
+    if above {
+        meta = above_meta();
+        let folder = rel(&path).map_err(fs_refusal)?;
+        entries.retain_mut(|e| match seen.shows(lib.name, &folder, &e.name) {
+            None => false,
+            Some(Standing::Above) => {
+                e.meta = above_meta();
+                true
+            }
+            Some(_) => true,
+        });
+    }
     let (locks, own, children) =
         (locks.map_err(store_failure)?, own.map_err(store_failure)?, children.map_err(store_failure)?);
     // Only the locks on this resource, above it or below it matter to this answer.

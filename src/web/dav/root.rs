@@ -8,11 +8,13 @@ use axum::body::Body;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
 
+use super::access::above_meta;
 use super::error::DavError;
 use super::guard::{self, Depth};
 use super::multistatus::Writer;
 use super::{Folders, propfind, read_xml};
-use crate::library::{Meta, Rel};
+use crate::domain::access::Standing;
+use crate::library::Rel;
 use crate::service::Gatehouse;
 use crate::web::auth::DavUser;
 
@@ -36,7 +38,11 @@ where
     B::Error: Into<axum::BoxError>,
 {
     let (parts, body) = req.into_parts();
-    DavUser::resolve(&parts, app).await?;
+    let user = DavUser::resolve(&parts, app).await?;
+    let reach = app.reach(&user.user, user.limit.as_ref()).await.map_err(|e| {
+        tracing::error!(error = %e, "cannot read the account's folder grants");
+        DavError::new(StatusCode::SERVICE_UNAVAILABLE, "The account's folders cannot be read now; try again")
+    })?;
     let depth = guard::depth(&parts.method, &parts.headers)?;
     let body = read_xml(body, &parts.method).await?;
     if parts.method == Method::OPTIONS {
@@ -53,11 +59,16 @@ where
     let wanted = propfind::asked(&body)?;
     // No locks are shown here (none can be taken on `/`), so the time is not needed.
     let mut w = Writer::new(Vec::new(), "", 0, 4096);
-    w.response("/", b"", "/", &Meta::object(0, std::time::UNIX_EPOCH, true), &[], &wanted);
+    w.response("/", b"", "/", &above_meta(), &[], &wanted);
     if depth != Some(Depth::Zero) {
-        for (name, lib) in folders.0.iter() {
+        // Only the libraries that lead to the account's folders; of a library it only
+        // leads through, nothing of when others changed it.
+        for (name, lib) in folders.0.iter().filter(|(name, _)| reach.libraries().any(|l| l == *name)) {
             let Some(lib) = lib else { continue };
-            let meta = lib.storage.stat(&Rel::root()).await.unwrap_or(Meta::object(0, std::time::UNIX_EPOCH, true));
+            let meta = match reach.standing_of(name, b"") {
+                Standing::Inside(_) => lib.storage.stat(&Rel::root()).await.unwrap_or(above_meta()),
+                _ => above_meta(),
+            };
             w.response(&format!("/{name}/"), name.as_bytes(), "/", &meta, &[], &wanted);
         }
     }
