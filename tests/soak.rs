@@ -196,7 +196,7 @@ impl Owner {
     async fn sync(&self, server: &Server) -> StatusCode {
         let r = self
             .client
-            .get(server.url("/originals/owner-photo.jpg"))
+            .get(server.url("/originals/owner/owner-photo.jpg"))
             .basic_auth(OWNER, Some(&self.app_password))
             .send()
             .await
@@ -251,7 +251,7 @@ async fn set_up(server: &Server) -> (Owner, String) {
     json_call(&client, server, Method::POST, &format!("{base}/confirm"), &token, json!({"code": code})).await;
     json_call(&client, server, Method::POST, &format!("{base}/activate"), &token, json!({})).await;
     let r = client
-        .put(server.url("/originals/owner-photo.jpg"))
+        .put(server.url("/originals/owner/owner-photo.jpg"))
         .basic_auth(OWNER, Some(&owner_app))
         .body(vec![7u8; 64 * 1024])
         .send()
@@ -338,18 +338,18 @@ async fn attacker_loops(server: Arc<Server>, mallory_app: String, tally: Arc<Tal
                     .request(Method::from_bytes(method.as_bytes()).unwrap(), server.url(path))
                     .basic_auth(MALLORY, Some(&app))
             };
-            let file = format!("/originals/m{i}.txt");
+            let file = format!("/originals/mallory/m{i}.txt");
             tally.send("put", dav("PUT", &file).body("x")).await;
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 n += 1;
                 tally.send("big proppatch", dav("PROPPATCH", &file).body(big_proppatch(n))).await;
-                let dest = server.url(&format!("/originals/m{i}-copy-{}.txt", n % 40));
+                let dest = server.url(&format!("/originals/mallory/m{i}-copy-{}.txt", n % 40));
                 tally.send("copy", dav("COPY", &file).header("Destination", dest).header("Overwrite", "T")).await;
                 tally
                     .send(
                         "amplify",
-                        dav("PROPFIND", "/originals/").header("Depth", "1").body(amplifying_propfind(4000)),
+                        dav("PROPFIND", "/originals/mallory/").header("Depth", "1").body(amplifying_propfind(4000)),
                     )
                     .await;
                 let lock = "<?xml version=\"1.0\"?><D:lockinfo xmlns:D=\"DAV:\"><D:lockscope><D:shared/></D:lockscope>\
@@ -357,7 +357,8 @@ async fn attacker_loops(server: Arc<Server>, mallory_app: String, tally: Arc<Tal
                     .to_owned()
                     + &"o".repeat(60 * 1024)
                     + "</D:owner></D:lockinfo>";
-                let req = dav("LOCK", "/originals/").header("Depth", "infinity").header("Timeout", "Second-86400");
+                let req =
+                    dav("LOCK", "/originals/mallory/").header("Depth", "infinity").header("Timeout", "Second-86400");
                 tally.send("lock root", req.body(lock)).await;
             }
         });
@@ -372,7 +373,7 @@ async fn attacker_loops(server: Arc<Server>, mallory_app: String, tally: Arc<Tal
                 socket.bind(SocketAddr::new(on(7), 0)).unwrap();
                 let Ok(mut tcp) = socket.connect(server.addr).await else { continue };
                 let head = format!(
-                    "PUT /originals/trickle.bin HTTP/1.1\r\nHost: t\r\nAuthorization: {auth}\r\nContent-Length: 1000000000\r\n\r\n"
+                    "PUT /originals/mallory/trickle.bin HTTP/1.1\r\nHost: t\r\nAuthorization: {auth}\r\nContent-Length: 1000000000\r\n\r\n"
                 );
                 if tcp.write_all(head.as_bytes()).await.is_err() {
                     continue;

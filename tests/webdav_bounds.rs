@@ -233,6 +233,7 @@ async fn sixty_kb_of_properties_copied_40_times_stops_at_the_cap(db: Db) {
     let t = spawn(db).await;
     dav_user(&t).await;
     t.create_user(ALICE, ALICE_PASSWORD, json!({ "webdav": true })).await;
+    webdav_util::whole_library(&t, ALICE).await;
     webdav_util::make_dir(&t, "originals/w").await;
     webdav_util::write_file(&t, "originals/w/f0.jpg", b"photo").await;
     let body = proppatch_many("v", 15, 3_900);

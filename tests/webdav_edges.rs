@@ -167,6 +167,7 @@ async fn a_put_under_an_expired_lock_does_not_overwrite_a_newer_version(db: Db) 
     let t = common::spawn_with_clock(db, &clock, |_| {}).await;
     dav_user(&t).await;
     t.create_user("carol", "carol-password-1", serde_json::json!({ "webdav": true })).await;
+    webdav_util::whole_library(&t, "carol").await;
     assert_eq!(bob(&t, "PUT", "/originals/a.txt").body("v1").send().await.unwrap().status(), 201);
     let token = lock(&t, "/originals/a.txt").await;
     // The lock's hour passes and carol saves a newer version.

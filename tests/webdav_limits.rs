@@ -31,6 +31,7 @@ fn lockinfo(scope: &str, owner: &str) -> String {
 async fn users(t: &TestApp) {
     dav_user(t).await;
     t.create_user(CAROL, CAROL_PASSWORD, json!({ "webdav": true })).await;
+    webdav_util::whole_library(t, CAROL).await;
     t.sql("UPDATE users SET webdav = 1 WHERE username = 'admin'").await;
 }
 

@@ -81,6 +81,7 @@ const CAROL_PASSWORD: &str = "carol-password-1";
 async fn furnish(t: &TestApp) -> (String, String) {
     dav_user(t).await;
     t.create_user(CAROL, CAROL_PASSWORD, json!({ "webdav": true })).await;
+    webdav_util::whole_library(t, CAROL).await;
     t.create_user("dave", "dave-password-1", json!({ "webdav": false })).await;
     let bob = |m: &str, p: &str| dav(t, m, p, DAV_USER, DAV_PASSWORD);
     for folder in ["/originals/keep", "/originals/keep/sub", "/originals/lockdir"] {

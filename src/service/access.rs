@@ -57,10 +57,11 @@ impl Gatehouse {
         Ok(reach)
     }
 
-    /// Checks that an app password of `user` may be limited to `limit`: never to more
-    /// than its owner reaches.
+    /// Checks that an app password of `user` may be limited to `limit`: a folder the
+    /// owner reaches at that level or more. A limit on `/` only caps the level: the app
+    /// password reaches what its owner does, at most at that level.
     pub async fn check_limit(&self, user: &User, limit: &Grant) -> Result<(), ServiceError> {
-        if self.own_reach(user).await?.covers(limit) {
+        if limit.path.is_root() || self.own_reach(user).await?.covers(limit) {
             return Ok(());
         }
         Err(ServiceError::Invalid(format!(

@@ -409,9 +409,13 @@ async fn decide(
         let read = crate::domain::access::Grant::new(crate::domain::access::FolderPath::root(), Level::Read);
         reach = Arc::new(reach.narrowed(&read));
     }
-    let rel_of = |url: &str| dav_path(url, lib.prefix()).and_then(|p| library::rel(&p).map_err(|_| bad_path()));
-    let target = rel_of(parts.uri.path())?;
-    let to = destination.map(rel_of).transpose()?;
+    // A path the library cannot hold (a hidden upload's name) names nothing anyone can
+    // act on: every storage call refuses it the same way, whatever exists.
+    let rel_of = |url: &str| dav_path(url, lib.prefix()).ok().and_then(|p| library::rel(&p).ok());
+    let Some(target) = rel_of(parts.uri.path()) else {
+        return Ok(access::Seen { standing: reach.standing_of(lib.name, b""), reach });
+    };
+    let to = destination.and_then(rel_of);
     if parts.method != Method::OPTIONS {
         lib.made.ensure(lib, &reach, &target).await;
     }
