@@ -154,9 +154,11 @@ async fn send(t: &TestApp, row: &Row, i: usize, level: &str, password: &str) -> 
     (status, r.text().await.unwrap())
 }
 
-/// Files, properties and locks: everything a request could change.
-async fn state(t: &TestApp) -> String {
-    let files = webdav_util::snapshot(t).await;
+/// Files, properties and locks: everything a request of cell `i` in the column of
+/// `level` could change (its folder and the account's home; all properties and locks).
+async fn state(t: &TestApp, i: usize, level: &str) -> String {
+    let (folder, home) = (cell_folder(i, level), format!("originals/{}", user(level)));
+    let files = webdav_util::snapshot_of(t, &[&folder[1..], &home]).await;
     let pool = t.app.store.pool();
     let props: Vec<(String, String, String)> =
         sqlx::query_as("SELECT root, path, name FROM dav_props ORDER BY 1, 2, 3").fetch_all(pool).await.unwrap();
@@ -173,7 +175,7 @@ async fn every_method_obeys_the_grants_and_a_refusal_changes_nothing(db: Db) {
     for (i, row) in ROWS.iter().enumerate() {
         for (col, level) in LEVELS.iter().enumerate() {
             let password = if *level == "append" { append.as_str() } else { PASSWORD };
-            let before = state(&t).await;
+            let before = state(&t, i, level).await;
             let (status, body) = send(&t, row, i, level, password).await;
             let want = row.want[col];
             if status != want {
@@ -187,7 +189,7 @@ async fn every_method_obeys_the_grants_and_a_refusal_changes_nothing(db: Db) {
                     row.path
                 );
                 assert_eq!(
-                    state(&t).await,
+                    state(&t, i, level).await,
                     before,
                     "{} {} as {level} was refused and changed something",
                     row.method,

@@ -197,6 +197,44 @@ pub async fn snapshot(t: &TestApp) -> std::collections::BTreeMap<String, Option<
     out
 }
 
+/// What [`snapshot`] shows of the folders `folders` (`originals/x`) and all below them,
+/// with one storage handle per library: cheap enough to take around every request.
+pub async fn snapshot_of(
+    t: &TestApp,
+    folders: &[&str],
+) -> std::collections::BTreeMap<String, Option<(Vec<u8>, std::time::SystemTime)>> {
+    let mut out = std::collections::BTreeMap::new();
+    for folder in folders {
+        let (lib, rel) = split(folder);
+        let storage = storage(t, lib);
+        let mut todo = vec![rel];
+        while let Some(dir) = todo.pop() {
+            let Ok(entries) = storage.list(&dir, true).await else { continue };
+            for e in entries {
+                let p = dir.join(&e.name);
+                let shown = format!("{lib}/{}", String::from_utf8_lossy(p.as_bytes()));
+                if e.meta.is_dir {
+                    out.insert(shown, None);
+                    todo.push(p);
+                } else {
+                    let mut data = Vec::new();
+                    if let Ok(mut reader) = storage.open_read(&p).await {
+                        loop {
+                            let chunk = reader.read(64 * 1024).await.unwrap();
+                            if chunk.is_empty() {
+                                break;
+                            }
+                            data.extend_from_slice(&chunk);
+                        }
+                    }
+                    out.insert(shown, Some((data, e.meta.modified)));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// The S3 multipart uploads the database knows to be in progress.
 pub async fn pending_uploads(t: &TestApp) -> Vec<String> {
     use gatehouse::store::ObjectStore as _;

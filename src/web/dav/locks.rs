@@ -38,8 +38,10 @@ pub const MAX_OWNER: usize = 1024;
 
 /// Whether `caller` may take a lock on the library path `key` at all, whatever its
 /// depth: a non-admin may not lock a library root, which would stop everyone's writes.
-/// The one place for where a lock may be taken (403 otherwise): the rule "nor a folder
-/// with others' files below it" joins it once files have owners.
+/// Beyond that, a lock needs write access where it is taken (`super::access`, decided
+/// before this): a non-admin can lock only inside its home or a folder shared with it
+/// for writing, so no lock of theirs covers a folder of others' files that was not
+/// shared with them for writing.
 pub fn may_lock_at(caller: &User, key: &str) -> Result<(), DavError> {
     if key == "/" && !caller.is_admin() {
         let mut refused =
