@@ -170,7 +170,7 @@ async fn homes_are_chosen_at_creation_and_changed_by_admins_after_validation(db:
     );
 
     // A bad home refuses the whole creation: no account is made.
-    for home in ["../x", "a/./b", "a\u{1}b"] {
+    for home in ["../x", "a/./b", "a\u{1}b", "", " "] {
         let r = t
             .call(
                 Method::POST,
@@ -191,11 +191,18 @@ async fn homes_are_chosen_at_creation_and_changed_by_admins_after_validation(db:
     assert_eq!(r.body["username"], "alice", "the user's record is the answer");
     assert_eq!(folders(&t, &alice, &admin).await, vec![row("/", "write", "home")]);
 
-    // A bad home refuses the whole change, other fields too.
-    let r = t.call(Method::PUT, &user_url, Some(&admin), Some(json!({"home": "a/../b", "name": "Alice"}))).await;
-    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
-    assert_eq!(t.get(&user_url, &admin).await.body["name"], "", "the name was not changed either");
+    // A bad home refuses the whole change, other fields too; an empty one is no `/`.
+    for home in ["a/../b", ""] {
+        let r = t.call(Method::PUT, &user_url, Some(&admin), Some(json!({"home": home, "name": "Alice"}))).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{home:?}: {}", r.text);
+        assert_eq!(t.get(&user_url, &admin).await.body["name"], "", "the name was not changed either");
+    }
     assert_eq!(folders(&t, &alice, &admin).await, vec![row("/", "write", "home")]);
+    let r = t.call(Method::PUT, &user_url, Some(&admin), Some(json!({"home": "alice"}))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = t.call(Method::PUT, &user_url, Some(&admin), Some(json!({"home": " "}))).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "a blank home never widens to the whole library");
+    assert_eq!(folders(&t, &alice, &admin).await.len(), 2);
 
     // Home and another field together.
     let r = t.call(Method::PUT, &user_url, Some(&admin), Some(json!({"home": "alice", "name": "Alice"}))).await;

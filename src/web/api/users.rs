@@ -129,7 +129,7 @@ async fn create(
         super_admin: b.super_admin,
         can_login: b.can_login,
         webdav: b.webdav,
-        home: b.home,
+        home: b.home.map(nonblank_home).transpose()?,
     };
     let user = app.create_user(Actor::User(&web.user), new, &meta).await?;
     Ok((StatusCode::CREATED, Json(user.view())))
@@ -213,6 +213,7 @@ async fn update(
     };
     // Who may, and what, before anything is written.
     let admin = WebAdmin::of(web)?;
+    let home = nonblank_home(home)?;
     crate::domain::access::home_grants(&home)
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", format!("home: {e}")))?;
     let actor = Actor::User(&admin.user);
@@ -223,6 +224,18 @@ async fn update(
     };
     app.set_home(&user.username, &home).await?;
     Ok(Json(user.view()))
+}
+
+/// A home as sent: an empty one is refused, never read as `/` (the whole library).
+fn nonblank_home(home: String) -> Result<String, ApiError> {
+    if home.trim().is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            "home: give a folder relative to the library roots, or / for the whole library",
+        ));
+    }
+    Ok(home)
 }
 
 #[utoipa::path(
