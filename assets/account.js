@@ -1,4 +1,5 @@
-/* Settings > Account: profile, Change Password, Apps and Devices (app passwords),
+/* Settings > Account: profile, Change Password, Apps and Devices (app passwords, with
+   an optional folder limit),
    Connect via WebDAV and the sessions list. 2FA lives in twofactor.js. */
 'use strict';
 
@@ -83,14 +84,20 @@
   document.getElementById('apps-back').addEventListener('click', function () { GH.showStep(apps, 'list'); });
   GH.onSubmit(genForm, async function () {
     const name = document.getElementById('app-name').value.trim();
-    const reply = await GH.api('POST', '/api/v1/oauth/token', {
+    const body = {
       grant_type: 'password',
       client_name: name,
       scope: document.getElementById('app-scope').value,
       expires_in: parseInt(document.getElementById('app-expires').value, 10) || 0,
       username: username,
       password: document.getElementById('app-password').value
-    });
+    };
+    // A folder limit: both or neither (the server says so when only one is given).
+    const folder = document.getElementById('app-folder').value.trim();
+    const access = document.getElementById('app-access').value;
+    if (folder) body.path = folder;
+    if (access) body.access = access;
+    const reply = await GH.api('POST', '/api/v1/oauth/token', body);
     document.getElementById('apps-created-name').textContent = reply.client_name || name;
     document.getElementById('apps-created-password').textContent = reply.access_token;
     genForm.reset();

@@ -1,5 +1,6 @@
-/* Admin > Users: Add user and the User Details dialog (fields, Disable 2FA, password
-   reset for super admins, sessions with revoke, delete). Guardrail refusals from the
+/* Admin > Users: Add user and the User Details dialog (fields, folders: home, share
+   and unshare, Disable 2FA, password reset for super admins, sessions with revoke,
+   delete). Guardrail refusals from the
    API are shown as they are worded there. */
 'use strict';
 
@@ -25,6 +26,8 @@
       webdav: $('new-webdav').checked
     };
     if (isSuper) body.super_admin = $('new-super-admin').checked;
+    const home = $('new-home').value.trim();
+    if (home) body.home = home;
     const user = await GH.api('POST', '/api/v1/users', body);
     GH.flash('User ' + user.username + ' has been created.');
     addDialog.dataset.reload = '1';
@@ -73,6 +76,7 @@
       on ? ' This user logs in with a password and a verification code.' : ' This user logs in with a password only.'
     );
     $('user-disable-2fa').hidden = !on;
+    $('user-folders-admin').hidden = u.role !== 'admin';
     $('user-2fa-confirm').hidden = true;
     $('user-delete-confirm').hidden = true;
     const reset = $('user-reset-form');
@@ -106,12 +110,84 @@
     tbody.replaceChildren.apply(tbody, rows);
   }
 
+  // Folders: the home rows and the shares, with unshare for shares.
+  const accessLabels = { read: 'Read', append: 'Add only', write: 'Read and write' };
+  function homeOf(list) {
+    const homes = list.filter(function (g) { return g.kind === 'home'; });
+    if (homes.some(function (g) { return g.path === '/'; })) return '/';
+    const first = homes[0];
+    if (!first) return '';
+    return first.path.replace(/^\/(originals|import)\//, '').replace(/\/$/, '');
+  }
+
+  function folderRows(list) {
+    const tbody = $('user-folders').tBodies[0];
+    const rows = list.map(function (g) {
+      let action = GH.el('span', { className: 'muted small', text: 'change the home below' });
+      if (g.kind === 'shared') {
+        action = GH.el('button', {
+          type: 'button', className: 'btn btn-small btn-danger-quiet', text: 'Unshare',
+          'aria-label': 'Unshare ' + g.path
+        });
+        action.addEventListener('click', function () {
+          attempt(async function () {
+            await GH.api('DELETE', userUrl(user.uid) + '/folders?path=' + encodeURIComponent(g.path));
+            await loadFolders();
+            say(g.path + ' is no longer shared with ' + user.username + '.', false);
+          });
+        });
+      }
+      return GH.el('tr', {}, [
+        GH.el('td', { 'data-label': 'Folder' }, [GH.el('code', { text: g.path })]),
+        GH.el('td', { 'data-label': 'Access', text: accessLabels[g.access] || g.access }),
+        GH.el('td', { 'data-label': 'Kind', text: g.kind === 'home' ? 'Home' : 'Shared' }),
+        GH.el('td', { className: 'cell-action' }, [action])
+      ]);
+    });
+    if (!rows.length) rows.push(GH.el('tr', {}, [GH.el('td', { colSpan: 4, className: 'muted', text: 'No folders.' })]));
+    tbody.replaceChildren.apply(tbody, rows);
+    $('user-home').value = homeOf(list);
+  }
+
+  async function loadFolders() {
+    folderRows(await GH.api('GET', userUrl(user.uid) + '/folders'));
+  }
+
+  $('user-home-form').addEventListener('submit', function (event) {
+    event.preventDefault();
+    if (!$('user-home-form').reportValidity()) return;
+    attempt(async function () {
+      fill(await GH.api('PUT', userUrl(user.uid), { home: $('user-home').value.trim() }));
+      await loadFolders();
+      say('The home of ' + user.username + ' has been changed.', false);
+    });
+  });
+
+  $('user-share-form').addEventListener('submit', function (event) {
+    event.preventDefault();
+    const shareForm = $('user-share-form');
+    if (!shareForm.reportValidity()) return;
+    attempt(async function () {
+      const grant = await GH.api('PUT', userUrl(user.uid) + '/folders', {
+        path: $('user-share-path').value.trim(),
+        access: $('user-share-access').value
+      });
+      shareForm.reset();
+      await loadFolders();
+      say(grant.path + ' is shared with ' + user.username + ' (' + (accessLabels[grant.access] || grant.access) + ').', false);
+    });
+  });
+
   async function open(uid, button) {
     if (button) button.disabled = true;
     try {
-      const results = await Promise.all([GH.api('GET', userUrl(uid)), GH.api('GET', userUrl(uid) + '/sessions')]);
+      const results = await Promise.all([
+        GH.api('GET', userUrl(uid)), GH.api('GET', userUrl(uid) + '/sessions'), GH.api('GET', userUrl(uid) + '/folders')
+      ]);
       fill(results[0]);
       sessionRows(results[1]);
+      folderRows(results[2]);
+      $('user-share-form').reset();
       say('', false);
       GH.openDialog('dlg-user');
     } catch (e) {

@@ -252,6 +252,33 @@ impl FromRequestParts<Gatehouse> for WebUser {
     }
 }
 
+/// An admin's interactive web session: what changing another account's reach needs
+/// (shared folders, homes). Every admin-only route and field asks [`WebAdmin::of`].
+#[derive(Debug, Clone)]
+pub struct WebAdmin {
+    pub user: Arc<User>,
+    pub session: Arc<Session>,
+}
+
+impl WebAdmin {
+    /// The admin behind `web`, or the refusal every admin-only task gets.
+    pub fn of(web: WebUser) -> Result<WebAdmin, ApiError> {
+        if web.user.is_admin() {
+            Ok(WebAdmin { user: web.user, session: web.session })
+        } else {
+            Err(ApiError::forbidden("Only admins may do this"))
+        }
+    }
+}
+
+impl FromRequestParts<Gatehouse> for WebAdmin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Gatehouse) -> Result<Self, ApiError> {
+        WebAdmin::of(WebUser::from_request_parts(parts, app).await?)
+    }
+}
+
 /// A user allowed to sync over WebDAV: the account's `webdav` flag, and a credential
 /// whose scope includes WebDAV (an app password with `webdav` or `*`, the account
 /// password without 2FA, or a user's bearer token). Tokens without a user are refused.

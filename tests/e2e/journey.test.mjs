@@ -5,7 +5,8 @@
 // code (2FA is off afterwards); carol's 2FA (set up over the API) is disabled by the
 // admin in the User Details dialog and she logs in with her password alone; the admin's
 // reset of bob's password revokes his app passwords; the forms save values at the edges
-// of the server's field rules (issue 13). Every page
+// of the server's field rules (issue 13); the admin shares a folder with carol, changes
+// her home and unshares it (issue 19). Every page
 // is saved as a screenshot under target/e2e-screenshots/.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -249,9 +250,10 @@ describe('the issue 6 journey', { concurrency: false }, () => {
     await page.keyboard.press('Escape');
 
     const auth = `${BOB.username}:${state.appPassword}`;
-    const put = curl(['-u', auth, '-X', 'PUT', '--data-binary', 'hello', `${BASE}/originals/hello-from-curl.txt`]);
+    // A new account reaches its home, /originals/bob/ (folder grants).
+    const put = curl(['-u', auth, '-X', 'PUT', '--data-binary', 'hello', `${BASE}/originals/bob/hello-from-curl.txt`]);
     assert.ok([200, 201, 204].includes(put.status), `PUT ${put.status} ${put.body}`);
-    const list = curl(['-u', auth, '-X', 'PROPFIND', '-H', 'Depth: 1', `${BASE}/originals/`]);
+    const list = curl(['-u', auth, '-X', 'PROPFIND', '-H', 'Depth: 1', `${BASE}/originals/bob/`]);
     assert.equal(list.status, 207, list.body);
     assert.match(list.body, /hello-from-curl\.txt/);
     const refused = curl(['-u', `${BOB.username}:${BOB.password}`, '-X', 'PROPFIND', '-H', 'Depth: 1', `${BASE}/originals/`]);
@@ -349,6 +351,38 @@ describe('the issue 6 journey', { concurrency: false }, () => {
     await dialog.getByRole('button', { name: 'Save' }).click();
     assert.match(await text(dialog.locator('#user-error')), /lock yourself out|last admin/i);
     await screenshot(page, 'admin-guardrail', { dialog: true });
+    await page.keyboard.press('Escape');
+    await logOut(page);
+  });
+
+  step('admin shares a folder with carol, changes her home and unshares it in the User Details dialog', async () => {
+    await logIn(page, 'admin', ADMIN_PASSWORD);
+    await expectAccountPage(page);
+    await page.goto(`${BASE}/admin/users`);
+    await page.getByRole('button', { name: 'Details of carol' }).click();
+    const dialog = page.getByRole('dialog', { name: /User Details/ });
+    const rows = dialog.locator('#user-folders tbody tr');
+    await rows.first().waitFor();
+    assert.equal(await rows.count(), 2, 'her home in each library');
+    assert.equal(await dialog.getByLabel('Home folder').inputValue(), CAROL.username);
+    await dialog.getByLabel('Share a folder').fill('/originals/family');
+    await dialog.locator('#user-share-access').selectOption({ label: 'Read' });
+    await dialog.getByRole('button', { name: 'Share', exact: true }).click();
+    assert.match(await text(dialog.locator('#user-notice')), /\/originals\/family\/ is shared with carol \(Read\)/);
+    const unshareName = { name: 'Unshare /originals/family/', exact: true };
+    const unshare = dialog.getByRole('button', unshareName);
+    const shared = rows.filter({ has: page.getByRole('button', unshareName) });
+    assert.match(await text(shared), /Read.*Shared/);
+    await dialog.getByLabel('Home folder').fill('family/carol');
+    await dialog.getByRole('button', { name: 'Change home' }).click();
+    assert.match(await text(dialog.locator('#user-notice')), /home of carol has been changed/);
+    await dialog.locator('#user-folders tbody tr', { hasText: '/originals/family/carol/' }).waitFor();
+    await screenshot(page, 'admin-user-folders', { dialog: true });
+    await unshare.click();
+    await shared.waitFor({ state: 'detached' });
+    const admin = await api('POST', '/api/v1/session', { body: { username: 'admin', password: ADMIN_PASSWORD } });
+    const listed = await api('GET', `/api/v1/users/${state.carolUid}/folders`, { token: admin.body.access_token });
+    assert.deepEqual(listed.body.map((g) => g.path).sort(), ['/import/family/carol/', '/originals/family/carol/']);
     await page.keyboard.press('Escape');
     await logOut(page);
   });

@@ -1,5 +1,6 @@
 //! The JSON API under `/api/v1`: each feature module exports its routes.
 
+mod folders;
 mod metrics;
 mod oauth;
 pub mod openapi;
@@ -18,6 +19,7 @@ pub fn router() -> Router<Gatehouse> {
         .merge(status::router())
         .merge(session::router())
         .merge(users::router())
+        .merge(folders::router())
         .merge(passcode::router())
         .merge(passkeys::router())
         .merge(oauth::router())

@@ -12,8 +12,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
+use crate::domain::access::{Grant, Level};
 use crate::domain::scope::Resource;
 use crate::service::Gatehouse;
+use crate::service::access::parse_folder;
 use crate::service::clients::GrantError;
 use crate::service::credentials::parse_basic;
 use crate::service::tokens::IssuedCredential;
@@ -31,7 +33,7 @@ pub fn router() -> Router<Gatehouse> {
 
 /// The token request, as JSON or as a form (RFC 6749 §4.4.2). `password` makes an app
 /// password from a logged-in web session (`client_name`, `scope`, `expires_in`,
-/// `username`, `password`); `client_credentials` gives an OAuth2 client a token
+/// `username`, `password`, and optionally `path` and `access`); `client_credentials` gives an OAuth2 client a token
 /// (`client_id` and `client_secret` here or with HTTP Basic, an optional narrower
 /// `scope`). The revocation request uses `token` only.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -47,6 +49,42 @@ struct TokenRequest {
     username: Option<String>,
     password: Option<String>,
     token: Option<String>,
+    /// App passwords only: the one folder it may reach over WebDAV (`/originals/alice/`),
+    /// with `access`; never more than the account reaches.
+    #[schema(max_length = 1024, example = "/originals/alice/")]
+    path: Option<String>,
+    /// App passwords only, with `path`: `read`, `write`, or `append` (add new files and
+    /// folders, never change or delete what exists: what a phone backup needs).
+    #[schema(value_type = Option<LimitAccess>)]
+    access: Option<String>,
+}
+
+/// The levels an app password may be limited to.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // documentation only: the handler parses the string
+enum LimitAccess {
+    Read,
+    Append,
+    Write,
+}
+
+/// A form's empty field is no field.
+fn given(v: Option<&str>) -> Option<&str> {
+    v.map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// The folder and level an app password asks to be limited to; both or neither.
+fn dav_limit(path: Option<&str>, access: Option<&str>) -> Result<Option<Grant>, ApiError> {
+    let invalid = |m: &str| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", m);
+    match (given(path), given(access)) {
+        (None, None) => Ok(None),
+        (Some(path), Some(access)) => {
+            let level = Level::parse(access).ok_or_else(|| invalid("access must be read, write or append"))?;
+            Ok(Some(Grant::new(parse_folder(path)?, level)))
+        }
+        _ => Err(invalid("path and access go together: give both to limit an app password to a folder")),
+    }
 }
 
 /// The grants the token endpoint knows.
@@ -126,6 +164,14 @@ struct TokenReply {
     scope: String,
     /// Seconds until the token ends (0: never).
     expires_in: i64,
+    /// The folder an app password is limited to, if it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "/originals/alice/")]
+    path: Option<String>,
+    /// Its access there, with `path`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<LimitAccess>)]
+    access: Option<&'static str>,
 }
 
 impl From<&IssuedCredential> for TokenReply {
@@ -138,6 +184,8 @@ impl From<&IssuedCredential> for TokenReply {
             client_name: session.name.clone(),
             scope: session.scope.clone(),
             expires_in: session.expires_in(session.created_at),
+            path: session.dav_limit.as_ref().map(|l| l.path.to_string()),
+            access: session.dav_limit.as_ref().map(|l| l.level.as_str()),
         }
     }
 }
@@ -175,13 +223,15 @@ async fn token(State(app): State<Gatehouse>, req: Request) -> Result<Json<TokenR
             if !name.eq_ignore_ascii_case(&web.user.username) {
                 return Err(ApiError::forbidden("App passwords can only be created for your own account"));
             }
+            // A malformed limit is refused before the password is checked (and counted).
+            let limit = dav_limit(body.path.as_deref(), body.access.as_deref())?;
             let password = body.password.as_deref().unwrap_or("");
             app.confirm_password(&web.user, password, &meta).await?;
             let client_name = body.client_name.as_deref().unwrap_or("");
             let scope = body.scope.as_deref().unwrap_or("");
             let lifetime = expires_in(body.expires_in.as_ref())?;
             let actor = format!("user:{}", web.user.username);
-            let issued = app.create_app_password(&web.user, client_name, scope, None, lifetime, &actor, &meta).await?;
+            let issued = app.create_app_password(&web.user, client_name, scope, limit, lifetime, &actor, &meta).await?;
             Ok(Json(TokenReply::from(&issued)))
         }
         "client_credentials" => {

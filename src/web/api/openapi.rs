@@ -9,7 +9,7 @@ use serde::Serialize;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
 
-use super::{metrics, oauth, passcode, passkeys, session, status, users};
+use super::{folders, metrics, oauth, passcode, passkeys, session, status, users};
 use crate::service::Gatehouse;
 
 pub fn router() -> Router<Gatehouse> {
@@ -119,6 +119,9 @@ pub struct Done {
         users::sessions,
         users::revoke_session,
         users::events,
+        folders::list,
+        folders::share,
+        folders::unshare,
         passcode::status,
         passcode::start,
         passcode::confirm,
@@ -140,6 +143,7 @@ pub struct Done {
     tags(
         (name = "session", description = "Logging in and out"),
         (name = "users", description = "Accounts, passwords, sessions and security events"),
+        (name = "folders", description = "Which folders of the library each account reaches: homes and shared folders"),
         (name = "two-factor", description = "Setting up and removing a TOTP authenticator"),
         (name = "passkeys", description = "Adding, listing, renaming and removing passkeys (WebAuthn)"),
         (name = "oauth", description = "App passwords, client tokens and revocation"),

@@ -15,7 +15,7 @@ use crate::service::Gatehouse;
 use crate::service::users::{NewUser, PasswordChange};
 use crate::store::{EventStore as _, SessionFilter, SessionStore as _, UserStore as _};
 use crate::web::api::openapi::{AdminErrors, Done, ErrorBody, JsonBodyErrors, LoginErrors};
-use crate::web::auth::WebUser;
+use crate::web::auth::{WebAdmin, WebUser};
 use crate::web::error::ApiError;
 use crate::web::extract::{ApiJson, ApiPath, ApiQuery, Meta};
 
@@ -83,6 +83,12 @@ struct CreateBody {
     can_login: bool,
     #[serde(default)]
     webdav: bool,
+    /// The home folder, relative to the library roots (`family/alice` is
+    /// `/originals/family/alice/` and `/import/family/alice/`, read-write); `/` is the
+    /// whole library. By default a folder named after the user.
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 1024, example = "family/alice")]
+    home: Option<String>,
 }
 
 fn default_role() -> Role {
@@ -123,7 +129,7 @@ async fn create(
         super_admin: b.super_admin,
         can_login: b.can_login,
         webdav: b.webdav,
-        home: None,
+        home: b.home.map(nonblank_home).transpose()?,
     };
     let user = app.create_user(Actor::User(&web.user), new, &meta).await?;
     Ok((StatusCode::CREATED, Json(user.view())))
@@ -161,6 +167,10 @@ struct UpdateBody {
     can_login: Option<bool>,
     webdav: Option<bool>,
     auth_method: Option<AuthMethod>,
+    /// A new home folder, relative to the library roots (`/`: the whole library); admins
+    /// only. It replaces the user's home rows and takes effect on their next request.
+    #[schema(min_length = 1, max_length = 1024, example = "family/alice")]
+    home: Option<String>,
 }
 
 #[utoipa::path(
@@ -198,7 +208,34 @@ async fn update(
         webdav: b.webdav,
         auth_method: b.auth_method,
     };
-    Ok(Json(app.update_user(Actor::User(&web.user), &uid, patch, &meta).await?.view()))
+    let Some(home) = b.home else {
+        return Ok(Json(app.update_user(Actor::User(&web.user), &uid, patch, &meta).await?.view()));
+    };
+    // Who may, and what, before anything is written.
+    let admin = WebAdmin::of(web)?;
+    let home = nonblank_home(home)?;
+    crate::domain::access::home_grants(&home)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", format!("home: {e}")))?;
+    let actor = Actor::User(&admin.user);
+    let user = if patch == UserPatch::default() {
+        app.view_user(actor, &uid).await?
+    } else {
+        app.update_user(actor, &uid, patch, &meta).await?
+    };
+    app.set_home(&user.username, &home).await?;
+    Ok(Json(user.view()))
+}
+
+/// A home as sent: an empty one is refused, never read as `/` (the whole library).
+fn nonblank_home(home: String) -> Result<String, ApiError> {
+    if home.trim().is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            "home: give a folder relative to the library roots, or / for the whole library",
+        ));
+    }
+    Ok(home)
 }
 
 #[utoipa::path(

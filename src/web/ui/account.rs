@@ -1,5 +1,6 @@
 //! `/settings/account`: the visitor's profile, Change Password, 2-Factor
-//! Authentication, Apps and Devices, Connect via WebDAV, sessions and security events.
+//! Authentication, Apps and Devices, Connect via WebDAV, the folders one reaches,
+//! sessions and security events.
 //! One query for all sessions and app passwords, one for the events, run together.
 
 use axum::extract::State;
@@ -9,7 +10,7 @@ use serde::Serialize;
 
 use super::guard::PageUser;
 use super::render;
-use super::view::{EventRow, Layout, SessionRow};
+use super::view::{EventRow, FolderRow, Layout, SessionRow};
 use crate::domain::session::SessionKind;
 use crate::service::Gatehouse;
 use crate::service::passkeys::PasskeyView;
@@ -35,6 +36,8 @@ struct AccountPage {
     passkeys: Vec<PasskeyView>,
     /// Why passkeys are off on this server, if they are.
     passkeys_off: Option<String>,
+    /// The folders the visitor reaches over WebDAV.
+    folders: Vec<FolderRow>,
 }
 
 /// `GET /settings/account`.
@@ -44,6 +47,14 @@ pub async fn page(State(app): State<Gatehouse>, visitor: PageUser) -> Response {
     let (sessions, events) =
         tokio::join!(app.store.list_sessions(&filter), app.store.list_events(Some(uid), EVENTS_SHOWN));
     let (factors, passkeys) = tokio::join!(app.store.factors(uid), app.list_passkeys(&visitor.user));
+    let folders = match app.reach(&visitor.user, None).await {
+        Ok(reach) => reach.grants().iter().map(FolderRow::from).collect(),
+        Err(e) => {
+            tracing::error!(error = %e, "account page: loading the folders reached failed");
+            let title = &app.settings.site_title;
+            return render::error_page(title, StatusCode::INTERNAL_SERVER_ERROR, "Your account could not be loaded.");
+        }
+    };
     let (sessions, events, factors, passkeys) = match (sessions, events, factors, passkeys) {
         (Ok(s), Ok(e), Ok(f), Ok(p)) => (s, e, f, p),
         (Err(e), ..) | (_, Err(e), ..) | (_, _, Err(e), _) => {
@@ -72,6 +83,7 @@ pub async fn page(State(app): State<Gatehouse>, visitor: PageUser) -> Response {
         totp_active: factors.totp,
         passkeys,
         passkeys_off: app.passkeys_off().map(ToString::to_string),
+        folders,
         layout: Layout::new(&app, &visitor, "account"),
     };
     render::page(StatusCode::OK, "account.html", &ctx)

@@ -6,6 +6,7 @@ use serde::Serialize;
 use super::assets::{AssetUrls, urls};
 use super::guard::PageUser;
 use crate::clock::{UnixTime, rfc3339};
+use crate::domain::access::{Grant, Level};
 use crate::domain::event::EventView;
 use crate::domain::fields::{FormRules, RULES};
 use crate::domain::session::Session;
@@ -116,6 +117,10 @@ pub struct SessionRow {
     pub agent: String,
     pub user_agent: String,
     pub current: bool,
+    /// An app password's folder limit (`/originals/alice/`), if it has one.
+    pub folder: Option<String>,
+    /// Its access there ("Add only", …), with `folder`.
+    pub access: Option<&'static str>,
 }
 
 impl SessionRow {
@@ -132,7 +137,32 @@ impl SessionRow {
             agent: agent_label(&s.user_agent),
             user_agent: s.user_agent.clone(),
             current: s.id == current_id,
+            folder: s.dav_limit.as_ref().map(|l| l.path.to_string()),
+            access: s.dav_limit.as_ref().map(|l| access_label(l.level)),
         }
+    }
+}
+
+/// A folder the visitor reaches, and how.
+#[derive(Debug, Serialize)]
+pub struct FolderRow {
+    /// As WebDAV clients name it (`/originals/alice/`; `/` is the whole library).
+    pub path: String,
+    pub access: &'static str,
+}
+
+impl From<&Grant> for FolderRow {
+    fn from(g: &Grant) -> Self {
+        Self { path: g.path.to_string(), access: access_label(g.level) }
+    }
+}
+
+/// What people read for an access level.
+pub fn access_label(level: Level) -> &'static str {
+    match level {
+        Level::Read => "Read",
+        Level::Append => "Add only",
+        Level::Write => "Read and write",
     }
 }
 
