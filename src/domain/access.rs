@@ -73,6 +73,8 @@ pub enum PathError {
     ControlCharacter,
     #[error("a folder path is at most {MAX_PATH_LEN} bytes")]
     TooLong,
+    #[error("a home is a folder (alice, family/alice) or / for the whole library, never empty")]
+    EmptyHome,
 }
 
 /// A folder of the library as everyone names it: `/` (the whole library) or
@@ -183,6 +185,9 @@ enum Relation {
 /// (`alice`, `family/alice`): that folder in each library, read-write; `/` is the whole
 /// library.
 pub fn home_grants(folder: &str) -> Result<Vec<Grant>, PathError> {
+    if folder.trim().is_empty() {
+        return Err(PathError::EmptyHome);
+    }
     if FolderPath::of_segments(folder)?.is_root() {
         return Ok(vec![Grant::new(FolderPath::root(), Level::Write)]);
     }

@@ -46,6 +46,8 @@ fn a_home_is_one_folder_in_each_library() {
     assert!(homes.iter().all(|g| g.level == Level::Write));
     assert_eq!(home_grants("/").unwrap(), vec![Grant::new(FolderPath::root(), Level::Write)]);
     assert_eq!(home_grants("a/../b"), Err(PathError::BadSegment));
+    assert_eq!(home_grants(""), Err(PathError::EmptyHome), "empty is never the whole library");
+    assert_eq!(home_grants(" "), Err(PathError::EmptyHome));
 }
 
 #[test]
