@@ -10,6 +10,8 @@ mod webdav_util;
 
 use common::{Db, TestApp, spawn};
 use gatehouse::domain::access::Level;
+use gatehouse::domain::policy::Actor;
+use gatehouse::service::RequestMeta;
 use serde_json::json;
 use webdav_util::{dav, raw_head, raw_status};
 
@@ -71,7 +73,7 @@ async fn account(t: &TestApp, name: &str) -> gatehouse::domain::user::User {
 }
 
 async fn grant(t: &TestApp, path: &str, username: &str, level: Level) {
-    t.app.share_folder(path, username, level).await.unwrap();
+    t.app.share_folder(Actor::Operator, path, username, level, &RequestMeta::local()).await.unwrap();
 }
 
 /// The accounts, one per level, and for every row a folder with `f.txt` and `sub/`
@@ -333,14 +335,14 @@ async fn an_unshare_ends_access_at_the_next_request(db: Db) {
     grant(&t, "/originals/family", "alice", Level::Read).await;
     assert_eq!(get().await.unwrap().status(), 200);
     assert_eq!(dav(&t, "DELETE", "/originals/family/a.jpg", "alice", PASSWORD).send().await.unwrap().status(), 403);
-    t.app.unshare_folder("/originals/family", "alice").await.unwrap();
+    t.app.unshare_folder(Actor::Operator, "/originals/family", "alice", &RequestMeta::local()).await.unwrap();
     assert_eq!(get().await.unwrap().status(), 404);
     // A home moved elsewhere: the old one is out of reach at once.
     assert_eq!(
         dav(&t, "PUT", "/originals/alice/x.jpg", "alice", PASSWORD).body("x").send().await.unwrap().status(),
         201
     );
-    t.app.set_home("alice", "family").await.unwrap();
+    t.app.set_home(Actor::Operator, "alice", "family", &RequestMeta::local()).await.unwrap();
     assert_eq!(dav(&t, "GET", "/originals/alice/x.jpg", "alice", PASSWORD).send().await.unwrap().status(), 404);
     assert_eq!(dav(&t, "GET", "/originals/family/a.jpg", "alice", PASSWORD).send().await.unwrap().status(), 200);
     // Made an admin: the whole library; an admin no more: back to the home.

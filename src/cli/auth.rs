@@ -6,6 +6,7 @@ use serde_json::json;
 use super::output::{Format, Records};
 use super::{CliError, prompt, users::find};
 use crate::clock::rfc3339;
+use crate::domain::access::{FolderPath, Grant, Level};
 use crate::domain::session::{Session, SessionKind};
 use crate::service::{Gatehouse, RequestMeta};
 use crate::store::{SessionFilter, SessionStore as _, UserStore as _};
@@ -47,9 +48,32 @@ pub struct AddArgs {
     /// Lifetime in seconds (0 = never expires)
     #[arg(long, short, default_value_t = 0)]
     pub expires: i64,
+    /// Limit the app password to this folder on WebDAV, e.g. /originals/alice/phone/
+    /// [default with --access: /, all its owner reaches]
+    #[arg(long)]
+    pub path: Option<String>,
+    /// Limit what the app password may do on WebDAV: read, append (add new files and
+    /// folders, never change what exists) or write [default with --path: write]
+    #[arg(long, value_parser = parse_level)]
+    pub access: Option<Level>,
 }
 
-const HEADERS: &[&str] = &["ID", "User", "Kind", "Name", "Scope", "Created", "Last Active", "Expires", "Client"];
+fn parse_level(s: &str) -> Result<Level, String> {
+    Level::parse(&s.to_ascii_lowercase()).ok_or_else(|| "access must be read, append or write".into())
+}
+
+/// The folder limit `--path` and `--access` ask for, if either is given.
+fn limit_of(path: Option<&str>, access: Option<Level>) -> Result<Option<Grant>, CliError> {
+    if path.is_none() && access.is_none() {
+        return Ok(None);
+    }
+    let path = path.unwrap_or("/");
+    let folder = FolderPath::parse(path).map_err(|e| CliError(format!("--path {path:?}: {e}")))?;
+    Ok(Some(Grant::new(folder, access.unwrap_or(Level::Write))))
+}
+
+const HEADERS: &[&str] =
+    &["ID", "User", "Kind", "Name", "Scope", "Folder", "Access", "Created", "Last Active", "Expires", "Client"];
 
 async fn rows(app: &Gatehouse, sessions: &[Session]) -> Result<Vec<Vec<String>>, CliError> {
     let mut out = Vec::with_capacity(sessions.len());
@@ -64,6 +88,8 @@ async fn rows(app: &Gatehouse, sessions: &[Session]) -> Result<Vec<Vec<String>>,
             s.kind.as_str().to_owned(),
             s.name.clone(),
             s.scope.clone(),
+            s.dav_limit.as_ref().map(|l| l.path.to_string()).unwrap_or_default(),
+            s.dav_limit.as_ref().map(|l| l.level.as_str().to_owned()).unwrap_or_default(),
             rfc3339(s.created_at),
             rfc3339(s.last_active),
             s.expires_at.map_or_else(|| "never".to_owned(), rfc3339),
@@ -96,10 +122,14 @@ pub async fn run(app: &Gatehouse, cmd: AuthCommand, format: Format) -> Result<()
             format.print(&Records { headers: HEADERS, rows: rows(app, &list).await? }, &views);
         }
         AuthCommand::Add(a) => {
+            let limit = limit_of(a.path.as_deref(), a.access)?;
             let issued = match &a.user {
                 Some(name) => {
                     let user = find(app, name).await?;
-                    app.create_app_password(&user, &a.name, &a.scope, None, a.expires, "cli", &meta).await?
+                    app.create_app_password(&user, &a.name, &a.scope, limit, a.expires, "cli", &meta).await?
+                }
+                None if limit.is_some() => {
+                    return Err(CliError("--path and --access limit an app password: name its USER".into()));
                 }
                 None => app.create_access_token(&a.name, &a.scope, a.expires, &meta).await?,
             };
@@ -113,6 +143,9 @@ pub async fn run(app: &Gatehouse, cmd: AuthCommand, format: Format) -> Result<()
             let mut j = issued.json();
             if let Some(obj) = j.as_object_mut() {
                 obj.insert("user".into(), json!(a.user));
+                let view = issued.session.view(None);
+                obj.insert("folder".into(), json!(view.folder));
+                obj.insert("access".into(), json!(view.access));
             }
             format.print(&Records { headers: &headers, rows: row }, &j);
         }

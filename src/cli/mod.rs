@@ -6,6 +6,7 @@
 mod audit;
 mod auth;
 mod clients;
+mod folders;
 mod output;
 mod prompt;
 mod start;
@@ -92,6 +93,9 @@ pub enum Command {
     /// Manage OAuth2 clients
     #[command(subcommand)]
     Clients(clients::ClientsCommand),
+    /// Share library folders with users, and list who reaches which folders
+    #[command(subcommand)]
+    Folders(folders::FoldersCommand),
     /// Read the security event log
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -142,6 +146,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Audit(cmd) => audit::run(&open(&cli.global).await?, cmd, format).await,
         Command::Auth(cmd) => auth::run(&open(&cli.global).await?, cmd, format).await,
         Command::Clients(cmd) => clients::run(&open(&cli.global).await?, cmd, format).await,
+        Command::Folders(cmd) => folders::run(&open(&cli.global).await?, cmd, format).await,
     }
 }
 

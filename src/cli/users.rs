@@ -1,17 +1,19 @@
 //! `gatehouse users …` and `gatehouse passwd`.
 
+use std::collections::HashMap;
+
 use clap::{Args, Subcommand};
 use serde_json::json;
 
 use super::output::{Format, Records, yes_no};
-use super::{CliError, prompt};
+use super::{CliError, folders, prompt};
 use crate::clock::rfc3339;
 use crate::domain::password::NewPassword;
 use crate::domain::policy::{Actor, UserPatch};
 use crate::domain::user::{AuthMethod, Role, User, parse_display_name, parse_email};
 use crate::service::users::{NewUser, PasswordChange};
 use crate::service::{Gatehouse, RequestMeta};
-use crate::store::{FactorStore as _, Factors, UserStore as _};
+use crate::store::{FactorStore as _, Factors, GrantStore as _, StoredGrant, UserStore as _};
 
 #[derive(Debug, Subcommand)]
 pub enum UsersCommand {
@@ -56,6 +58,10 @@ pub struct AddArgs {
     /// Allow WebDAV sync
     #[arg(long)]
     pub webdav: bool,
+    /// Home folder, relative to the library roots: FOLDER is /originals/FOLDER/ and
+    /// /import/FOLDER/; / is the whole library [default: the username]
+    #[arg(long)]
+    pub home: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -95,6 +101,10 @@ pub struct ModArgs {
     /// Disallow WebDAV sync
     #[arg(long)]
     pub no_webdav: bool,
+    /// Move the home folder (relative to the library roots; / is the whole library).
+    /// Takes effect on the user's next request; files are not moved
+    #[arg(long)]
+    pub home: Option<String>,
     /// Remove the user's authenticator (2FA) and recovery code
     #[arg(long)]
     pub disable_2fa: bool,
@@ -146,9 +156,9 @@ fn flag(on: bool, off: bool) -> Option<bool> {
 }
 
 const HEADERS: &[&str] =
-    &["UID", "Username", "Name", "Email", "Role", "Super Admin", "Login", "WebDAV", "2FA", "Last Login"];
+    &["UID", "Username", "Name", "Email", "Role", "Super Admin", "Login", "WebDAV", "2FA", "Last Login", "Home"];
 
-fn row(u: &User, factors: &Factors) -> Vec<String> {
+fn row(u: &User, factors: &Factors, home: String) -> Vec<String> {
     let two_factor = match factors.describe() {
         f if f.is_empty() || u.auth_method != AuthMethod::TwoFactor => yes_no(u.auth_method == AuthMethod::TwoFactor),
         f => format!("{} ({f})", yes_no(true)),
@@ -164,12 +174,24 @@ fn row(u: &User, factors: &Factors) -> Vec<String> {
         yes_no(u.webdav),
         two_factor,
         u.login_at.map(rfc3339).unwrap_or_default(),
+        home,
     ]
+}
+
+/// The user JSON of the API, with the home as `--home` takes it.
+fn json_of(u: &User, home: &str) -> serde_json::Value {
+    let mut j = serde_json::to_value(u.view()).unwrap_or_default();
+    if let Some(obj) = j.as_object_mut() {
+        obj.insert("home".into(), json!(home));
+    }
+    j
 }
 
 async fn print_user(app: &Gatehouse, format: Format, u: &User) -> Result<(), CliError> {
     let factors = app.store.factors(&u.uid).await?;
-    format.print(&Records { headers: HEADERS, rows: vec![row(u, &factors)] }, &u.view());
+    let home = folders::describe_home(&app.store.grants_of(&u.uid).await?);
+    let json = json_of(u, &home);
+    format.print(&Records { headers: HEADERS, rows: vec![row(u, &factors, home)] }, &json);
     Ok(())
 }
 
@@ -182,14 +204,23 @@ pub async fn run(app: &Gatehouse, cmd: UsersCommand, format: Format) -> Result<(
     match cmd {
         UsersCommand::Ls { query } => {
             let users = app.store.list_users(query.as_deref()).await?;
-            let views: Vec<_> = users.iter().map(User::view).collect();
             let factors = app.store.all_factors().await?;
+            let mut grants: HashMap<String, Vec<StoredGrant>> = HashMap::new();
+            for g in app.store.all_grants().await? {
+                grants.entry(g.uid.clone()).or_default().push(g);
+            }
             let none = Factors::default();
-            let rows = users.iter().map(|u| row(u, factors.get(&u.uid).unwrap_or(&none))).collect();
+            let homes: Vec<String> =
+                users.iter().map(|u| folders::describe_home(grants.get(&u.uid).map_or(&[], Vec::as_slice))).collect();
+            let views: Vec<_> = users.iter().zip(&homes).map(|(u, h)| json_of(u, h)).collect();
+            let rows = users.iter().zip(homes).map(|(u, h)| row(u, factors.get(&u.uid).unwrap_or(&none), h)).collect();
             format.print(&Records { headers: HEADERS, rows }, &views);
         }
         UsersCommand::Show { username } => print_user(app, format, &find(app, &username).await?).await?,
         UsersCommand::Add(a) => {
+            if let Some(h) = &a.home {
+                folders::check_home(h)?;
+            }
             let password = match a.password {
                 Some(p) => zeroize::Zeroizing::new(p),
                 None => prompt::new_password("Password")?,
@@ -203,7 +234,7 @@ pub async fn run(app: &Gatehouse, cmd: UsersCommand, format: Format) -> Result<(
                 super_admin: a.superadmin,
                 can_login: !a.no_login,
                 webdav: a.webdav,
-                home: None,
+                home: a.home,
             };
             let user = app.create_user(Actor::Operator, new, &meta).await?;
             print_user(app, format, &user).await?;
@@ -221,6 +252,9 @@ pub async fn run(app: &Gatehouse, cmd: UsersCommand, format: Format) -> Result<(
             if let Some(e) = &m.email {
                 parse_email(e)?;
             }
+            if let Some(h) = &m.home {
+                folders::check_home(h)?;
+            }
             let patch = UserPatch {
                 name: m.name,
                 email: m.email,
@@ -231,6 +265,9 @@ pub async fn run(app: &Gatehouse, cmd: UsersCommand, format: Format) -> Result<(
                 auth_method: m.disable_2fa.then_some(AuthMethod::Default),
             };
             let mut updated = app.update_user(Actor::Operator, &user.uid, patch, &meta).await?;
+            if let Some(h) = &m.home {
+                app.set_home(Actor::Operator, &updated.username, h, &meta).await?;
+            }
             if let Some(p) = m.password {
                 app.change_password(Actor::Operator, &user.uid, reset(&p, m.keep_app_passwords, m.keep_2fa), &meta)
                     .await?;

@@ -36,6 +36,12 @@ pub enum EventKind {
     PasskeyRefused,
     /// A TOTP authenticator removed while another second factor keeps 2FA on.
     TotpRemoved,
+    /// An admin (or the CLI) shared a folder with the account, or changed its level.
+    FolderShared,
+    /// An admin (or the CLI) took back one of the account's folder grants.
+    FolderUnshared,
+    /// An admin (or the CLI) moved the account's home folder.
+    HomeChanged,
 }
 
 impl EventKind {
@@ -67,6 +73,9 @@ impl EventKind {
             EventKind::PasskeyUsed => "passkey.used",
             EventKind::PasskeyRefused => "passkey.refused",
             EventKind::TotpRemoved => "2fa.totp_removed",
+            EventKind::FolderShared => "folder.shared",
+            EventKind::FolderUnshared => "folder.unshared",
+            EventKind::HomeChanged => "folder.home_changed",
         }
     }
 }

@@ -94,6 +94,12 @@ impl Actor<'_> {
     }
 }
 
+/// May `actor` change who reaches which folders (homes, shares)? Only admins: a grant
+/// is a say over other people's files.
+pub fn may_change_grants(actor: Actor<'_>) -> Result<(), PolicyError> {
+    if actor.is_admin() { Ok(()) } else { Err(PolicyError::AdminTask("share folders or move homes")) }
+}
+
 /// May `caller` set up, list, rename or remove the second factors (TOTP, passkeys) of
 /// the account `uid`? Only its holder: an admin may switch 2FA off for someone
 /// ([`UserPatch`]), never enrol or read their factors.

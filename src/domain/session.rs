@@ -111,6 +111,8 @@ impl Session {
             login_ip: self.login_ip.clone(),
             user_agent: self.user_agent.clone(),
             current: current_id == Some(self.id.as_str()),
+            folder: self.dav_limit.as_ref().map(|l| l.path.to_string()),
+            access: self.dav_limit.as_ref().map(|l| l.level.as_str().to_owned()),
         }
     }
 }
@@ -128,6 +130,11 @@ pub struct SessionView {
     pub login_ip: String,
     pub user_agent: String,
     pub current: bool,
+    /// The one folder an app password is limited to on WebDAV (`/originals/family/`);
+    /// absent when it reaches all its owner does.
+    pub folder: Option<String>,
+    /// What it may do there (`read`, `append`, `write`); absent when not limited.
+    pub access: Option<String>,
 }
 
 #[cfg(test)]

@@ -8,8 +8,10 @@
 
 use std::sync::Arc;
 
-use super::{Gatehouse, ServiceError};
+use super::{Gatehouse, RequestMeta, ServiceError};
 use crate::domain::access::{self, FolderPath, Grant, Level, MAX_GRANTS, Reach};
+use crate::domain::event::EventKind;
+use crate::domain::policy::{self, Actor};
 use crate::domain::user::User;
 use crate::store::{EpochCache, GrantStore as _, SettingsStore as _, StoredGrant, UserStore as _};
 
@@ -58,21 +60,26 @@ impl Gatehouse {
     }
 
     /// Checks that an app password of `user` may be limited to `limit`: a folder the
-    /// owner reaches at that level or more. A limit on `/` only caps the level: the app
-    /// password reaches what its owner does, at most at that level.
+    /// owner reaches at that level or more. A limit on `/` only caps the level (the app
+    /// password reaches what its owner does, at most at that level; `auth add --access
+    /// read` without `--path`): it is allowed when the owner holds some folder at that
+    /// level, so asking for a level the owner has nowhere is refused too.
     pub async fn check_limit(&self, user: &User, limit: &Grant) -> Result<(), ServiceError> {
-        if limit.path.is_root() || self.own_reach(user).await?.covers(limit) {
+        let own = self.own_reach(user).await?;
+        let allowed =
+            if limit.path.is_root() { own.grants().iter().any(|g| g.level >= limit.level) } else { own.covers(limit) };
+        if allowed {
             return Ok(());
         }
+        let what = match limit.level {
+            Level::Read => "read",
+            Level::Append => "add files to",
+            Level::Write => "change",
+        };
+        let place = if limit.path.is_root() { "any folder".to_owned() } else { limit.path.to_string() };
         Err(ServiceError::Invalid(format!(
-            "{} cannot {} {}: an app password reaches at most what its account does",
-            user.username,
-            match limit.level {
-                Level::Read => "read",
-                Level::Append => "add files to",
-                Level::Write => "change",
-            },
-            limit.path
+            "{} cannot {what} {place}: an app password reaches at most what its account does",
+            user.username
         )))
     }
 
@@ -85,15 +92,34 @@ impl Gatehouse {
     }
 
     /// Sets `username`'s home to `folder` (relative to the library roots; `/` for the
-    /// whole library).
-    pub async fn set_home(&self, username: &str, folder: &str) -> Result<(), ServiceError> {
-        let homes = access::home_grants(folder).map_err(|e| ServiceError::Invalid(e.to_string()))?;
+    /// whole library). Only admins (or the operator) may.
+    pub async fn set_home(
+        &self,
+        actor: Actor<'_>,
+        username: &str,
+        folder: &str,
+        meta: &RequestMeta,
+    ) -> Result<Vec<Grant>, ServiceError> {
+        policy::may_change_grants(actor)?;
+        let homes = access::home_grants(folder).map_err(|e| ServiceError::Invalid(format!("home: {e}")))?;
         let user = self.grant_holder(username).await?;
-        Ok(self.store.set_home(&user.uid, &homes, self.now()).await?)
+        self.store.set_home(&user.uid, &homes, self.now()).await?;
+        let detail = homes.iter().map(|g| g.path.to_string()).collect::<Vec<_>>().join(", ");
+        self.record(EventKind::HomeChanged, (&user).into(), meta, &actor.label(), &format!("home {detail}")).await;
+        Ok(homes)
     }
 
-    /// Shares the folder `path` with `username` at `level` (read or write).
-    pub async fn share_folder(&self, path: &str, username: &str, level: Level) -> Result<Grant, ServiceError> {
+    /// Shares the folder `path` with `username` at `level` (read or write), or changes
+    /// the level of a grant on that folder. Only admins (or the operator) may.
+    pub async fn share_folder(
+        &self,
+        actor: Actor<'_>,
+        path: &str,
+        username: &str,
+        level: Level,
+        meta: &RequestMeta,
+    ) -> Result<Grant, ServiceError> {
+        policy::may_change_grants(actor)?;
         let path = parse_folder(path)?;
         if level == Level::Append {
             return Err(ServiceError::Invalid("a folder is shared with read or write access".into()));
@@ -106,14 +132,28 @@ impl Gatehouse {
         }
         let grant = Grant::new(path, level);
         self.store.share(&user.uid, &grant, self.now()).await?;
+        let detail = format!("{} {}", grant.path, grant.level);
+        self.record(EventKind::FolderShared, (&user).into(), meta, &actor.label(), &detail).await;
         Ok(grant)
     }
 
-    /// Takes back `username`'s grant on `path`.
-    pub async fn unshare_folder(&self, path: &str, username: &str) -> Result<(), ServiceError> {
+    /// Takes back `username`'s grant on `path` (a share, or one of its home rows). Only
+    /// admins (or the operator) may.
+    pub async fn unshare_folder(
+        &self,
+        actor: Actor<'_>,
+        path: &str,
+        username: &str,
+        meta: &RequestMeta,
+    ) -> Result<(), ServiceError> {
+        policy::may_change_grants(actor)?;
         let path = parse_folder(path)?;
         let user = self.grant_holder(username).await?;
-        if self.store.unshare(&user.uid, &path).await? { Ok(()) } else { Err(ServiceError::NotFound("grant")) }
+        if !self.store.unshare(&user.uid, &path).await? {
+            return Err(ServiceError::NotFound("grant"));
+        }
+        self.record(EventKind::FolderUnshared, (&user).into(), meta, &actor.label(), &path.to_string()).await;
+        Ok(())
     }
 
     /// Says once, in the log, what an upgrade decided for existing accounts.

@@ -22,7 +22,8 @@ pub async fn dav_user(t: &TestApp) {
 
 /// Gives `username` the whole library, read-write.
 pub async fn whole_library(t: &TestApp, username: &str) {
-    t.app.set_home(username, "/").await.unwrap();
+    let meta = gatehouse::service::RequestMeta::local();
+    t.app.set_home(gatehouse::domain::policy::Actor::Operator, username, "/", &meta).await.unwrap();
 }
 
 /// A new app password of `bob` with `scope`, made through the API as a user does.
