@@ -17,7 +17,7 @@ use crate::store::StoredGrant;
 use crate::web::api::openapi::{AdminErrors, Done, ErrorBody, JsonBodyErrors, LoginErrors};
 use crate::web::auth::{WebAdmin, WebUser};
 use crate::web::error::ApiError;
-use crate::web::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::web::extract::{ApiJson, ApiPath, ApiQuery, Meta};
 
 pub fn router() -> Router<Gatehouse> {
     Router::new().route("/api/v1/users/{uid}/folders", get(list).put(share).delete(unshare))
@@ -135,6 +135,7 @@ struct ShareBody {
 async fn share(
     State(app): State<Gatehouse>,
     admin: WebAdmin,
+    Meta(meta): Meta,
     ApiPath(uid): ApiPath<String>,
     ApiJson(b): ApiJson<ShareBody>,
 ) -> Result<Json<FolderGrant>, ApiError> {
@@ -144,7 +145,7 @@ async fn share(
         ShareAccess::Read => Level::Read,
         ShareAccess::Write => Level::Write,
     };
-    let grant = app.share_folder(path, &user.username, level).await?;
+    let grant = app.share_folder(Actor::User(&admin.user), path, &user.username, level, &meta).await?;
     Ok(Json(FolderGrant { path: grant.path.to_string(), access: grant.level.into(), kind: GrantKind::Shared }))
 }
 
@@ -176,11 +177,12 @@ struct UnshareQuery {
 async fn unshare(
     State(app): State<Gatehouse>,
     admin: WebAdmin,
+    Meta(meta): Meta,
     ApiPath(uid): ApiPath<String>,
     ApiQuery(q): ApiQuery<UnshareQuery>,
 ) -> Result<Json<Done>, ApiError> {
     let user = app.view_user(Actor::User(&admin.user), &uid).await?;
-    app.unshare_folder(named_folder(&q.path)?, &user.username).await?;
+    app.unshare_folder(Actor::User(&admin.user), named_folder(&q.path)?, &user.username, &meta).await?;
     Ok(Json(Done { status: "unshared".to_owned() }))
 }
 

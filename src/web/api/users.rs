@@ -222,7 +222,7 @@ async fn update(
     } else {
         app.update_user(actor, &uid, patch, &meta).await?
     };
-    app.set_home(&user.username, &home).await?;
+    app.set_home(Actor::User(&admin.user), &user.username, &home, &meta).await?;
     Ok(Json(user.view()))
 }
 
