@@ -2,13 +2,16 @@
 //! a file path: it must stay inside the folder. Symlinks are followed only while their
 //! target is inside the same folder; uploads in progress are hidden temporary files in
 //! the target's folder, renamed into place only once complete, so a cut or failed
-//! upload never leaves a partial file behind. Every method here blocks: the async
-//! interface ([`super::Storage`]) runs them on the disk thread.
+//! upload never leaves a partial file behind. A change is answered only once it is on
+//! disk: the methods that change the folder do so and return the folders they
+//! [`Touched`], which [`Folder::settle`] syncs (shared among concurrent changes,
+//! [`super::sync`]) before the change is answered. Every method here but `settle`
+//! blocks: the async interface ([`super::Storage`]) runs them on the disk thread.
 
 use std::fs::File;
-use std::io::{self, Read as _, Seek as _, SeekFrom, Write as _};
+use std::io::{self, Read as _, Seek as _, SeekFrom};
 use std::os::fd::OwnedFd;
-use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
+use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -16,12 +19,12 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 
-use super::{Entry, Meta, Rel, UPLOAD_PREFIX, WriteMode, blocking, is_hidden};
+use super::sync::{Dir, Syncer, Touched};
+use super::upload::{Keep, Upload};
+use super::{Entry, Meta, Rel, WriteMode, blocking, is_hidden};
 
 /// Files up to this size are read whole when opened: one trip to the disk thread.
 const SMALL_FILE: u64 = 64 * 1024;
-/// Upload data is written in batches of about this size.
-const WRITE_BATCH: usize = 1024 * 1024;
 
 /// One served folder. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -35,6 +38,8 @@ struct Root {
     fd: OwnedFd,
     /// Bytes that must stay free on the folder's file system (`--min-free-space`).
     min_free: u64,
+    /// The syncs of the folder's directories, shared by concurrent changes.
+    syncer: Syncer,
 }
 
 impl Folder {
@@ -49,7 +54,23 @@ impl Folder {
         std::fs::create_dir_all(folder)?;
         let path = std::fs::canonicalize(folder)?;
         let fd = rustix::fs::open(&path, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
-        Ok(Folder(Arc::new(Root { path, fd, min_free })))
+        Ok(Folder(Arc::new(Root { path, fd, min_free, syncer: Syncer::default() })))
+    }
+
+    /// Returns once the folders a change touched are synced by syncs that started
+    /// after the change: from then on it survives a power loss.
+    pub async fn settle(&self, touched: Touched) -> io::Result<()> {
+        self.0.syncer.settle(touched).await
+    }
+
+    /// Runs a change on the disk thread, then settles what it touched.
+    pub async fn durably<F>(&self, change: F) -> io::Result<()>
+    where
+        F: FnOnce(&Folder) -> io::Result<Touched> + Send + 'static,
+    {
+        let folder = self.clone();
+        let touched = blocking(move || change(&folder)).await?;
+        self.settle(touched).await
     }
 
     /// Refuses (`StorageFull`) to add `bytes` to the folder's file system if fewer than
@@ -195,22 +216,29 @@ impl Folder {
         Ok(out)
     }
 
-    pub fn create_dir(&self, path: &Rel) -> io::Result<()> {
+    /// Makes a folder; the new folder and the one holding it are left to settle.
+    pub fn create_dir(&self, path: &Rel) -> io::Result<Touched> {
         let real = self.resolve(path)?;
         self.room_for(0)?;
-        std::fs::create_dir(real)
+        let parent = Dir::parent_of(&real)?;
+        std::fs::create_dir(&real)?;
+        Ok(Touched::new().dir(parent).dir(Dir::open(&real)?))
     }
 
-    pub fn remove_file(&self, path: &Rel) -> io::Result<()> {
-        std::fs::remove_file(self.resolve_entry(path)?)
+    pub fn remove_file(&self, path: &Rel) -> io::Result<Touched> {
+        let entry = self.resolve_entry(path)?;
+        let parent = Dir::parent_of(&entry)?;
+        std::fs::remove_file(&entry)?;
+        Ok(Touched::new().dir(parent))
     }
 
     /// The library itself is refused one level up, in [`super::Storage`], for both
     /// backends. Hidden uploads in the folder go with it: never listed, they would
     /// otherwise keep it from being removed (an upload into a folder being deleted
     /// fails, as it would with the folder gone).
-    pub fn remove_dir(&self, path: &Rel) -> io::Result<()> {
+    pub fn remove_dir(&self, path: &Rel) -> io::Result<Touched> {
         let dir = self.resolve_entry(path)?;
+        let parent = Dir::parent_of(&dir)?;
         match std::fs::remove_dir(&dir) {
             Err(e) if e.kind() == io::ErrorKind::DirectoryNotEmpty => {
                 for entry in std::fs::read_dir(&dir)?.flatten() {
@@ -219,10 +247,11 @@ impl Folder {
                         let _ = std::fs::remove_file(entry.path());
                     }
                 }
-                std::fs::remove_dir(&dir)
+                std::fs::remove_dir(&dir)?;
             }
-            other => other,
+            other => other?,
         }
+        Ok(Touched::new().dir(parent))
     }
 
     /// Removes hidden uploads untouched since `before` anywhere in the library: left by
@@ -249,21 +278,29 @@ impl Folder {
         removed
     }
 
-    pub fn rename(&self, from: &Rel, to: &Rel) -> io::Result<()> {
-        std::fs::rename(self.resolve_entry(from)?, self.resolve(to)?)
+    /// Moves an entry; both folders (one, within a folder) are left to settle.
+    pub fn rename(&self, from: &Rel, to: &Rel) -> io::Result<Touched> {
+        let (from, to) = (self.resolve_entry(from)?, self.resolve(to)?);
+        let touched = Touched::new().dir(Dir::parent_of(&from)?).dir(Dir::parent_of(&to)?);
+        std::fs::rename(from, to)?;
+        Ok(touched)
     }
 
-    /// Copies through a hidden file: the copy appears complete or not at all.
-    pub fn copy_file(&self, from: &Rel, to: &Rel) -> io::Result<()> {
+    /// Copies through a hidden file: the copy appears complete or not at all, its data
+    /// on disk before its name.
+    pub fn copy_file(&self, from: &Rel, to: &Rel) -> io::Result<Touched> {
         let src = self.resolve(from)?;
         self.room_for(std::fs::metadata(&src)?.len())?;
         let mut upload = Upload::start(self, self.resolve(to)?, Keep::Nothing, None, None)?;
         upload.fill_from(&src)
     }
 
+    /// Sets a file's modification time, on disk before it is answered.
     pub fn set_modified(&self, path: &Rel, time: SystemTime) -> io::Result<()> {
         let real = self.resolve(path)?;
-        File::options().write(true).open(&real).or_else(|_| File::open(&real))?.set_modified(time)
+        let file = File::options().write(true).open(&real).or_else(|_| File::open(&real))?;
+        file.set_modified(time)?;
+        file.sync_all()
     }
 
     pub fn open_read(&self, path: &Rel) -> io::Result<FileReader> {
@@ -387,168 +424,6 @@ impl FileReader {
             }
             Source::Disk(Some(file)) => file.seek(to),
             Source::Disk(None) => Err(io::Error::other("read after a failed read")),
-        }
-    }
-}
-
-/// What an upload starts from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Keep {
-    /// An empty file.
-    Nothing,
-    /// A copy of the current content (partial updates); with `append`, every write
-    /// goes to its end.
-    Content { append: bool },
-}
-
-/// An upload in progress: data goes to `temp`, which replaces `target` on commit.
-#[derive(Debug)]
-pub struct Upload {
-    /// The library, for its free-space margin.
-    folder: Folder,
-    temp: PathBuf,
-    target: PathBuf,
-    file: Option<File>,
-    pending: Vec<Bytes>,
-    pending_len: usize,
-    written: u64,
-    /// The announced size of a whole-file upload: anything else is not committed.
-    expected: Option<u64>,
-    /// A modification time to give the file (`X-OC-MTime`).
-    mtime: Option<SystemTime>,
-    committed: bool,
-}
-
-impl Upload {
-    /// Starts an upload next to `target`; [`Keep::Content`] copies the current content
-    /// first (for partial updates).
-    fn start(
-        library: &Folder,
-        target: PathBuf,
-        keep: Keep,
-        expected: Option<u64>,
-        mtime: Option<SystemTime>,
-    ) -> io::Result<Upload> {
-        let (keep, append) = match keep {
-            Keep::Nothing => (false, false),
-            Keep::Content { append } => (true, append),
-        };
-        let folder = target.parent().ok_or(io::ErrorKind::PermissionDenied)?;
-        let suffix = crate::domain::random::public_id("", 16).map_err(|_| io::Error::other("no randomness"))?;
-        let mut name = UPLOAD_PREFIX.to_vec();
-        name.extend_from_slice(suffix.as_bytes());
-        let temp = folder.join(std::ffi::OsString::from_vec(name));
-        if keep {
-            std::fs::copy(&target, &temp).inspect_err(|_| {
-                let _ = std::fs::remove_file(&temp);
-            })?;
-        }
-        let file = std::fs::OpenOptions::new().write(true).append(append).create(!keep).truncate(!keep).open(&temp)?;
-        Ok(Upload {
-            folder: library.clone(),
-            temp,
-            target,
-            file: Some(file),
-            pending: Vec::new(),
-            pending_len: 0,
-            written: 0,
-            expected,
-            mtime,
-            committed: false,
-        })
-    }
-
-    /// Fills the upload with a copy of `source` and commits it.
-    fn fill_from(&mut self, source: &Path) -> io::Result<()> {
-        let mut file = self.file.take().ok_or_else(|| io::Error::other("upload already closed"))?;
-        let (mut input, _) = open_for_reading(source)?;
-        io::copy(&mut input, &mut file)?;
-        drop(file);
-        std::fs::rename(&self.temp, &self.target)?;
-        self.committed = true;
-        Ok(())
-    }
-
-    /// Writes out what is buffered.
-    async fn drain(&mut self) -> io::Result<()> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        // Checked before each batch, so an upload stops before it crosses the margin.
-        self.folder.room_for(self.pending_len as u64)?;
-        let chunks = std::mem::take(&mut self.pending);
-        self.pending_len = 0;
-        let mut file = self.file.take().ok_or_else(|| io::Error::other("upload already closed"))?;
-        let (file, result) = blocking(move || {
-            let result = chunks.iter().try_for_each(|c| file.write_all(c));
-            Ok((file, result))
-        })
-        .await?;
-        self.file = Some(file);
-        result
-    }
-
-    pub async fn write(&mut self, data: Bytes) -> io::Result<()> {
-        self.written += data.len() as u64;
-        self.pending_len += data.len();
-        self.pending.push(data);
-        if self.pending_len >= WRITE_BATCH {
-            self.drain().await?;
-        }
-        Ok(())
-    }
-
-    /// Moves the write position, never past the end: a write that started beyond it
-    /// would leave a gap (a sparse file that every client sees at its full length).
-    pub async fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        self.drain().await?;
-        let file = self.file.as_mut().ok_or_else(|| io::Error::other("upload already closed"))?;
-        let len = file.metadata()?.len();
-        let target = match to {
-            SeekFrom::Start(n) => Some(n),
-            SeekFrom::End(d) => len.checked_add_signed(d),
-            SeekFrom::Current(d) => file.stream_position()?.checked_add_signed(d),
-        };
-        match target {
-            Some(n) if n <= len => file.seek(SeekFrom::Start(n)),
-            _ => Err(io::Error::new(io::ErrorKind::InvalidInput, "a write may not start past the end of the file")),
-        }
-    }
-
-    /// Completes the upload: data on disk, then the rename that makes it visible.
-    pub async fn commit(&mut self) -> io::Result<()> {
-        if self.committed {
-            return Ok(());
-        }
-        self.drain().await?;
-        if self.expected.is_some_and(|n| n != self.written) {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the upload ended before its announced size"));
-        }
-        let file = self.file.take().ok_or_else(|| io::Error::other("upload already closed"))?;
-        let (temp, target, mtime) = (self.temp.clone(), self.target.clone(), self.mtime);
-        blocking(move || {
-            file.sync_data()?;
-            if let Some(t) = mtime {
-                file.set_modified(t)?;
-            }
-            drop(file);
-            std::fs::rename(&temp, &target)
-        })
-        .await?;
-        self.committed = true;
-        Ok(())
-    }
-
-    pub async fn meta(&mut self) -> io::Result<Meta> {
-        let path = if self.committed { self.target.clone() } else { self.temp.clone() };
-        blocking(move || Ok(Meta::from_fs(&std::fs::metadata(&path)?))).await
-    }
-}
-
-impl Drop for Upload {
-    fn drop(&mut self) {
-        if !self.committed {
-            let _ = std::fs::remove_file(&self.temp);
         }
     }
 }

@@ -10,6 +10,8 @@
 
 pub mod folder;
 pub mod s3;
+pub mod sync;
+pub mod upload;
 
 use std::io;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -299,8 +301,8 @@ impl Storage {
     pub async fn create_dir(&self, path: &Rel) -> io::Result<()> {
         match self {
             Storage::Folder(f) => {
-                let (f, path) = (f.clone(), path.clone());
-                blocking(move || f.create_dir(&path)).await
+                let path = path.clone();
+                f.durably(move |f| f.create_dir(&path)).await
             }
             Storage::Bucket(b) => b.create_dir(path).await,
         }
@@ -310,8 +312,8 @@ impl Storage {
     pub async fn remove_file(&self, path: &Rel) -> io::Result<()> {
         match self {
             Storage::Folder(f) => {
-                let (f, path) = (f.clone(), path.clone());
-                blocking(move || f.remove_file(&path)).await
+                let path = path.clone();
+                f.durably(move |f| f.remove_file(&path)).await
             }
             Storage::Bucket(b) => b.remove_file(path).await,
         }
@@ -324,8 +326,8 @@ impl Storage {
         }
         match self {
             Storage::Folder(f) => {
-                let (f, path) = (f.clone(), path.clone());
-                blocking(move || f.remove_dir(&path)).await
+                let path = path.clone();
+                f.durably(move |f| f.remove_dir(&path)).await
             }
             Storage::Bucket(b) => b.remove_dir(path).await,
         }
@@ -340,8 +342,8 @@ impl Storage {
         }
         match self {
             Storage::Folder(f) => {
-                let (f, from, to) = (f.clone(), from.clone(), to.clone());
-                blocking(move || f.rename(&from, &to)).await
+                let (from, to) = (from.clone(), to.clone());
+                f.durably(move |f| f.rename(&from, &to)).await
             }
             Storage::Bucket(b) => b.rename(from, to).await,
         }
@@ -351,8 +353,8 @@ impl Storage {
     pub async fn copy_file(&self, from: &Rel, to: &Rel) -> io::Result<()> {
         match self {
             Storage::Folder(f) => {
-                let (f, from, to) = (f.clone(), from.clone(), to.clone());
-                blocking(move || f.copy_file(&from, &to)).await
+                let (from, to) = (from.clone(), to.clone());
+                f.durably(move |f| f.copy_file(&from, &to)).await
             }
             Storage::Bucket(b) => b.copy_file(from, to).await,
         }
@@ -427,7 +429,7 @@ impl Reader {
 /// A file being written.
 #[derive(Debug)]
 pub enum Writer {
-    File(folder::Upload),
+    File(upload::Upload),
     Object(s3::Upload),
 }
 
