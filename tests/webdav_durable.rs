@@ -39,8 +39,10 @@ fn gatehouse(data: &Path) -> Command {
 fn data_folder(dir: &Path) -> PathBuf {
     let data = dir.join("data");
     std::fs::create_dir_all(&data).unwrap();
-    let out =
-        gatehouse(&data).args(["users", "add", DAV_USER, "--password", DAV_PASSWORD, "--webdav"]).output().unwrap();
+    let out = gatehouse(&data)
+        .args(["users", "add", DAV_USER, "--password", DAV_PASSWORD, "--webdav", "--home", "/"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     data
 }
