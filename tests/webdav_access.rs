@@ -50,6 +50,9 @@ const ROWS: &[Row] = &[
     Row { method: "MOVE", path: "{home}/moving.txt", headers: &[("destination", "{f}/mine.txt")], body: "", want: [403, 403, 403, 201, 403] },
     Row { method: "COPY", path: "{f}/f.txt", headers: &[("destination", "{home}/copied.txt")], body: "", want: [404, 201, 201, 201, 404] },
     Row { method: "COPY", path: "{home}/mine.txt", headers: &[("destination", "{f}/mine.txt")], body: "", want: [403, 403, 201, 201, 403] },
+    // A folder that only leads to a grant holds others' files: never copied out
+    // (found by the black-box attack: the copy took every file below).
+    Row { method: "COPY", path: "{f}/", headers: &[("destination", "{home}/loot/")], body: "", want: [404, 201, 201, 201, 403] },
     Row { method: "COPY", path: "{home}/mine.txt", headers: &[("destination", "{f}/f.txt")], body: "", want: [403, 403, 403, 204, 403] },
     Row { method: "PROPPATCH", path: "{f}/f.txt", headers: &[], body: PROPPATCH_BODY, want: [403, 403, 403, 207, 403] },
     Row { method: "LOCK", path: "{f}/f.txt", headers: &[("timeout", "Second-60")], body: LOCK_BODY, want: [403, 403, 403, 200, 403] },
@@ -324,6 +327,36 @@ async fn no_spelling_of_a_path_gets_around_the_grants(db: Db) {
     assert!(webdav_util::read_file(&t, "originals/caf\u{e9}/x.jpg").await.is_some());
 }
 
+/// An `If` header naming someone else's file tells nothing of it: a right entity tag,
+/// a wrong one and a missing file answer alike (found by the black-box attack, which
+/// watched a file it had lost access to through its old tag).
+async fn an_if_header_cannot_watch_files_outside_the_grants(db: Db) {
+    let t = spawn(db).await;
+    t.create_user("alice", PASSWORD, json!({ "webdav": true })).await;
+    webdav_util::make_dir(&t, "originals/carl").await;
+    webdav_util::write_file(&t, "originals/carl/c.txt", b"carl's").await;
+    grant(&t, "/originals/carl", "alice", Level::Read).await;
+    let etag = dav(&t, "HEAD", "/originals/carl/c.txt", "alice", PASSWORD).send().await.unwrap();
+    let etag = etag.headers()["etag"].to_str().unwrap().to_owned();
+    t.app.unshare_folder(Actor::Operator, "/originals/carl", "alice", &RequestMeta::local()).await.unwrap();
+    let mut answers = Vec::new();
+    for (path, tag) in [
+        ("/originals/carl/c.txt", etag.as_str()),
+        ("/originals/carl/c.txt", "\"wrong\""),
+        ("/originals/carl/missing.txt", etag.as_str()),
+    ] {
+        let r = dav(&t, "PUT", "/originals/alice/probe.txt", "alice", PASSWORD)
+            .header("if", format!("<{}> ([{tag}])", t.url(path)))
+            .body("x")
+            .send()
+            .await
+            .unwrap();
+        answers.push((r.status().as_u16(), r.text().await.unwrap()));
+    }
+    assert_eq!(answers[0].0, 412, "{answers:?}");
+    assert!(answers.iter().all(|a| *a == answers[0]), "{answers:?}");
+}
+
 /// A change of grants takes effect on the very next request.
 async fn an_unshare_ends_access_at_the_next_request(db: Db) {
     let t = spawn(db).await;
@@ -366,4 +399,5 @@ on_every_backend!(
     listings_above_the_grants_show_only_the_way_to_them,
     no_spelling_of_a_path_gets_around_the_grants,
     an_unshare_ends_access_at_the_next_request,
+    an_if_header_cannot_watch_files_outside_the_grants,
 );

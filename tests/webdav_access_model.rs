@@ -84,14 +84,21 @@ fn url(path: &str, dir: bool) -> String {
 mod grants {
     use super::*;
 
+    use gatehouse::domain::policy::Actor;
+
+    fn meta() -> gatehouse::service::RequestMeta {
+        gatehouse::service::RequestMeta::local()
+    }
+
     pub async fn reset(t: &TestApp, holder: &Holder) {
         for g in t.app.grants(Some(holder.name)).await.unwrap() {
             if !g.home {
-                t.app.unshare_folder(g.grant.path.as_str(), holder.name).await.unwrap();
+                t.app.unshare_folder(Actor::Operator, g.grant.path.as_str(), holder.name, &meta()).await.unwrap();
             }
         }
         for (path, level) in &holder.shares {
-            t.app.share_folder(&format!("/originals/{path}"), holder.name, *level).await.unwrap();
+            let path = format!("/originals/{path}");
+            t.app.share_folder(Actor::Operator, &path, holder.name, *level, &meta()).await.unwrap();
         }
     }
 

@@ -223,6 +223,9 @@ pub enum Standing {
 pub enum Act {
     /// List, download, look at properties.
     Read,
+    /// Read a whole tree (the source of a COPY): only inside a grant, never above one,
+    /// where the tree holds what the account may not see.
+    ReadTree,
     /// Make something that does not exist yet (a new file or folder, a lock on an
     /// unmapped URL, the destination of a COPY).
     Create,
@@ -262,6 +265,7 @@ impl Standing {
         match (self, act) {
             (Standing::Outside, _) => Err(Refusal::Hidden),
             (Standing::Above, Act::Read) => Ok(()),
+            (Standing::Inside(_), Act::ReadTree) => Ok(()),
             (Standing::Above, _) => Err(Refusal::AboveGrants),
             (Standing::Inside(_), Act::Read) => Ok(()),
             (Standing::Inside(Level::Read), _) => Err(Refusal::ReadOnly),

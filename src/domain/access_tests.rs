@@ -86,14 +86,14 @@ fn the_highest_containing_grant_decides() {
 fn each_level_permits_its_acts() {
     use Act::*;
     let table = [
-        (Standing::Outside, [Err(Refusal::Hidden), Err(Refusal::Hidden), Err(Refusal::Hidden)]),
-        (Standing::Above, [Ok(()), Err(Refusal::AboveGrants), Err(Refusal::AboveGrants)]),
-        (Standing::Inside(Level::Read), [Ok(()), Err(Refusal::ReadOnly), Err(Refusal::ReadOnly)]),
-        (Standing::Inside(Level::Append), [Ok(()), Ok(()), Err(Refusal::AddOnly)]),
-        (Standing::Inside(Level::Write), [Ok(()), Ok(()), Ok(())]),
+        (Standing::Outside, [Err(Refusal::Hidden), Err(Refusal::Hidden), Err(Refusal::Hidden), Err(Refusal::Hidden)]),
+        (Standing::Above, [Ok(()), Err(Refusal::AboveGrants), Err(Refusal::AboveGrants), Err(Refusal::AboveGrants)]),
+        (Standing::Inside(Level::Read), [Ok(()), Ok(()), Err(Refusal::ReadOnly), Err(Refusal::ReadOnly)]),
+        (Standing::Inside(Level::Append), [Ok(()), Ok(()), Ok(()), Err(Refusal::AddOnly)]),
+        (Standing::Inside(Level::Write), [Ok(()), Ok(()), Ok(()), Ok(())]),
     ];
     for (standing, answers) in table {
-        for (act, answer) in [Read, Create, Change].into_iter().zip(answers) {
+        for (act, answer) in [Read, ReadTree, Create, Change].into_iter().zip(answers) {
             assert_eq!(standing.permits(act), answer, "{standing:?} {act:?}");
         }
     }

@@ -52,12 +52,15 @@ pub async fn check(
 ) -> Result<Standing, DavError> {
     let standing = reach.standing_of(lib.name, target.as_bytes());
     let act = match method.as_str() {
-        "GET" | "HEAD" | "PROPFIND" | "OPTIONS" | "COPY" => Act::Read,
+        "GET" | "HEAD" | "PROPFIND" | "OPTIONS" => Act::Read,
+        // A copy takes the whole tree below: only from inside a grant, never from a
+        // folder that merely leads to one (it holds others' files).
+        "COPY" => Act::ReadTree,
         // A new folder; an existing one is dav-server's 405, inside what may be listed.
         "MKCOL" => Act::Create,
-        // Only one's own locks, on what one could lock (`locks::check_ownership`).
-        "UNLOCK" => Act::Create,
-        "PUT" | "PATCH" | "LOCK" => creates_or_changes(lib, standing, target).await,
+        // Only one's own locks (`locks::check_ownership`), on what one could lock: under
+        // append, a lock on a new name only, never one on a file that exists.
+        "PUT" | "PATCH" | "LOCK" | "UNLOCK" => creates_or_changes(lib, standing, target).await,
         // DELETE, MOVE, PROPPATCH, and anything unknown.
         _ => Act::Change,
     };
@@ -87,7 +90,7 @@ async fn creates_or_changes(lib: &Library, standing: Standing, path: &Rel) -> Ac
 /// a look is 404, a change 403, with the same words for both.
 fn refusal(r: Refusal, act: Act) -> DavError {
     match (r, act) {
-        (Refusal::Hidden, Act::Read) => DavError::new(StatusCode::NOT_FOUND, r.message()),
+        (Refusal::Hidden, Act::Read | Act::ReadTree) => DavError::new(StatusCode::NOT_FOUND, r.message()),
         (Refusal::Hidden, _) => DavError::forbidden("This account cannot change anything here"),
         _ => DavError::forbidden(r.message()),
     }

@@ -383,7 +383,7 @@ async fn prepare<B>(
     let tokens = guard::submitted_tokens(&parts.method, &parts.headers, &if_lists)?;
     let unlock = parts.method.as_str() == "UNLOCK";
     locks::check_ownership(app, lib.name, &user.user, unlock, &tokens).await?;
-    preconditions::check_if(app, &lib, parts.uri.path(), &if_lists).await?;
+    preconditions::check_if(app, &lib, &seen.reach, parts.uri.path(), &if_lists).await?;
     if let Some((from, to)) = &copy {
         props::check_copy(&app.store, lib.name, &user.user.uid, from, to).await?;
     }

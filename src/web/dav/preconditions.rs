@@ -6,6 +6,7 @@
 //! as true when the resource is unlocked; here it is false, so a write made under an
 //! expired lock is refused (412) instead of overwriting what others wrote since.
 
+use crate::domain::access::{Reach, Standing};
 use axum::http::{HeaderMap, StatusCode};
 
 use super::conditional::{Current, IfList, Validators, if_holds, write_holds};
@@ -24,7 +25,13 @@ fn failed(message: &str) -> DavError {
 /// hold for the request's resource at `url_path` and the resources the lists name.
 /// Each distinct resource is looked up once (at most as many as the header's bounded
 /// conditions).
-pub async fn check_if(app: &Gatehouse, lib: &Library, url_path: &str, lists: &[IfList]) -> Result<(), DavError> {
+pub async fn check_if(
+    app: &Gatehouse,
+    lib: &Library,
+    reach: &Reach,
+    url_path: &str,
+    lists: &[IfList],
+) -> Result<(), DavError> {
     if lists.is_empty() {
         return Ok(());
     }
@@ -39,7 +46,7 @@ pub async fn check_if(app: &Gatehouse, lib: &Library, url_path: &str, lists: &[I
             Some(url) => local_path(url),
         };
         let current = match path {
-            Some(p) => current(app, lib, p).await?,
+            Some(p) => current(app, lib, reach, p).await?,
             None => None,
         };
         known.push((resource, current));
@@ -64,10 +71,13 @@ fn local_path(url: &str) -> Option<&str> {
     Some(path.split(['?', '#']).next().unwrap_or(path))
 }
 
-/// A resource of this library as `If` sees it; `None` for a path outside it.
-async fn current(app: &Gatehouse, lib: &Library, url_path: &str) -> Result<Option<Current>, DavError> {
+/// A resource of this library as `If` sees it; `None` for a path outside it, or outside
+/// what the account may look at inside (its own grants): a tag naming someone else's
+/// file tells nothing of it, whether it exists or not.
+async fn current(app: &Gatehouse, lib: &Library, reach: &Reach, url_path: &str) -> Result<Option<Current>, DavError> {
     let Ok(path) = dav_path(url_path, lib.prefix()) else { return Ok(None) };
     let etag = match rel(&path) {
+        Ok(p) if !matches!(reach.standing_of(lib.name, p.as_bytes()), Standing::Inside(_)) => return Ok(None),
         Ok(p) => lib.storage.stat(&p).await.ok().and_then(|m| quoted_etag(&m)),
         Err(_) => None,
     };
