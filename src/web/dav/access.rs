@@ -58,9 +58,10 @@ pub async fn check(
         "COPY" => Act::ReadTree,
         // A new folder; an existing one is dav-server's 405, inside what may be listed.
         "MKCOL" => Act::Create,
-        // Only one's own locks (`locks::check_ownership`), on what one could lock: under
-        // append, a lock on a new name only, never one on a file that exists.
-        "PUT" | "PATCH" | "LOCK" | "UNLOCK" => creates_or_changes(lib, standing, target).await,
+        // Only one's own locks (`locks::check_ownership`): an append credential must be
+        // able to take back the lock it took on a new name, which is a file by then.
+        "UNLOCK" => Act::Create,
+        "PUT" | "PATCH" | "LOCK" => creates_or_changes(lib, standing, target).await,
         // DELETE, MOVE, PROPPATCH, and anything unknown.
         _ => Act::Change,
     };
